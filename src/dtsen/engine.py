@@ -1,0 +1,200 @@
+"""The compute engine: one object holding the Ibis backend and the matching Splink DB API.
+
+DuckDB (in-process, memory-limited, spilling to disk) is the embedded default; PySpark is the
+distributed engine, imported only when asked for (the `dtsen[spark]` extra). Pipeline steps
+take an `Engine` and work on Ibis tables, so the same code runs on both. Where the two
+dialects differ, the difference is kept in `DIALECTS` below, not as branches in the pipeline.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from dtsen.errors import EngineError
+
+if TYPE_CHECKING:
+    from dtsen.config import EngineSettings
+
+EngineKind = Literal["duckdb", "spark"]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between engines, as data."""
+
+    kind: EngineKind
+    # Writing Parquet: DuckDB writes one file into the directory; Spark writes part files.
+    single_file_output: bool
+
+
+DIALECTS: dict[EngineKind, Dialect] = {
+    "duckdb": Dialect("duckdb", single_file_output=True),
+    "spark": Dialect("spark", single_file_output=False),
+}
+
+# Spark settings that make it behave like DuckDB on bad values (NULL instead of an error)
+# and keep dates timezone-free, so that both engines give identical output.
+SPARK_CONF: dict[str, str] = {
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+}
+
+
+class Engine:
+    """Holds an Ibis backend and knows how to read and write Parquet on it."""
+
+    def __init__(self, kind: EngineKind, backend: Any, *, spark: Any = None) -> None:
+        self.kind: EngineKind = kind
+        self.dialect = DIALECTS[kind]
+        self.con = backend
+        self._spark = spark
+        self._n = 0
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def duckdb(
+        cls,
+        database: str | Path = ":memory:",
+        *,
+        memory_limit: str = "4GB",
+        threads: int | None = None,
+        spill_dir: str | Path | None = None,
+    ) -> Engine:
+        config: dict[str, Any] = {"memory_limit": memory_limit, "preserve_insertion_order": True}
+        if threads:
+            config["threads"] = threads
+        spill = Path(spill_dir) if spill_dir else Path(tempfile.gettempdir()) / "dtsen-spill"
+        spill.mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(spill)
+        backend = ibis.duckdb.connect(database=str(database), **config)
+        return cls("duckdb", backend)
+
+    @classmethod
+    def spark(
+        cls,
+        master: str = "local[2]",
+        *,
+        driver_memory: str = "4g",
+        conf: dict[str, str] | None = None,
+        session: Any = None,
+    ) -> Engine:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise EngineError(
+                "engine = 'spark' needs PySpark: install the extra with "
+                "`uv sync --extra spark` (or `pip install 'dtsen[spark]'`)"
+            ) from exc
+        if shutil.which("java") is None and session is None:
+            raise EngineError("engine = 'spark' needs Java (a JDK 17 or 21) on the PATH")
+        if session is None:
+            builder = SparkSession.builder.master(master).appName("dtsen")
+            for key, value in {**SPARK_CONF, **(conf or {})}.items():
+                builder = builder.config(key, value)
+            builder = builder.config("spark.driver.memory", driver_memory)
+            try:
+                from splink.backends.spark import similarity_jar_location
+
+                builder = builder.config("spark.jars", similarity_jar_location())
+            except ImportError:  # pragma: no cover
+                pass
+            session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+        backend = ibis.pyspark.connect(session)
+        return cls("spark", backend, spark=session)
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings) -> Engine:
+        if settings.kind == "spark":
+            return cls.spark(
+                settings.spark_master,
+                driver_memory=settings.spark_driver_memory,
+                conf=dict(settings.spark_conf),
+            )
+        return cls.duckdb(
+            settings.database,
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
+            spill_dir=settings.spill_dir,
+        )
+
+    # -- splink ---------------------------------------------------------------------------
+    def splink_db_api(self) -> Any:
+        """The Splink database API on the same engine."""
+        if self.kind == "spark":
+            from splink import SparkAPI
+
+            return SparkAPI(spark_session=self._spark)
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=self.con.con)
+
+    # -- tables ---------------------------------------------------------------------------
+    def _name(self, prefix: str) -> str:
+        self._n += 1
+        return f"_dtsen_{prefix}_{self._n}"
+
+    def read_parquet(self, path: str | Path) -> ir.Table:
+        """Read a Parquet file or a directory of Parquet files as an Ibis table."""
+        p = Path(path)
+        target = str(p / "*.parquet") if p.is_dir() else str(p)
+        return self.con.read_parquet(target, table_name=self._name("pq"))
+
+    def from_arrow(self, table: pa.Table, name: str | None = None) -> ir.Table:
+        """Register a small in-memory Arrow table (reference data, lookups) on the engine."""
+        return self.con.create_table(name or self._name("mem"), table, overwrite=True)
+
+    def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:
+        """Compute an expression once and keep it as a table on the engine."""
+        tname = name or self._name("tmp")
+        if self.kind == "spark":
+            df = self.con._session.sql(self.con.compile(expr)).cache()
+            df.createOrReplaceTempView(tname)
+            return self.con.table(tname)
+        return self.con.create_table(tname, expr, overwrite=True)
+
+    def write_parquet(self, expr: ir.Table, directory: str | Path, *, order_by: list[str] | None = None) -> Path:
+        """Write a table as Parquet into `directory` (replaced), in a deterministic order."""
+        out = Path(directory)
+        if out.exists():
+            shutil.rmtree(out)
+        if order_by:
+            expr = expr.order_by(order_by)
+        if self.dialect.single_file_output:
+            out.mkdir(parents=True)
+            self.con.to_parquet(expr, out / "part-0.parquet")
+        else:
+            df = self.con._session.sql(self.con.compile(expr))
+            if order_by:
+                df = df.coalesce(1).sortWithinPartitions(*order_by)
+            df.write.mode("overwrite").parquet(str(out))
+        return out
+
+    def close(self) -> None:
+        if self.kind == "duckdb":
+            self.con.disconnect()
+
+
+def read_parquet_arrow(directory: str | Path) -> pa.Table:
+    """Read what `Engine.write_parquet` wrote, whichever engine wrote it."""
+    p = Path(directory)
+    if p.is_dir():
+        files = sorted(str(f) for f in p.glob("*.parquet"))
+        return pads.dataset(files, format="parquet").to_table() if files else pa.table({})
+    return pads.dataset(str(p), format="parquet").to_table()

@@ -1,0 +1,66 @@
+"""The catalogue of reasons a row is quarantined or flagged, with its default severity.
+
+A `reject` reason sends the row to quarantine (kept verbatim, with every reason it has); a
+`warn` reason keeps the row and lists the reason in its `flags`. The project file may change a
+reason's severity under `[ingest.severity]`. Messages are in Bahasa Indonesia first, since the
+people who fix the data read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["reject", "warn"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    severity: Severity
+    message: str  # Bahasa Indonesia
+    english: str
+
+
+_ALL = (
+    # structure
+    Reason("ragged_row", "reject", "jumlah kolom baris tidak sama dengan header", "row has a different number of fields than the header"),
+    Reason("duplicate_row", "reject", "baris persis sama dengan baris sebelumnya di sumber ini", "exact copy of an earlier row of this source"),
+    Reason("identity_missing", "reject", "tidak ada NIK, KK maupun nama", "no NIK, KK or name: the row cannot be tied to anyone"),
+    # NIK
+    Reason("nik_excel_damaged", "reject", "NIK rusak oleh Excel (notasi ilmiah, desimal, atau digit akhir dibulatkan)", "NIK damaged by Excel (scientific notation, decimal, or rounded last digits)"),
+    Reason("nik_missing", "warn", "NIK kosong", "NIK is empty"),
+    Reason("nik_bad_format", "warn", "NIK bukan 16 digit", "NIK is not 16 digits"),
+    Reason("nik_bad_region", "warn", "kode kecamatan pada NIK tidak dikenal", "NIK district part is not a known district"),
+    Reason("nik_bad_date", "warn", "tanggal lahir pada NIK tidak mungkin", "NIK birth-date part is not a real date"),
+    Reason("nik_bad_serial", "warn", "nomor urut NIK 0000", "NIK serial is 0000"),
+    Reason("nik_birth_date_mismatch", "warn", "tanggal lahir pada NIK berbeda dengan tanggal lahir tercatat", "NIK birth date differs from the recorded birth date"),
+    Reason("nik_sex_mismatch", "warn", "jenis kelamin pada NIK berbeda dengan yang tercatat", "NIK sex differs from the recorded sex"),
+    # KK
+    Reason("kk_excel_damaged", "reject", "nomor KK rusak oleh Excel", "KK number damaged by Excel"),
+    Reason("kk_missing", "warn", "nomor KK kosong", "KK number is empty"),
+    Reason("kk_bad_format", "warn", "nomor KK bukan 16 digit", "KK number is not 16 digits"),
+    Reason("kk_bad_region", "warn", "kode wilayah pada nomor KK tidak dikenal", "KK region part is not a known district"),
+    # person fields
+    Reason("name_missing", "warn", "nama kosong", "name is empty"),
+    Reason("sex_invalid", "warn", "jenis kelamin tidak dikenali", "sex code not recognised"),
+    Reason("birth_date_missing", "warn", "tanggal lahir kosong", "birth date is empty"),
+    Reason("birth_date_invalid", "reject", "tanggal lahir tidak valid (mis. 31-02-1990)", "birth date is not a real date (e.g. 31-02-1990)"),
+    Reason("birth_date_future", "reject", "tanggal lahir setelah tanggal data", "birth date is after the source's as-of date"),
+    Reason("age_implausible", "reject", "umur di atas batas wajar", "age above the plausible maximum"),
+    Reason("code_unknown", "warn", "kode isian tidak dikenali (lihat kolom)", "a coded value is not in the mapping's translation"),
+    Reason("value_invalid", "warn", "angka atau tanggal tidak dapat dibaca", "a number or date cannot be read"),
+    # region
+    Reason("region_bad_format", "reject", "kode wilayah bukan format PP.KK.CC.DDDD", "region code is not in PP.KK.CC.DDDD format"),
+    Reason("region_unknown", "reject", "kode wilayah tidak ada di daftar Kemendagri", "region code not in the Kemendagri list"),
+    Reason("region_missing", "warn", "kode wilayah kosong dan nama desa tidak dapat dicocokkan", "no region code and the village name could not be resolved"),
+)
+
+REASONS: dict[str, Reason] = {r.code: r for r in _ALL}
+
+
+def severities(overrides: dict[str, Severity] | None = None) -> dict[str, Severity]:
+    """Severity per reason code, with the project's overrides applied."""
+    out: dict[str, Severity] = {code: r.severity for code, r in REASONS.items()}
+    out.update(overrides or {})
+    return out

@@ -1,0 +1,130 @@
+"""The canonical data model: the fields every source is mapped onto, and their vocabularies.
+
+A source mapping (see `dtsen.config`) translates a ministry's columns and codes into these
+fields. Types are logical: `string`, `date`, `int`, `float`, `bool`; the standardization step
+turns raw text into them on the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Level = Literal["person", "family"]
+DType = Literal["string", "date", "int", "float", "bool"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    dtype: DType
+    description: str
+    vocabulary: tuple[str, ...] = ()
+
+
+SEX = ("L", "P")
+RELATIONSHIP = (
+    "KEPALA_KELUARGA",
+    "SUAMI",
+    "ISTRI",
+    "ANAK",
+    "MENANTU",
+    "CUCU",
+    "ORANG_TUA",
+    "MERTUA",
+    "FAMILI_LAIN",
+    "LAINNYA",
+)
+MARITAL_STATUS = ("BELUM_KAWIN", "KAWIN", "CERAI_HIDUP", "CERAI_MATI")
+EDUCATION = (
+    "TIDAK_SEKOLAH",
+    "SD",
+    "SMP",
+    "SMA",
+    "DIPLOMA",
+    "S1",
+    "S2",
+    "S3",
+)
+DISABILITY = ("TIDAK", "FISIK", "SENSORIK", "INTELEKTUAL", "MENTAL", "GANDA")
+FLOOR = ("TANAH", "BAMBU", "KAYU", "SEMEN", "KERAMIK")
+WALL = ("BAMBU", "KAYU", "TEMBOK")
+ROOF = ("JERAMI", "SENG", "GENTENG", "BETON")
+OWNERSHIP = ("MILIK_SENDIRI", "SEWA", "BEBAS_SEWA", "DINAS", "LAINNYA")
+WATER = ("LEDENG", "SUMUR_TERLINDUNG", "SUMUR_TIDAK_TERLINDUNG", "AIR_KEMASAN", "SUNGAI", "LAINNYA")
+SANITATION = ("SENDIRI", "BERSAMA", "UMUM", "TIDAK_ADA")
+LIGHTING = ("PLN_METER", "PLN_TANPA_METER", "NON_PLN", "TIDAK_ADA")
+COOKING_FUEL = ("LISTRIK", "GAS", "MINYAK_TANAH", "KAYU_BAKAR", "LAINNYA", "TIDAK_MEMASAK")
+
+PERSON_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("nik", "string", "Nomor Induk Kependudukan, 16 digits"),
+    FieldSpec("kk", "string", "Nomor Kartu Keluarga, 16 digits"),
+    FieldSpec("full_name", "string", "name as written in the source"),
+    FieldSpec("sex", "string", "L (laki-laki) or P (perempuan)", SEX),
+    FieldSpec("birth_date", "date", "tanggal lahir"),
+    FieldSpec("birth_place", "string", "tempat lahir"),
+    FieldSpec("relationship", "string", "hubungan dengan kepala keluarga", RELATIONSHIP),
+    FieldSpec("marital_status", "string", "status perkawinan", MARITAL_STATUS),
+    FieldSpec("education", "string", "highest education completed", EDUCATION),
+    FieldSpec("occupation", "string", "pekerjaan, free text uppercased"),
+    FieldSpec("disability", "string", "disabilitas", DISABILITY),
+    FieldSpec("region_code", "string", "10-digit village code, dotted PP.KK.CC.DDDD"),
+    FieldSpec("village_name", "string", "desa/kelurahan name, to resolve a missing code"),
+    FieldSpec("district_code", "string", "kecamatan code PP.KK.CC, to resolve a village name"),
+    FieldSpec("address", "string", "alamat"),
+    FieldSpec("rt", "string", "rukun tetangga, 3 digits"),
+    FieldSpec("rw", "string", "rukun warga, 3 digits"),
+    FieldSpec("is_deceased", "bool", "meninggal"),
+    FieldSpec("death_date", "date", "tanggal meninggal"),
+    FieldSpec("observed_at", "date", "as-of date of the row (defaults to the source's as_of)"),
+)
+
+FAMILY_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("kk", "string", "Nomor Kartu Keluarga, 16 digits"),
+    FieldSpec("nik", "string", "NIK of the head or of the customer, when the source has it"),
+    FieldSpec("full_name", "string", "name of the head or customer"),
+    FieldSpec("region_code", "string", "10-digit village code, dotted PP.KK.CC.DDDD"),
+    FieldSpec("village_name", "string", "desa/kelurahan name, to resolve a missing code"),
+    FieldSpec("district_code", "string", "kecamatan code PP.KK.CC, to resolve a village name"),
+    FieldSpec("address", "string", "alamat"),
+    FieldSpec("rt", "string", "rukun tetangga"),
+    FieldSpec("rw", "string", "rukun warga"),
+    FieldSpec("household_size", "int", "jumlah anggota rumah tangga"),
+    FieldSpec("floor_area", "float", "luas lantai, m2"),
+    FieldSpec("floor_type", "string", "jenis lantai terluas", FLOOR),
+    FieldSpec("wall_type", "string", "jenis dinding terluas", WALL),
+    FieldSpec("roof_type", "string", "jenis atap terluas", ROOF),
+    FieldSpec("ownership", "string", "status kepemilikan bangunan", OWNERSHIP),
+    FieldSpec("water_source", "string", "sumber air minum", WATER),
+    FieldSpec("sanitation", "string", "fasilitas buang air besar", SANITATION),
+    FieldSpec("lighting", "string", "sumber penerangan", LIGHTING),
+    FieldSpec("electricity_va", "int", "daya listrik PLN, VA"),
+    FieldSpec("electricity_kwh", "float", "pemakaian listrik per bulan, kWh"),
+    FieldSpec("cooking_fuel", "string", "bahan bakar memasak", COOKING_FUEL),
+    FieldSpec("has_motorbike", "bool", "memiliki sepeda motor"),
+    FieldSpec("has_car", "bool", "memiliki mobil"),
+    FieldSpec("has_fridge", "bool", "memiliki lemari es"),
+    FieldSpec("has_ac", "bool", "memiliki AC"),
+    FieldSpec("has_land", "bool", "memiliki lahan"),
+    FieldSpec("livestock", "int", "jumlah ternak besar (ekor)"),
+    FieldSpec("has_gold", "bool", "memiliki emas/perhiasan >= 10 gram"),
+    FieldSpec("pkh", "bool", "penerima PKH"),
+    FieldSpec("bpnt", "bool", "penerima BPNT/sembako"),
+    FieldSpec("pbi_jk", "bool", "peserta PBI-JK"),
+    FieldSpec("consumption_per_capita", "float", "measured consumption, Rp per person per month"),
+    FieldSpec("observed_at", "date", "as-of date of the row (defaults to the source's as_of)"),
+)
+
+FIELDS: dict[Level, dict[str, FieldSpec]] = {
+    "person": {f.name: f for f in PERSON_FIELDS},
+    "family": {f.name: f for f in FAMILY_FIELDS},
+}
+
+# Fields of which at least one must be mapped for a source of that level to be usable.
+IDENTITY_FIELDS: dict[Level, tuple[str, ...]] = {
+    "person": ("nik", "full_name"),
+    "family": ("kk", "nik", "address"),
+}
+
+BOOL_TRUE = ("1", "Y", "YA", "TRUE", "T", "ADA", "MILIK", "B")
+BOOL_FALSE = ("0", "2", "N", "TIDAK", "TDK", "FALSE", "F", "TIDAK_ADA", "BUKAN")

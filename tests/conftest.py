@@ -1,0 +1,60 @@
+"""Shared fixtures: an engine per backend, and the shared reference data when present."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dtsen.engine import Engine
+
+REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
+
+
+def spark_skip_reason() -> str | None:
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed (uv sync --extra spark)"
+    if shutil.which("java") is None:
+        return "Java is not on the PATH; Spark tests need a JDK"
+    return None
+
+
+_SPARK: Engine | None = None
+
+
+def _spark_engine() -> Engine:
+    global _SPARK
+    if _SPARK is None:
+        _SPARK = Engine.spark("local[2]", driver_memory="2g")
+    return _SPARK
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """Every engine test runs on DuckDB, and on Spark where Java and PySpark are present."""
+    if request.param == "spark":
+        reason = spark_skip_reason()
+        if reason:
+            pytest.skip(reason)
+        yield _spark_engine()
+        return
+    eng = Engine.duckdb(memory_limit="2GB", threads=2)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def duck() -> Iterator[Engine]:
+    eng = Engine.duckdb(memory_limit="2GB", threads=2)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="session")
+def refdata() -> Path:
+    if not (REFDATA / "regions.csv").exists():
+        pytest.skip(f"shared reference data not found at {REFDATA}")
+    return REFDATA
