@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dtsen.config_lines import LineIndex
@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
     sources: dict[str, SourceMapping] = Field(default_factory=dict)
 
+    _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
+    _label: str = PrivateAttr("(defaults)")
+
+    def where(self, *path: str) -> str:
+        """Where a setting stands, e.g. 'dtsen.toml line 23 (sources.dtks.columns.NIK)'."""
+        return self._lines.where(self._label, tuple(path))
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -177,6 +184,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
     finally:
         _FILE_DATA.reset(token)
     settings.project.root = root
+    settings._lines = lines
+    settings._label = label
     check_mappings(settings, lines, label)
     return settings
 

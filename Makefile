@@ -1,0 +1,51 @@
+# dtsen: two commands on a fresh machine with Python 3.11+ (and Java for the Spark tests).
+#   make demo   synthesise a regency of ~50,000 people, ingest it, print the accounting table
+#   make test   ruff, mypy and pytest (DuckDB always; Spark where Java is found)
+# Both install uv if it is missing (into .tools/, from PyPI) and sync the locked environment.
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+endif
+SHARED := $(wildcard ../shared/refdata/regions.csv)
+DEMO_DIR ?= demo
+DEMO_PERSONS ?= 50000
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck pytest sync clean bench
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-extras
+	@touch $@
+
+sync: .venv/.synced
+
+demo: .venv/.synced
+ifneq ($(SHARED),)
+	$(UV) run dtsen synth --persons $(DEMO_PERSONS) --seed 42 --regions ../shared/refdata/regions.csv --scope 32.04 $(DEMO_DIR)
+else
+	$(UV) run dtsen synth --persons $(DEMO_PERSONS) --seed 42 $(DEMO_DIR)
+endif
+	$(UV) run dtsen ingest --project $(DEMO_DIR)
+
+lint: .venv/.synced
+	$(UV) run ruff check src tests benchmarks
+
+typecheck: .venv/.synced
+	$(UV) run mypy
+
+pytest: .venv/.synced
+	$(UV) run pytest -q $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: .venv/.synced
+	$(UV) run python benchmarks/ingest.py
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

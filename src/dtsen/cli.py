@@ -1,0 +1,192 @@
+"""The `dtsen` command line: parses arguments, calls the library, prints. Nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dtsen.errors import DtsenError
+
+app = typer.Typer(
+    name="dtsen",
+    help="DTSEN: one registry of persons and families, linked, ranked and released.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean_errors(fn: F) -> F:
+    """Turn every DtsenError into a message and exit code 2; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DtsenError as exc:
+            err.print(f"[bold red]Galat / error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project directory or its dtsen.toml.")]
+
+
+@app.command()
+@clean_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Directory to create the project in.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing dtsen.toml.")] = False,
+) -> None:
+    """Write a commented starter project (dtsen.toml and an example source) that runs."""
+    from dtsen.starter import write_starter
+
+    for path in write_starter(directory, force=force):
+        console.print(f"ditulis / wrote {path}")
+    console.print(f"Next: [bold]dtsen ingest --project {directory}[/]")
+
+
+@app.command()
+@clean_errors
+def synth(
+    out: Annotated[Path, typer.Argument(help="Output directory for the synthetic sources, truth and dtsen.toml.")],
+    persons: Annotated[int, typer.Option(min=10, help="Number of true persons.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
+    regions: Annotated[Path | None, typer.Option(help="Kemendagri region list (code,name,level).")] = None,
+    names: Annotated[Path | None, typer.Option(help="Name-frequency file like refdata/names.csv.")] = None,
+    scope: Annotated[str | None, typer.Option(help="Restrict to a province or regency code, e.g. 32.04.")] = None,
+) -> None:
+    """Generate a synthetic population, its source files as ministries send them, and the truth."""
+    from dtsen.synth import generate
+
+    with console.status("membangkitkan data sintetis / generating synthetic data") as status:
+        summary = generate(out, persons=persons, seed=seed, regions=regions, names=names, region_scope=scope,
+                           progress=lambda msg: status.update(msg))
+    table = Table(title=f"Synthetic population in {out}")
+    table.add_column("source")
+    table.add_column("rows", justify="right")
+    for source, rows in summary.rows.items():
+        table.add_row(source, f"{rows:,}")
+    console.print(table)
+    console.print(f"{summary.persons:,} persons in {summary.families:,} families, {summary.seconds:.1f} s")
+
+
+class _Bars:
+    """Rich progress bars, one per source."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, source: str, steps: int) -> None:
+        self.tasks[source] = self.progress.add_task(source, total=steps, status="")
+
+    def step(self, source: str, label: str) -> None:
+        self.progress.update(self.tasks[source], advance=1, status=label)
+
+    def finish(self, source: str, count: Any) -> None:
+        task = self.tasks[source]
+        self.progress.update(task, completed=self.progress.tasks[task].total,
+                             status=f"{count.rows_read:,} baris, {count.seconds:.1f} s")
+
+
+@app.command()
+@clean_errors
+def ingest(
+    project: ProjectOpt = Path("."),
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Override the engine: duckdb or spark.")] = None,
+) -> None:
+    """Read, check and standardize every source; print rows read, accepted and quarantined."""
+    from dtsen.config import load_settings
+    from dtsen.engine import Engine
+    from dtsen.ingest.pipeline import ingest as run_ingest
+
+    settings = load_settings(project)
+    if engine:
+        if engine not in ("duckdb", "spark"):
+            raise DtsenError(f"--engine must be duckdb or spark, not {engine!r}")
+        settings.engine.kind = engine  # type: ignore[assignment]
+    eng = Engine.from_settings(settings.engine)
+    columns = (SpinnerColumn(), TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as bars:
+            report = run_ingest(settings, eng, sources=source, progress=_Bars(bars))
+    finally:
+        eng.close()
+    console.print(accounting_table(report))
+    out = settings.work_dir / "ingest"
+    console.print(f"Records: {out / 'records'}   Quarantine: {out / 'quarantine'}   Report: {out / 'report.json'}")
+
+
+def accounting_table(report: Any) -> Table:
+    table = Table(title="Row accounting (rows read = accepted + quarantined)")
+    for name, justify in (("source", "left"), ("level", "left"), ("read", "right"), ("accepted", "right"),
+                          ("quarantined", "right"), ("quarantine reasons", "left"), ("warnings on accepted rows", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for s in report.sources:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in s.reasons.most_common())
+        flags = ", ".join(f"{k} {v:,}" for k, v in s.flags.most_common(4))
+        table.add_row(s.source, s.level, f"{s.rows_read:,}", f"{s.accepted:,}", f"{s.quarantined:,}", reasons, flags)
+    table.add_row("[bold]total", "", f"[bold]{report.rows_read:,}", f"[bold]{report.accepted:,}",
+                  f"[bold]{report.quarantined:,}", "", "")
+    return table
+
+
+@app.command()
+@clean_errors
+def nik(
+    value: Annotated[str, typer.Argument(help="A NIK as written, e.g. '3204 0515 0780 0003'.")],
+    as_of: Annotated[str | None, typer.Option(help="Date to judge the century by (YYYY-MM-DD).")] = None,
+) -> None:
+    """Check one NIK: format, Excel damage, birth date and sex it encodes."""
+    from dtsen.reference.nik import check_nik
+
+    when = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    result = check_nik(value, when)
+    table = Table(show_header=False)
+    for key, val in vars(result).items():
+        table.add_row(key, str(val))
+    console.print(table)
+    if result.reasons:
+        raise typer.Exit(1)
+
+
+@app.command()
+@clean_errors
+def region(
+    query: Annotated[str, typer.Argument(help="A code (32.04 or 3204) or a name ('kab. bandung').")],
+    regions: Annotated[Path, typer.Option(help="Kemendagri region list (code,name,level).")],
+    level: Annotated[str | None, typer.Option(help="province, regency, district or village.")] = None,
+) -> None:
+    """Look a region up by code or name, with its parents and number of children."""
+    from dtsen.reference.regions import RegionMaster
+
+    master = RegionMaster.load(regions)
+    hit = master.get(query)
+    found = [hit] if hit else master.find(query, level=level)
+    if not found:
+        raise DtsenError(f"no region matches {query!r}")
+    table = Table("code", "name", "level", "within", "children")
+    for r in found[:50]:
+        within = " / ".join(a.name for a in master.ancestors(r.code))
+        table.add_row(r.code, r.name, r.level, within, str(len(master.children(r.code))))
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    app()

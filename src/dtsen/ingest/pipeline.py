@@ -1,0 +1,197 @@
+"""The front of the pipeline: files -> staged strings -> typed, standardized records + quarantine.
+
+For every source in the project file: find its files, stream each into a staged Parquet file
+(every cell verbatim), map its columns onto the canonical fields, parse, standardize and check
+everything on the engine, then write the accepted records and the quarantine, and prove the
+row accounting. Outputs under the project's work directory:
+
+    ingest/records/<source>/      accepted records of the source's level (Parquet)
+    ingest/quarantine/<source>/   rejected rows with reasons and their raw values (Parquet)
+    ingest/report.json, .csv      row accounting per source and file
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import ibis
+import ibis.expr.types as ir
+
+from dtsen.config import Settings, SourceMapping
+from dtsen.engine import Engine
+from dtsen.errors import MappingError, ProblemLog
+from dtsen.ingest.accounting import FileCount, IngestReport, SourceCount
+from dtsen.ingest.quarantine import checked_rejects, reader_rejects
+from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
+from dtsen.ingest.reasons import severities
+from dtsen.ingest.validate import RegionTables, check_source
+from dtsen.reference.regions import RegionMaster
+
+
+class Progress(Protocol):
+    """What the pipeline tells whoever is watching (the CLI draws progress bars)."""
+
+    def start(self, source: str, steps: int) -> None: ...
+    def step(self, source: str, label: str) -> None: ...
+    def finish(self, source: str, count: SourceCount) -> None: ...
+
+
+class _Silent:
+    def start(self, source: str, steps: int) -> None:
+        pass
+
+    def step(self, source: str, label: str) -> None:
+        pass
+
+    def finish(self, source: str, count: SourceCount) -> None:
+        pass
+
+
+def load_regions(settings: Settings) -> RegionMaster:
+    """The region master named in the project file, or an empty one (format checks only)."""
+    path = settings.reference.regions
+    if path is None:
+        return RegionMaster.empty()
+    return RegionMaster.load(settings.path(path), edition=settings.reference.regions_edition)
+
+
+def resolve_files(settings: Settings, only: Sequence[str] | None = None) -> dict[str, list[Path]]:
+    """Every source's files, relative patterns resolved; all missing files reported at once."""
+    log = ProblemLog()
+    found: dict[str, list[Path]] = {}
+    for name, src in settings.sources.items():
+        if only and name not in only:
+            continue
+        paths: list[Path] = []
+        for i, pattern in enumerate(src.files):
+            full = settings.path(pattern)
+            matches = sorted(Path(p) for p in glob.glob(str(full))) if glob.has_magic(str(full)) else [full]
+            matches = [m for m in matches if m.is_file()]
+            if not matches:
+                log.add(f"no file matches {pattern!r} (looked in {settings.project.root})",
+                        where=settings.where("sources", name, "files"), hint=f"entry {i + 1} of files")
+            paths.extend(matches)
+        found[name] = paths
+    if only:
+        for name in only:
+            if name not in settings.sources:
+                log.add(f"no source named {name!r}; the project has: {', '.join(settings.sources) or 'none'}")
+    log.raise_if_any(MappingError, "some source files cannot be found")
+    return found
+
+
+def _label(settings: Settings, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(settings.project.root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def check_columns(settings: Settings, name: str, src: SourceMapping, staged: list[tuple[str, StagedFile]]) -> None:
+    """Every mapped column must be in every file, exactly once; all problems reported at once."""
+    log = ProblemLog()
+    for label, sf in staged:
+        present = set(sf.columns)
+        for column in src.columns:
+            where = settings.where("sources", name, "columns", column)
+            if column in sf.duplicate_columns:
+                log.add(f"column {column!r} appears {len(sf.duplicate_columns[column])} times in {label}",
+                        where=where, hint=f"rename one in the file, or map one of {sf.duplicate_columns[column]}")
+            elif column not in present:
+                log.add(f"column {column!r} is not in {label}", where=where,
+                        hint=f"the file has: {', '.join(sf.columns) or 'no columns'}")
+    log.raise_if_any(MappingError, f"source {name!r} does not fit its files")
+
+
+def _count_by_file(table: ir.Table) -> dict[str, int]:
+    df = table.group_by("file").aggregate(n=table.count()).to_pyarrow().to_pydict()
+    return dict(zip(df["file"], (int(n) for n in df["n"]), strict=True))
+
+
+def _count_codes(table: ir.Table, column: str) -> Counter[str]:
+    codes = table.select(code=table[column].split(";").unnest())
+    df = codes.group_by("code").aggregate(n=codes.count()).to_pyarrow().to_pydict()
+    return Counter({str(c): int(n) for c, n in zip(df["code"], df["n"], strict=True) if c})
+
+
+def ingest_source(
+    settings: Settings, engine: Engine, name: str, files: list[Path], regions: RegionTables, progress: Progress
+) -> SourceCount:
+    src = settings.sources[name]
+    started = time.perf_counter()
+    work = settings.work_dir
+    count = SourceCount(source=name, level=src.level)
+    options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet,
+                          chunk_rows=settings.ingest.chunk_rows)
+    staged: list[tuple[str, StagedFile]] = []
+    for path in files:
+        progress.step(name, f"membaca {path.name}")
+        staged.append((_label(settings, path), stage_file(path, work / "staging" / name, options)))
+    check_columns(settings, name, src, staged)
+
+    progress.step(name, "memeriksa dan membakukan")
+    pieces = []
+    for label, sf in staged:
+        t = engine.read_parquet(sf.staged)
+        pieces.append(t.select(
+            _source=ibis.literal(name), _file=ibis.literal(label), _sheet=t._sheet.cast("string"),
+            _row=t._row.cast("int64"), **{field: t[column].cast("string") for column, field in src.columns.items()},
+        ))
+    raw = pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
+    checked = engine.materialize(check_source(
+        engine, raw, name, src, regions,
+        severity=severities(settings.ingest.severity),
+        max_age=settings.ingest.max_age,
+        excel_zero_share=settings.ingest.excel_zero_share,
+    ))
+    accepted = checked.filter(checked._reject.isnull()).drop("_reject")
+    order = ["file", "sheet", "row"]
+    progress.step(name, "menulis hasil")
+    engine.write_parquet(accepted, work / "ingest" / "records" / name, order_by=order)
+
+    rejected = []
+    for label, sf in staged:
+        t = engine.read_parquet(sf.staged)
+        rejected.append(checked_rejects(checked, t, label, sf.columns))
+        rejected.append(reader_rejects(engine.read_parquet(sf.rejects), name, label))
+    quarantine = engine.materialize(ibis.union(*rejected, distinct=False))
+    engine.write_parquet(quarantine, work / "ingest" / "quarantine" / name, order_by=order)
+
+    acc = _count_by_file(accepted)
+    quar = _count_by_file(quarantine)
+    for label, sf in staged:
+        count.files.append(FileCount(
+            source=name, file=label, rows_read=sf.rows_read, accepted=acc.get(label, 0),
+            quarantined=quar.get(label, 0), encoding=sf.encoding, delimiter=sf.delimiter, notes=list(sf.notes),
+        ))
+    count.reasons = _count_codes(quarantine.filter(quarantine.reasons.notnull()), "reasons")
+    count.flags = _count_codes(accepted.filter(accepted.flags.notnull()), "flags")
+    count.seconds = time.perf_counter() - started
+    progress.finish(name, count)
+    return count
+
+
+def ingest(
+    settings: Settings,
+    engine: Engine,
+    *,
+    sources: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest and standardize every source (or the named ones); write outputs and the report."""
+    watch = progress or _Silent()
+    files = resolve_files(settings, sources)
+    master = load_regions(settings)
+    regions = RegionTables.build(engine, master)
+    report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
+    for name, paths in files.items():
+        watch.start(name, len(paths) + 2)
+        report.sources.append(ingest_source(settings, engine, name, paths, regions, watch))
+    report.check()
+    report.write(settings.work_dir / "ingest")
+    return report

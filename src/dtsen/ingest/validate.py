@@ -1,0 +1,284 @@
+"""Turn one source's mapped raw strings into typed canonical records, with every reason found.
+
+The input is the union of a source's staged files with the mapped columns renamed to their
+canonical field names (all strings). The output has the canonical, typed columns of its
+level, plus `_reject` and `_warn`: the reason codes (`;`-joined) that send a row to
+quarantine or merely flag it. Every check runs on the engine as Ibis expressions; the
+reasons a row has are all collected, not only the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from dtsen.config import SourceMapping
+from dtsen.engine import Engine
+from dtsen.ingest.reasons import Severity
+from dtsen.reference.kk import kk_parts
+from dtsen.reference.nik import flag_rounded_column, nik_birth_date_mismatch, nik_parts, nik_sex_mismatch
+from dtsen.reference.regions import RegionMaster, name_key_expr, region_code_expr
+from dtsen.schema import FIELDS, FieldSpec, Level
+from dtsen.standardize import (
+    age_at,
+    clean_address,
+    clean_text,
+    extract_rt_rw,
+    normalize_rt,
+    parse_date,
+    parse_float,
+    parse_int,
+    standardize_name,
+    translate,
+    translate_bool,
+)
+
+META = ("_source", "_file", "_sheet", "_row")
+NULL_STR = ibis.null("string")
+
+# Fields whose value is derived or resolved rather than parsed one to one.
+_SPECIAL = {"nik", "kk", "full_name", "region_code", "village_name", "district_code", "address", "rt", "rw", "observed_at"}
+# Helper fields used to resolve others; never in the output.
+_HELPERS = ("village_name", "district_code")
+
+_IBIS_TYPES: dict[str, str] = {"string": "string", "date": "date", "int": "int64", "float": "float64", "bool": "boolean"}
+
+
+@dataclass
+class Checks:
+    """Reason code -> boolean expression, gathered while the columns are built."""
+
+    items: list[tuple[str, ir.BooleanValue]] = field(default_factory=list)
+
+    def add(self, code: str, condition: ir.BooleanValue) -> None:
+        self.items.append((code, condition.fill_null(False)))
+
+    def joined(self, severity: dict[str, Severity], level: Severity) -> ir.StringValue:
+        parts = [ibis.ifelse(cond, code, NULL_STR) for code, cond in self.items if severity[code] == level]
+        if not parts:
+            return NULL_STR
+        return ibis.literal(";").join(parts).nullif("")
+
+
+def output_columns(level: Level) -> list[str]:
+    """The canonical columns of a level's records, in output order."""
+    cols = ["source", "file", "sheet", "row"]
+    for spec in FIELDS[level].values():
+        if spec.name in _HELPERS:
+            continue
+        cols.append(spec.name)
+        if spec.name == "full_name":
+            cols += ["name", "name_titles", "name_tokens", "name_phonetic"]
+        if spec.name == "nik" and level == "person":
+            cols += ["nik_birth_date", "nik_sex"]
+    return [*cols, "flags"]
+
+
+def _typed_null(spec: FieldSpec) -> ir.Value:
+    return ibis.null(_IBIS_TYPES[spec.dtype])
+
+
+def _plain_field(
+    spec: FieldSpec, raw: ir.StringValue, src: SourceMapping, as_of: dt.date, checks: Checks
+) -> ir.Value:
+    """Parse a field that maps one raw column to one typed value."""
+    extra = src.codes.get(spec.name)
+    if spec.dtype == "date":
+        parsed = parse_date(raw, src.date_formats, as_of)
+        checks.add("birth_date_invalid" if spec.name == "birth_date" else "value_invalid", parsed.invalid)
+        return parsed.value
+    if spec.dtype in ("int", "float"):
+        number = parse_int(raw) if spec.dtype == "int" else parse_float(raw)
+        checks.add("value_invalid", number.invalid)
+        return number.value
+    if spec.dtype == "bool":
+        flag = translate_bool(raw, extra)
+        checks.add("code_unknown", flag.unknown)
+        return flag.value
+    if spec.vocabulary:
+        code = translate(raw, spec.name, extra)
+        checks.add("sex_invalid" if spec.name == "sex" else "code_unknown", code.unknown)
+        return code.value
+    return clean_text(raw)
+
+
+@dataclass(frozen=True)
+class RegionTables:
+    """The region master as engine tables (empty tables when no master is loaded)."""
+
+    loaded: bool
+    districts: ir.Table  # code
+    villages: ir.Table  # code, parent, name_key
+
+    @classmethod
+    def build(cls, engine: Engine, master: RegionMaster) -> RegionTables:
+        arrow = master.to_arrow()
+        import pyarrow.compute as pc
+
+        districts = arrow.filter(pc.equal(arrow["level"], "district")).select(["code"])
+        villages = arrow.filter(pc.equal(arrow["level"], "village")).select(["code", "parent", "name_key"])
+        if districts.num_rows == 0:
+            districts = pa.table({"code": pa.array([], pa.string())})
+        if villages.num_rows == 0:
+            villages = pa.table({k: pa.array([], pa.string()) for k in ("code", "parent", "name_key")})
+        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages))
+
+
+def _known(table: ir.Table, column: str, codes: ir.Table, flag: str) -> ir.Table:
+    """Add boolean `flag`: the value of `column` is one of `codes.code`."""
+    marks = codes.select(_k=codes.code, _hit=ibis.literal(True)).distinct()
+    joined = table.left_join(marks, table[column] == marks._k)
+    return joined.mutate(**{flag: joined._hit.fill_null(False)}).drop("_k", "_hit")
+
+
+def check_source(
+    engine: Engine,
+    raw: ir.Table,
+    name: str,
+    src: SourceMapping,
+    regions: RegionTables,
+    *,
+    severity: dict[str, Severity],
+    max_age: int,
+    excel_zero_share: float,
+) -> ir.Table:
+    """Typed canonical columns plus `_reject` and `_warn` reason lists for one source."""
+    level: Level = src.level
+    specs = FIELDS[level]
+    mapped = {f for f in src.columns.values()}
+    as_of = src.as_of
+
+    def col(f: str) -> ir.StringValue:
+        return raw[f] if f in mapped else NULL_STR
+
+    # Exact repeats of a row (same raw values in every mapped column) within the source.
+    raw_cols = sorted(mapped)
+    dup_rank = ibis.row_number().over(group_by=[raw[c] for c in raw_cols], order_by=[raw._file, raw._sheet, raw._row])
+    t = raw.mutate(_dup=dup_rank > 0)
+
+    # Identifiers first: the Excel-rounding check needs the cleaned values of the whole file.
+    nik = nik_parts(col("nik"), as_of)
+    kk = kk_parts(col("kk"))
+    t = t.mutate(
+        _nik=nik.clean, _nik_missing=nik.missing, _nik_damaged=nik.excel_damaged, _nik_bad_format=nik.bad_format,
+        _nik_bad_date=nik.bad_date, _nik_bad_serial=nik.bad_serial, _nik_district=nik.district_code,
+        _nik_birth=nik.birth_date, _nik_sex=nik.sex,
+        _kk=kk.clean, _kk_missing=kk.missing, _kk_damaged=kk.excel_damaged, _kk_bad_format=kk.bad_format,
+        _kk_district=kk.district_code,
+    )
+    t = flag_rounded_column(t, "_nik", by=["_file"], share=excel_zero_share)
+    t = flag_rounded_column(t, "_kk", by=["_file"], share=excel_zero_share)
+
+    # Region: the village code as given, or resolved from the village name within its district.
+    code = region_code_expr(col("region_code"))
+    t = t.mutate(_region=code, _region_given=col("region_code").strip().length() > 0)
+    if {"village_name", "district_code"} <= mapped:
+        v = regions.villages
+        lookup = v.select(_vparent=v.parent, _vkey=v.name_key, _vcode=v.code)
+        # a name that is ambiguous within its district is not resolved
+        lookup = lookup.group_by(["_vparent", "_vkey"]).aggregate(_vcode=lookup._vcode.min(), _vn=lookup._vcode.count())
+        lookup = lookup.filter(lookup._vn == 1).drop("_vn")
+        t = t.mutate(_dkey=region_code_expr(col("district_code") + ".0000").left(8), _nkey=name_key_expr(col("village_name")))
+        t = t.left_join(lookup, [t._dkey == lookup._vparent, t._nkey == lookup._vkey])
+        t = t.mutate(_region=t._region.fill_null(t._vcode)).drop("_vparent", "_vkey", "_vcode", "_dkey", "_nkey")
+    if regions.loaded:
+        t = _known(t, "_nik_district", regions.districts, "_nik_district_ok")
+        t = _known(t, "_kk_district", regions.districts, "_kk_district_ok")
+        t = _known(t, "_region", regions.villages, "_region_ok")
+    else:
+        t = t.mutate(_nik_district_ok=ibis.literal(True), _kk_district_ok=ibis.literal(True), _region_ok=ibis.literal(True))
+
+    checks = Checks()
+    out: dict[str, ir.Value] = {
+        "source": ibis.literal(name),
+        "file": t._file,
+        "sheet": t._sheet,
+        "row": t._row,
+    }
+    nik_damaged = t._nik_damaged | t._nik_rounded.fill_null(False)
+    kk_damaged = t._kk_damaged | t._kk_rounded.fill_null(False)
+    checks.add("duplicate_row", t._dup)
+    checks.add("nik_excel_damaged", nik_damaged)
+    checks.add("kk_excel_damaged", kk_damaged)
+    if "nik" in mapped:
+        checks.add("nik_missing", t._nik_missing)
+        checks.add("nik_bad_format", t._nik_bad_format & ~nik_damaged)
+        checks.add("nik_bad_date", t._nik_bad_date & ~nik_damaged)
+        checks.add("nik_bad_serial", t._nik_bad_serial & ~nik_damaged)
+        checks.add("nik_bad_region", t._nik.notnull() & ~t._nik_district_ok & ~nik_damaged)
+    if "kk" in mapped:
+        checks.add("kk_missing", t._kk_missing)
+        checks.add("kk_bad_format", t._kk_bad_format & ~kk_damaged)
+        checks.add("kk_bad_region", t._kk.notnull() & ~t._kk_district_ok & ~kk_damaged)
+    nik_ok = ~nik_damaged & ~t._nik_bad_date.fill_null(False) & ~t._nik_bad_serial.fill_null(False)
+    out["nik"] = ibis.ifelse(nik_ok, t._nik, NULL_STR)
+    out["kk"] = ibis.ifelse(~kk_damaged, t._kk, NULL_STR)
+
+    for spec in specs.values():
+        if spec.name in _SPECIAL or spec.name in _HELPERS:
+            continue
+        out[spec.name] = _plain_field(spec, t[spec.name], src, as_of, checks) if spec.name in mapped else _typed_null(spec)
+
+    # Names
+    if "full_name" in mapped:
+        parts = standardize_name(t.full_name)
+        out.update(full_name=clean_text(t.full_name), name=parts.name, name_titles=parts.titles,
+                   name_tokens=parts.tokens, name_phonetic=parts.phonetic)
+        checks.add("name_missing", parts.name.isnull())
+    else:
+        out.update(full_name=NULL_STR, name=NULL_STR, name_titles=NULL_STR,
+                   name_tokens=ibis.null("array<string>"), name_phonetic=NULL_STR)
+    checks.add("identity_missing", t._nik_missing & t._kk_missing & (out["name"].isnull()))
+
+    # Person checks that tie fields together
+    if level == "person":
+        out["nik_birth_date"] = ibis.ifelse(nik_ok, t._nik_birth, ibis.null("date"))
+        out["nik_sex"] = ibis.ifelse(nik_ok, t._nik_sex, NULL_STR)
+        birth = out["birth_date"]
+        if "birth_date" in mapped:
+            checks.add("birth_date_missing", t.birth_date.isnull() | (t.birth_date.strip() == ""))
+            checks.add("birth_date_future", birth > ibis.literal(as_of))
+            checks.add("age_implausible", age_at(birth, as_of) > max_age)
+        if "nik" in mapped:
+            shown = _NikView(t._nik_birth, t._nik_sex)
+            checks.add("nik_birth_date_mismatch", nik_ok & nik_birth_date_mismatch(shown, birth))
+            checks.add("nik_sex_mismatch", nik_ok & nik_sex_mismatch(shown, out["sex"]))
+
+    # Address, RT/RW
+    address = col("address")
+    rt_found, rw_found = extract_rt_rw(address)
+    out["address"] = clean_address(address) if "address" in mapped else NULL_STR
+    out["rt"] = normalize_rt(col("rt")).fill_null(rt_found) if "rt" in mapped else rt_found
+    out["rw"] = normalize_rt(col("rw")).fill_null(rw_found) if "rw" in mapped else rw_found
+
+    # Region checks
+    region_given = t._region_given.fill_null(False)
+    checks.add("region_bad_format", region_given & t._region.isnull())
+    checks.add("region_unknown", t._region.notnull() & ~t._region_ok)
+    checks.add("region_missing", ~region_given & t._region.isnull())
+    out["region_code"] = ibis.ifelse(t._region_ok, t._region, NULL_STR)
+
+    if "observed_at" in mapped:
+        seen = parse_date(t.observed_at, src.date_formats, as_of)
+        checks.add("value_invalid", seen.invalid)
+        out["observed_at"] = seen.value.fill_null(ibis.literal(as_of))
+    else:
+        out["observed_at"] = ibis.literal(as_of)
+
+    out["flags"] = checks.joined(severity, "warn")
+    out["_reject"] = checks.joined(severity, "reject")
+    ordered = [*output_columns(level), "_reject"]
+    return t.select(**{c: out[c] for c in ordered})
+
+
+@dataclass(frozen=True)
+class _NikView:
+    """The parts of a parsed NIK the mismatch checks read, from materialised columns."""
+
+    birth_date: ir.DateValue
+    sex: ir.StringValue
+
