@@ -129,9 +129,9 @@ def ingest_source(
     options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet,
                           chunk_rows=settings.ingest.chunk_rows)
     staged: list[tuple[str, StagedFile]] = []
-    for path in files:
+    for i, path in enumerate(files):
         progress.step(name, f"membaca {path.name}")
-        staged.append((_label(settings, path), stage_file(path, work / "staging" / name, options)))
+        staged.append((_label(settings, path), stage_file(path, work / "staging" / name / str(i), options)))
     check_columns(settings, name, src, staged)
 
     progress.step(name, "memeriksa dan membakukan")
