@@ -158,7 +158,12 @@ class Engine:
 
     def from_arrow(self, table: pa.Table, name: str | None = None) -> ir.Table:
         """Register a small in-memory Arrow table (reference data, lookups) on the engine."""
-        return self.con.create_table(name or self._name("mem"), table, overwrite=True)
+        tname = name or self._name("mem")
+        if self.kind == "spark":
+            # A temporary view: nothing on disk, nulls stay nulls (pandas would turn them into NaN).
+            self._spark.createDataFrame(table).createOrReplaceTempView(tname)
+            return self.con.table(tname)
+        return self.con.create_table(tname, table, overwrite=True)
 
     def materialize(self, expr: ir.Table, name: str | None = None) -> ir.Table:
         """Compute an expression once and keep it as a table on the engine."""

@@ -1,0 +1,56 @@
+"""Reference data and identifiers: the Kemendagri region master, NIK and nomor KK parsing."""
+
+from dtsen.reference.kk import KkCheck, KkParts, check_kk, kk_parts
+from dtsen.reference.nik import (
+    Digits16Check,
+    Digits16Parts,
+    NikCheck,
+    NikDateSex,
+    NikParts,
+    check_digits16,
+    check_nik,
+    digits16_parts,
+    flag_rounded_column,
+    nik_birth_date_mismatch,
+    nik_parts,
+    nik_sex_mismatch,
+)
+from dtsen.reference.regions import (
+    LEVELS,
+    Region,
+    RegionMaster,
+    name_key,
+    name_key_expr,
+    normalize_code,
+    region_code_expr,
+    region_format_ok,
+    with_district_check,
+)
+
+__all__ = [
+    "LEVELS",
+    "Digits16Check",
+    "Digits16Parts",
+    "KkCheck",
+    "KkParts",
+    "NikCheck",
+    "NikDateSex",
+    "NikParts",
+    "Region",
+    "RegionMaster",
+    "check_digits16",
+    "check_kk",
+    "check_nik",
+    "digits16_parts",
+    "flag_rounded_column",
+    "kk_parts",
+    "name_key",
+    "name_key_expr",
+    "nik_birth_date_mismatch",
+    "nik_parts",
+    "nik_sex_mismatch",
+    "normalize_code",
+    "region_code_expr",
+    "region_format_ok",
+    "with_district_check",
+]

@@ -1,0 +1,251 @@
+r"""Family welfare: housing, assets, true consumption, poverty and programme membership.
+
+Data-generating process (one draw per family *f* in village *v* of regency *r*):
+
+1. Latent welfare ``w_f = R_r + 0.30·urban_v + e_f``, with ``R_r ~ N(0, 0.25²)`` per regency
+   and ``e_f ~ N(0, 1)``. Education of adults is drawn from the same latent (see population).
+2. Attributes are noisy signals of ``w_f``. An ordered attribute is the category of
+   ``w_f + s_u·urban + N(0, σ²)`` cut at in-sample quantiles so that its shares are:
+
+   | attribute     | categories, low to high (share)                                            | σ   | s_u |
+   |---------------|-----------------------------------------------------------------------------|-----|-----|
+   | floor         | TANAH 4, BAMBU 2, KAYU 8, SEMEN 34, KERAMIK 52 %                          | 0.9 | 0.4 |
+   | wall          | BAMBU 6, KAYU 12, TEMBOK 82 %                                               | 1.0 | 0.4 |
+   | roof          | JERAMI 2, SENG 33, GENTENG 52, BETON 13 %                                   | 1.2 | 0.2 |
+   | water         | SUNGAI 3, SUMUR_TIDAK_TERLINDUNG 8, SUMUR_TERLINDUNG 30, LEDENG 17, AIR_KEMASAN 42 % (then 3% LAINNYA) | 1.0 | 0.6 |
+   | sanitation    | TIDAK_ADA 5, UMUM 3, BERSAMA 8, SENDIRI 84 %                                | 1.0 | 0.3 |
+   | electricity   | none 0.3, NON_PLN 1.2, PLN_TANPA_METER 3, 450 VA 25, 900 VA 40, 1300 VA 18, 2200 VA 8, ≥3500 VA 4.5 % | 0.8 | 0.5 |
+   | cooking fuel  | KAYU_BAKAR 12, MINYAK_TANAH 1, GAS 85, LISTRIK 2 % (1.5% of urban singles TIDAK_MEMASAK) | 0.9 | 0.8 |
+
+   Floor area per capita: ``ln(m²/person) = 2.55 + 0.30·w - 0.15·urban + N(0, 0.35²)``.
+   Assets: ``P(asset) = logistic(a + b·w + c·urban)`` with (a, b, c): motorbike (1.3, 1.1, 0),
+   car (-2.6, 1.3, 0.3), fridge (0.3, 1.3, 0.5), AC (-3.5, 1.5, 1.2), land (0.2, 0.4, -1.5),
+   gold (-1.0, 0.9, 0); livestock (large animals) ~ Poisson(exp(0.3 + 0.3·w)) for 35% of rural
+   land owners. Ownership is categorical: rural MILIK_SENDIRI 88 / SEWA 4 / BEBAS_SEWA 6 /
+   DINAS 1 / LAINNYA 1 %, urban 70 / 20 / 7 / 2 / 1 %. kWh per month = base(VA) ·
+   exp(0.15·w + N(0, 0.25²)) with base 65/115/190/310/520 for 450/900/1300/2200/≥3500 VA.
+3. Log per-capita monthly consumption::
+
+       ln c_f = μ + a · I_f
+       I_f = R_r + 0.15·urban + β_edu[head] + 0.30·ln(m²/person) + β_floor + β_wall + β_roof
+             + β_water + β_sanitation + β_elec + β_cook + 0.12·motorbike + 0.35·car + 0.15·fridge
+             + 0.25·AC + 0.08·land + 0.04·min(livestock, 5) + 0.12·gold
+             - 0.30·ln(living members) - 0.25·dependency ratio + ε_f,   ε_f ~ N(0, 0.30²)
+
+   with β_edu = 0, .05, .12, .22, .35, .45, .60, .70 (TIDAK_SEKOLAH .. S3), β_floor = 0, .03,
+   .06, .10, .20, β_wall = 0, .04, .10, β_roof = 0, .03, .06, .12, β_water = 0, .03, .06, .10,
+   .15 (LAINNYA .03), β_sanitation = 0, .03, .05, .12, β_elec = 0, 0, .02, .05, .10, .20, .30,
+   .40, β_cook = 0, .02, .08, .15 (TIDAK_MEMASAK .08). The dependency ratio is living members
+   under 15 or 65+ over those 15-64 (at least 1).
+   The scale ``a`` and shift ``μ`` are calibrated on the run itself so that, weighting each
+   family by its living members, 9.0% of people fall below the poverty line (Rp 595,000 per
+   person per month) and 1.5% below the extreme-poverty line (Rp 391,000). Consumption is
+   rounded to Rp 100.
+4. Programmes target on an old, noisy proxy ``p_f = ln c_f + N(0, 0.45²)``, so they carry
+   realistic inclusion and exclusion errors: PKH for families with a child under 18, an elder
+   65+ or a disabled member and ``p_f`` in the lowest 13% of families; BPNT/sembako for
+   ``p_f + N(0, 0.15²)`` in the lowest 22% of families; PBI-JK for ``p_f + N(0, 0.2²)`` in the
+   lowest 36% of people. Families whose members all died get nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dtsen.synth.geography import Geography
+from dtsen.synth.population import Families, Persons
+
+POVERTY_LINE = 595_000.0
+EXTREME_LINE = 391_000.0
+POOR_SHARE = 0.090
+EXTREME_SHARE = 0.015
+
+B_EDU = np.array([0.0, 0.05, 0.12, 0.22, 0.35, 0.45, 0.60, 0.70])
+B_FLOOR = np.array([0.0, 0.03, 0.06, 0.10, 0.20])  # schema.FLOOR order
+B_WALL = np.array([0.0, 0.04, 0.10])  # schema.WALL order
+B_ROOF = np.array([0.0, 0.03, 0.06, 0.12])  # schema.ROOF order
+B_WATER = np.array([0.10, 0.06, 0.03, 0.15, 0.0, 0.03])  # schema.WATER order
+B_SANITATION = np.array([0.12, 0.05, 0.03, 0.0])  # schema.SANITATION order
+B_ELEC = np.array([0.0, 0.0, 0.02, 0.05, 0.10, 0.20, 0.30, 0.40])  # electricity level
+B_COOK = np.array([0.15, 0.08, 0.02, 0.0, 0.02, 0.08])  # schema.COOKING_FUEL order
+VA_OF_LEVEL = np.array([0, 0, 0, 450, 900, 1300, 2200, 3500])
+KWH_BASE = np.array([0, 0, 0, 65, 115, 190, 310, 520], dtype=float)
+LIGHTING_OF_LEVEL = np.array(
+    [3, 2, 1, 0, 0, 0, 0, 0]
+)  # schema.LIGHTING: PLN_METER, PLN_TANPA_METER, NON_PLN, TIDAK_ADA
+_ASSETS = {
+    "motorbike": (1.3, 1.1, 0.0),
+    "car": (-2.6, 1.3, 0.3),
+    "fridge": (0.3, 1.3, 0.5),
+    "ac": (-3.5, 1.5, 1.2),
+    "land": (0.2, 0.4, -1.5),
+    "gold": (-1.0, 0.9, 0.0),
+}
+
+
+@dataclass
+class Welfare:
+    latent: np.ndarray
+    regional: np.ndarray
+    floor_area: np.ndarray
+    floor: np.ndarray  # index into schema.FLOOR
+    wall: np.ndarray
+    roof: np.ndarray
+    ownership: np.ndarray
+    water: np.ndarray
+    sanitation: np.ndarray
+    lighting: np.ndarray
+    electricity_va: np.ndarray  # 0 without a PLN meter
+    electricity_kwh: np.ndarray
+    cooking: np.ndarray
+    motorbike: np.ndarray
+    car: np.ndarray
+    fridge: np.ndarray
+    ac: np.ndarray
+    land: np.ndarray
+    livestock: np.ndarray
+    gold: np.ndarray
+    consumption: np.ndarray  # Rp per person per month
+    poor: np.ndarray
+    extreme_poor: np.ndarray
+    pkh: np.ndarray
+    bpnt: np.ndarray
+    pbi_jk: np.ndarray
+    proxy: np.ndarray  # the programmes' noisy welfare proxy (log scale)
+
+
+def latent_welfare(rng: np.random.Generator, geo: Geography, village: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per family: (latent welfare w_f, regional effect R_r)."""
+    effect = rng.normal(0.0, 0.25, len(geo.regency_code))
+    regional = effect[geo.district_regency[geo.village_district[village]]]
+    latent = regional + 0.30 * geo.urban[village] + rng.normal(0.0, 1.0, len(village))
+    return latent, regional
+
+
+def assign_welfare(
+    rng: np.random.Generator, fam: Families, per: Persons, latent: np.ndarray, regional: np.ndarray
+) -> Welfare:
+    """Housing, assets, consumption, poverty and programmes per family (see the module docstring)."""
+    n = len(latent)
+    w, urban = latent, fam.urban.astype(float)
+    floor = _ordered(rng, w + 0.4 * urban, 0.9, [0.04, 0.02, 0.08, 0.34, 0.52])
+    wall = _ordered(rng, w + 0.4 * urban, 1.0, [0.06, 0.12, 0.82])
+    roof = _ordered(rng, w + 0.2 * urban, 1.2, [0.02, 0.33, 0.52, 0.13])
+    water = np.array([4, 2, 1, 0, 3])[_ordered(rng, w + 0.6 * urban, 1.0, [0.03, 0.08, 0.30, 0.17, 0.42])]
+    water = np.where(rng.random(n) < 0.03, 5, water)
+    sanitation = np.array([3, 2, 1, 0])[_ordered(rng, w + 0.3 * urban, 1.0, [0.05, 0.03, 0.08, 0.84])]
+    level = _ordered(rng, w + 0.5 * urban, 0.8, [0.003, 0.012, 0.03, 0.25, 0.40, 0.18, 0.08, 0.045])
+    va = np.where(level == 7, rng.choice([3500, 4400, 5500], size=n, p=[0.6, 0.25, 0.15]), VA_OF_LEVEL[level])
+    kwh = np.round(KWH_BASE[level] * np.exp(0.15 * w + rng.normal(0, 0.25, n)), 1)
+    cooking = np.array([3, 2, 1, 0])[_ordered(rng, w + 0.8 * urban, 0.9, [0.12, 0.01, 0.85, 0.02])]
+    no_cook = (fam.size == 1) & fam.urban & (rng.random(n) < 0.015)
+    cooking = np.where(no_cook, 5, cooking)
+    own_p = np.where(fam.urban[:, None], [0.70, 0.20, 0.07, 0.02, 0.01], [0.88, 0.04, 0.06, 0.01, 0.01])
+    ownership = np.minimum((rng.random(n)[:, None] > np.cumsum(own_p, 1)).sum(1), 4)
+    size = np.maximum(fam.size, 1)
+    fapc = np.exp(2.55 + 0.30 * w - 0.15 * urban + rng.normal(0, 0.35, n))
+    floor_area = np.maximum(9.0, np.round(fapc * size))
+    assets = {k: rng.random(n) < 1.0 / (1.0 + np.exp(-(a + b * w + c * urban))) for k, (a, b, c) in _ASSETS.items()}
+    herd = assets["land"] & ~fam.urban & (rng.random(n) < 0.35)
+    livestock = np.where(herd, rng.poisson(np.exp(0.3 + 0.3 * w)), 0)
+    # consumption
+    alive = ~per.deceased
+    f = per.family
+    young_old = np.bincount(f, weights=alive & ((per.age < 15) | (per.age >= 65)), minlength=n)
+    working = np.bincount(f, weights=alive & (per.age >= 15) & (per.age < 65), minlength=n)
+    dependency = young_old / np.maximum(working, 1.0)
+    living = np.maximum(fam.living, 1)
+    head_edu = per.education[fam.head]
+    index = (
+        regional
+        + 0.15 * urban
+        + B_EDU[head_edu]
+        + 0.30 * np.log(floor_area / size)
+        + B_FLOOR[floor]
+        + B_WALL[wall]
+        + B_ROOF[roof]
+        + B_WATER[water]
+        + B_SANITATION[sanitation]
+        + B_ELEC[level]
+        + B_COOK[cooking]
+        + 0.12 * assets["motorbike"]
+        + 0.35 * assets["car"]
+        + 0.15 * assets["fridge"]
+        + 0.25 * assets["ac"]
+        + 0.08 * assets["land"]
+        + 0.04 * np.minimum(livestock, 5)
+        + 0.12 * assets["gold"]
+        - 0.30 * np.log(living)
+        - 0.25 * dependency
+        + rng.normal(0, 0.30, n)
+    )
+    weight = fam.living.astype(float)
+    q_poor = _weighted_quantile(index, weight, POOR_SHARE)
+    q_ext = _weighted_quantile(index, weight, EXTREME_SHARE)
+    a = (np.log(POVERTY_LINE) - np.log(EXTREME_LINE)) / max(q_poor - q_ext, 1e-9)
+    mu = np.log(POVERTY_LINE) - a * q_poor
+    consumption = np.round(np.exp(mu + a * index) / 100.0) * 100.0
+    poor = consumption < POVERTY_LINE
+    extreme = consumption < EXTREME_LINE
+    # programmes
+    has_family = fam.living > 0
+    proxy = np.log(consumption) + rng.normal(0, 0.45, n)
+    component = (
+        np.bincount(f, weights=alive & ((per.age < 18) | (per.age >= 65) | (per.disability > 0)), minlength=n) > 0
+    )
+    rank_f = np.where(has_family, proxy, np.inf)
+    pkh = has_family & component & (rank_f <= _weighted_quantile(rank_f[has_family], np.ones(has_family.sum()), 0.13))
+    p2 = rank_f + rng.normal(0, 0.15, n)
+    bpnt = has_family & (p2 <= _weighted_quantile(p2[has_family], np.ones(has_family.sum()), 0.22))
+    p3 = rank_f + rng.normal(0, 0.20, n)
+    pbi = has_family & (p3 <= _weighted_quantile(p3[has_family], weight[has_family], 0.36))
+    return Welfare(
+        latent=latent,
+        regional=regional,
+        floor_area=floor_area,
+        floor=floor.astype(np.int8),
+        wall=wall.astype(np.int8),
+        roof=roof.astype(np.int8),
+        ownership=ownership.astype(np.int8),
+        water=water.astype(np.int8),
+        sanitation=sanitation.astype(np.int8),
+        lighting=LIGHTING_OF_LEVEL[level].astype(np.int8),
+        electricity_va=va.astype(np.int64),
+        electricity_kwh=kwh,
+        cooking=cooking.astype(np.int8),
+        motorbike=assets["motorbike"],
+        car=assets["car"],
+        fridge=assets["fridge"],
+        ac=assets["ac"],
+        land=assets["land"],
+        livestock=livestock.astype(np.int64),
+        gold=assets["gold"],
+        consumption=consumption,
+        poor=poor,
+        extreme_poor=extreme,
+        pkh=pkh,
+        bpnt=bpnt,
+        pbi_jk=pbi,
+        proxy=proxy,
+    )
+
+
+def _ordered(rng: np.random.Generator, score: np.ndarray, sd: float, shares: list[float]) -> np.ndarray:
+    """Ordered categories of score + noise, cut at in-sample quantiles to give `shares`."""
+    x = score + rng.normal(0.0, sd, len(score))
+    cuts = np.quantile(x, np.cumsum(shares)[:-1]) if len(x) else np.zeros(len(shares) - 1)
+    return np.searchsorted(cuts, x, side="right")
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The value below which a share q of the total weight lies."""
+    if len(values) == 0:
+        return 0.0
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    i = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    lo = values[order][min(i, len(values) - 1)]
+    hi = values[order][min(i + 1, len(values) - 1)]
+    return float((lo + hi) / 2.0)
