@@ -22,8 +22,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """A Rich console for this command: the terminal's width, or 140 columns into a file or pipe."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=140)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +40,7 @@ def clean_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DtsenError as exc:
-            err.print(f"[bold red]Galat / error:[/] {exc}", highlight=False, markup=True)
+            _console(stderr=True).print(f"[bold red]Galat / error:[/] {exc}", highlight=False, markup=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -55,8 +59,8 @@ def init(
     from dtsen.starter import write_starter
 
     for path in write_starter(directory, force=force):
-        console.print(f"ditulis / wrote {path}")
-    console.print(f"Next: [bold]dtsen ingest --project {directory}[/]")
+        _console().print(f"ditulis / wrote {path}")
+    _console().print(f"Next: [bold]dtsen ingest --project {directory}[/]")
 
 
 @app.command()
@@ -72,7 +76,7 @@ def synth(
     """Generate a synthetic population, its source files as ministries send them, and the truth."""
     from dtsen.synth import generate
 
-    with console.status("membangkitkan data sintetis / generating synthetic data") as status:
+    with _console().status("membangkitkan data sintetis / generating synthetic data") as status:
         summary = generate(out, persons=persons, seed=seed, regions=regions, names=names, region_scope=scope,
                            progress=lambda msg: status.update(msg))
     table = Table(title=f"Synthetic population in {out}")
@@ -80,8 +84,8 @@ def synth(
     table.add_column("rows", justify="right")
     for source, rows in summary.rows.items():
         table.add_row(source, f"{rows:,}")
-    console.print(table)
-    console.print(f"{summary.persons:,} persons in {summary.families:,} families, {summary.seconds:.1f} s")
+    _console().print(table)
+    _console().print(f"{summary.persons:,} persons in {summary.families:,} families, {summary.seconds:.1f} s")
 
 
 class _Bars:
@@ -124,13 +128,13 @@ def ingest(
     columns = (SpinnerColumn(), TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console) as bars:
+        with Progress(*columns, console=_console()) as bars:
             report = run_ingest(settings, eng, sources=source, progress=_Bars(bars))
     finally:
         eng.close()
-    console.print(accounting_table(report))
+    _console().print(accounting_table(report))
     out = settings.work_dir / "ingest"
-    console.print(f"Records: {out / 'records'}   Quarantine: {out / 'quarantine'}   Report: {out / 'report.json'}")
+    _console().print(f"Records: {out / 'records'}   Quarantine: {out / 'quarantine'}   Report: {out / 'report.json'}")
 
 
 def accounting_table(report: Any) -> Table:
@@ -161,7 +165,7 @@ def nik(
     table = Table(show_header=False)
     for key, val in vars(result).items():
         table.add_row(key, str(val))
-    console.print(table)
+    _console().print(table)
     if result.reasons:
         raise typer.Exit(1)
 
@@ -185,7 +189,7 @@ def region(
     for r in found[:50]:
         within = " / ".join(a.name for a in master.ancestors(r.code))
         table.add_row(r.code, r.name, r.level, within, str(len(master.children(r.code))))
-    console.print(table)
+    _console().print(table)
 
 
 def main() -> None:  # pragma: no cover

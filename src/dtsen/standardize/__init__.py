@@ -1,0 +1,48 @@
+"""Standardization: raw source text to clean, typed canonical values, as Ibis expressions.
+
+Every function takes Ibis column expressions and returns expressions (or a frozen dataclass of
+them) for the caller's `table.mutate(...)`; all give identical results on DuckDB and Spark.
+"""
+
+from dtsen.standardize.address import ABBREVIATIONS, clean_address, extract_rt_rw, normalize_rt
+from dtsen.standardize.codes import (
+    BOOL_SYNONYMS,
+    SYNONYMS,
+    VOCABULARIES,
+    Translated,
+    clean_text,
+    code_key,
+    translate,
+    translate_bool,
+)
+from dtsen.standardize.dates import FORMATS, ParsedDate, age_at, parse_date
+from dtsen.standardize.names import MUHAMMAD_FORMS, PHONETIC_FOLDS, TITLES, NameParts, Title, standardize_name
+from dtsen.standardize.numbers import Parsed, parse_float, parse_int
+
+__all__ = [
+    "ABBREVIATIONS",
+    "BOOL_SYNONYMS",
+    "FORMATS",
+    "MUHAMMAD_FORMS",
+    "PHONETIC_FOLDS",
+    "SYNONYMS",
+    "TITLES",
+    "VOCABULARIES",
+    "NameParts",
+    "Parsed",
+    "ParsedDate",
+    "Title",
+    "Translated",
+    "age_at",
+    "clean_address",
+    "clean_text",
+    "code_key",
+    "extract_rt_rw",
+    "normalize_rt",
+    "parse_date",
+    "parse_float",
+    "parse_int",
+    "standardize_name",
+    "translate",
+    "translate_bool",
+]

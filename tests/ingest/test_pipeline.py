@@ -1,0 +1,183 @@
+"""The front of the pipeline end to end: messy files in, typed records and quarantine out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from dtsen.cli import app
+from dtsen.config import load_settings
+from dtsen.engine import Engine, read_parquet_arrow
+from dtsen.errors import InputFileError, MappingError
+from dtsen.ingest.pipeline import ingest
+
+REGIONS = """\
+code,name,level
+32,Jawa Barat,province
+32.04,Kabupaten Bandung,regency
+32.04.05,Cileunyi,district
+32.04.05.2001,Cileunyi Kulon,village
+32.04.05.2002,Cileunyi Wetan,village
+32.04.05.2003,Cimekar,village
+"""
+
+HEADER = "NIK;NO_KK;NAMA;JK;TGL_LAHIR;KODE_DESA;ALAMAT"
+ROWS = [
+    # row 2: clean, NIK with spaces, a title, RT/RW in the address
+    "3204 0515 0780 0003;3204050101100001;H. Ahmad Suparman, S.Pd;1;15-07-1980;32.04.05.2001;JL. MELATI NO. 3 RT 003/RW 005",
+    # row 3: NIK with dots, woman (day + 40)
+    "3204.0552.0385.0002;3204050101100001;Siti Nur'aini;2;12-03-1985;32.04.05.2001;JL. MELATI NO. 3 RT.3 RW.5",
+    # row 4: NIK as an Excel float in scientific notation
+    "3.20405E+15;3204050101100002;Dewi Lestari;2;04-11-1992;32.04.05.2002;KP. SUKAMAJU",
+    # row 5: NIK as an Excel float with a decimal part
+    "3204050411920001.0;3204050101100002;Budi;1;04-11-1992;32.04.05.2002;KP. SUKAMAJU",
+    # row 6: impossible date
+    "3204053102900001;3204050101100003;Joko;1;31-02-1990;32.04.05.2003;DUSUN KRAJAN",
+    # row 7: future birth date
+    "3204050101300001;3204050101100003;Bayi;1;01-01-2030;32.04.05.2003;DUSUN KRAJAN",
+    # row 8: age over 120
+    "3204050101000001;3204050101100003;Mbah Karto;1;01-01-1890;32.04.05.2003;DUSUN KRAJAN",
+    # row 9: village code not in the master
+    "3204051507800004;3204050101100004;Asep;1;15-07-1980;32.04.05.2999;DUSUN KRAJAN",
+    # row 10: the same row as row 2
+    "3204 0515 0780 0003;3204050101100001;H. Ahmad Suparman, S.Pd;1;15-07-1980;32.04.05.2001;JL. MELATI NO. 3 RT 003/RW 005",
+    # row 11: ragged (one field too many)
+    "3204051507800005;3204050101100005;Ujang;1;15-07-1980;32.04.05.2001;JL. MAWAR;EXTRA",
+    # row 12: NIK's sex and birth date disagree with the record (kept, flagged)
+    "3204051507800006;3204050101100006;Neneng;2;16-07-1980;32.04.05.2001;JL. MAWAR",
+]
+TOML = """\
+[reference]
+regions = "regions.csv"
+regions_edition = "uji"
+
+[sources.dinsos]
+files = ["dinsos.csv"]
+as_of = "2025-06-30"
+
+[sources.dinsos.columns]
+NIK = "nik"
+NO_KK = "kk"
+NAMA = "full_name"
+JK = "sex"
+TGL_LAHIR = "birth_date"
+KODE_DESA = "region_code"
+ALAMAT = "address"
+"""
+
+
+def project(tmp_path: Path, rows: list[str] = ROWS, toml: str = TOML, encoding: str = "utf-8") -> Path:
+    (tmp_path / "regions.csv").write_text(REGIONS, encoding="utf-8")
+    (tmp_path / "dinsos.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding=encoding)
+    (tmp_path / "dtsen.toml").write_text(toml, encoding="utf-8")
+    return tmp_path
+
+
+def by_row(table: pa.Table) -> dict[int, dict[str, object]]:
+    return {r["row"]: r for r in table.to_pylist()}
+
+
+def test_every_row_is_accepted_or_quarantined_with_its_reasons(tmp_path: Path, duck: Engine) -> None:
+    settings = load_settings(project(tmp_path))
+    report = ingest(settings, duck)
+    [src] = report.sources
+    assert (src.rows_read, src.accepted, src.quarantined) == (11, 3, 8)
+    records = by_row(read_parquet_arrow(settings.work_dir / "ingest/records/dinsos"))
+    quarantine = by_row(read_parquet_arrow(settings.work_dir / "ingest/quarantine/dinsos"))
+    assert sorted(records) == [2, 3, 12]
+    assert set(records) | set(quarantine) == set(range(2, 13))
+    assert not set(records) & set(quarantine)
+
+    ahmad = records[2]
+    assert ahmad["nik"] == "3204051507800003"
+    assert ahmad["name"] == "AHMAD SUPARMAN"
+    assert ahmad["name_titles"] is not None and "H" in str(ahmad["name_titles"]).split()
+    assert (ahmad["sex"], ahmad["rt"], ahmad["rw"]) == ("L", "003", "005")
+    assert ahmad["region_code"] == "32.04.05.2001"
+    assert records[3]["nik"] == "3204055203850002" and records[3]["nik_sex"] == "P"
+    assert (records[3]["rt"], records[3]["rw"]) == ("003", "005")
+
+    def reasons(row: int) -> set[str]:
+        return set(str(quarantine[row]["reasons"]).split(";"))
+
+    assert "nik_excel_damaged" in reasons(4)
+    assert "nik_excel_damaged" in reasons(5)
+    assert "birth_date_invalid" in reasons(6)
+    assert "birth_date_future" in reasons(7)
+    assert "age_implausible" in reasons(8)
+    assert "region_unknown" in reasons(9)
+    assert reasons(10) == {"duplicate_row"}
+    assert reasons(11) == {"ragged_row"}
+    assert quarantine[11]["detail"] == "expected 7 fields, found 8"
+    # the raw row is kept verbatim, with the file's own column names
+    raw = json.loads(str(quarantine[4]["raw"]))
+    assert raw["NIK"] == "3.20405E+15" and raw["NAMA"] == "Dewi Lestari"
+    assert quarantine[4]["file"] == "dinsos.csv"
+    # NIK disagreement with the record is a separate, non-blocking reason
+    flags = set(str(records[12]["flags"]).split(";"))
+    assert {"nik_sex_mismatch", "nik_birth_date_mismatch"} <= flags
+    # the report on disk says the same
+    data = json.loads((settings.work_dir / "ingest/report.json").read_text())
+    assert data["totals"] == {"rows_read": 11, "accepted": 3, "quarantined": 8}
+
+
+def test_windows_1252_names_survive(tmp_path: Path, duck: Engine) -> None:
+    rows = ["3204051507800003;3204050101100001;JOSÉ Désa;1;15-07-1980;32.04.05.2001;JL. MELATI"]
+    settings = load_settings(project(tmp_path, rows, encoding="cp1252"))
+    ingest(settings, duck)
+    [rec] = read_parquet_arrow(settings.work_dir / "ingest/records/dinsos").to_pylist()
+    assert rec["full_name"] == "JOSÉ DÉSA"
+
+
+def test_missing_column_names_the_column_and_the_mapping_line(tmp_path: Path, duck: Engine) -> None:
+    settings = load_settings(project(tmp_path, toml=TOML.replace('JK = "sex"', 'JENIS_KELAMIN = "sex"')))
+    with pytest.raises(MappingError) as info:
+        ingest(settings, duck)
+    text = str(info.value)
+    assert "column 'JENIS_KELAMIN' is not in dinsos.csv" in text
+    assert "dtsen.toml line 13 (sources.dinsos.columns.JENIS_KELAMIN)" in text
+    assert "the file has: NIK, NO_KK, NAMA, JK" in text
+
+
+def test_missing_file_is_named(tmp_path: Path, duck: Engine) -> None:
+    settings = load_settings(project(tmp_path, toml=TOML.replace("dinsos.csv", "tidak_ada_*.csv")))
+    with pytest.raises(MappingError, match=r"no file matches 'tidak_ada_\*\.csv'"):
+        ingest(settings, duck)
+
+
+def test_binary_and_empty_files_are_clear_errors(tmp_path: Path, duck: Engine) -> None:
+    settings = load_settings(project(tmp_path))
+    (tmp_path / "dinsos.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(InputFileError, match="binary"):
+        ingest(settings, duck)
+    (tmp_path / "dinsos.csv").write_bytes(b"")
+    with pytest.raises(InputFileError, match="empty"):
+        ingest(settings, duck)
+
+
+def test_header_only_file_balances_with_zero_rows(tmp_path: Path, duck: Engine) -> None:
+    settings = load_settings(project(tmp_path, rows=[]))
+    report = ingest(settings, duck)
+    assert (report.rows_read, report.accepted, report.quarantined) == (0, 0, 0)
+
+
+def test_cli_init_then_ingest_prints_the_accounting_table(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["init", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["ingest", "--project", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "Row accounting" in result.output and "dinsos" in result.output
+    cells = "".join(result.output.split()).replace("│", "")  # table cells wrap at 80 columns
+    assert "nik_excel_damaged1" in cells and "birth_date_invalid1" in cells
+
+
+def test_cli_reports_errors_without_a_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", "--project", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert "dtsen init DIR" in result.output
+    assert "Traceback" not in result.output
