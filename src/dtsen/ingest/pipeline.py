@@ -16,6 +16,7 @@ import glob
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -24,12 +25,12 @@ import ibis.expr.types as ir
 
 from dtsen.config import Settings, SourceMapping
 from dtsen.engine import Engine
-from dtsen.errors import MappingError, ProblemLog
+from dtsen.errors import MappingError, Problem, ProblemLog
 from dtsen.ingest.accounting import FileCount, IngestReport, SourceCount
 from dtsen.ingest.quarantine import checked_rejects, reader_rejects
 from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
 from dtsen.ingest.reasons import severities
-from dtsen.ingest.validate import RegionTables, check_source
+from dtsen.ingest.validate import RegionTables, check_source, name_lookup
 from dtsen.reference.regions import RegionMaster
 
 
@@ -92,10 +93,11 @@ def _label(settings: Settings, path: Path) -> str:
         return str(path)
 
 
-def check_columns(settings: Settings, name: str, src: SourceMapping, staged: list[tuple[str, StagedFile]]) -> None:
-    """Every mapped column must be in every file, exactly once; all problems reported at once."""
+def column_problems(settings: Settings, source: StagedSource) -> list[Problem]:
+    """Every mapped column must be in every file, exactly once."""
+    name, src = source.name, source.mapping
     log = ProblemLog()
-    for label, sf in staged:
+    for label, sf in source.files:
         present = set(sf.columns)
         for column in src.columns:
             where = settings.where("sources", name, "columns", column)
@@ -105,7 +107,7 @@ def check_columns(settings: Settings, name: str, src: SourceMapping, staged: lis
             elif column not in present:
                 log.add(f"column {column!r} is not in {label}", where=where,
                         hint=f"the file has: {', '.join(sf.columns) or 'no columns'}")
-    log.raise_if_any(MappingError, f"source {name!r} does not fit its files")
+    return log.problems
 
 
 def _count_by_file(table: ir.Table) -> dict[str, int]:
@@ -119,35 +121,54 @@ def _count_codes(table: ir.Table, column: str) -> Counter[str]:
     return Counter({str(c): int(n) for c, n in zip(df["code"], df["n"], strict=True) if c})
 
 
-def ingest_source(
-    settings: Settings, engine: Engine, name: str, files: list[Path], regions: RegionTables, progress: Progress
-) -> SourceCount:
+@dataclass
+class StagedSource:
+    """A source whose files are staged: strings with positions, ready for the engine."""
+
+    name: str
+    mapping: SourceMapping
+    files: list[tuple[str, StagedFile]]
+
+    def raw(self, engine: Engine) -> ir.Table:
+        """The union of the source's files, mapped columns renamed to canonical fields."""
+        pieces = []
+        for label, sf in self.files:
+            t = engine.read_parquet(sf.staged)
+            pieces.append(t.select(
+                _source=ibis.literal(self.name), _file=ibis.literal(label), _sheet=t._sheet.cast("string"),
+                _row=t._row.cast("int64"),
+                **{field: t[column].cast("string") for column, field in self.mapping.columns.items()},
+            ))
+        return pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
+
+
+def stage_source(settings: Settings, name: str, files: list[Path], progress: Progress) -> StagedSource:
     src = settings.sources[name]
-    started = time.perf_counter()
-    work = settings.work_dir
-    count = SourceCount(source=name, level=src.level)
     options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet,
                           chunk_rows=settings.ingest.chunk_rows)
     staged: list[tuple[str, StagedFile]] = []
     for i, path in enumerate(files):
         progress.step(name, f"membaca {path.name}")
-        staged.append((_label(settings, path), stage_file(path, work / "staging" / name / str(i), options)))
-    check_columns(settings, name, src, staged)
+        out = settings.work_dir / "staging" / name / str(i)
+        staged.append((_label(settings, path), stage_file(path, out, options)))
+    return StagedSource(name, src, staged)
 
+
+def ingest_source(
+    settings: Settings, engine: Engine, staged_source: StagedSource, regions: RegionTables,
+    names: ir.Table | None, progress: Progress,
+) -> SourceCount:
+    name, src, staged = staged_source.name, staged_source.mapping, staged_source.files
+    started = time.perf_counter()
+    work = settings.work_dir
+    count = SourceCount(source=name, level=src.level)
     progress.step(name, "memeriksa dan membakukan")
-    pieces = []
-    for label, sf in staged:
-        t = engine.read_parquet(sf.staged)
-        pieces.append(t.select(
-            _source=ibis.literal(name), _file=ibis.literal(label), _sheet=t._sheet.cast("string"),
-            _row=t._row.cast("int64"), **{field: t[column].cast("string") for column, field in src.columns.items()},
-        ))
-    raw = pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
     checked = engine.materialize(check_source(
-        engine, raw, name, src, regions,
+        engine, staged_source.raw(engine), name, src, regions,
         severity=severities(settings.ingest.severity),
         max_age=settings.ingest.max_age,
         excel_zero_share=settings.ingest.excel_zero_share,
+        names=names,
     ))
     accepted = checked.filter(checked._reject.isnull()).drop("_reject")
     order = ["file", "sheet", "row"]
@@ -183,15 +204,30 @@ def ingest(
     sources: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Ingest and standardize every source (or the named ones); write outputs and the report."""
+    """Ingest and standardize every source (or the named ones); write outputs and the report.
+
+    Every source's files are staged and checked against their mappings first, so that all
+    mapping mistakes are reported together before any heavy work; names are standardized once
+    for all sources (a person's name recurs in most of them); then each source is checked,
+    standardized and written.
+    """
     watch = progress or _Silent()
     files = resolve_files(settings, sources)
     master = load_regions(settings)
     regions = RegionTables.build(engine, master)
-    report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
+    staged: list[StagedSource] = []
     for name, paths in files.items():
         watch.start(name, len(paths) + 2)
-        report.sources.append(ingest_source(settings, engine, name, paths, regions, watch))
+        staged.append(stage_source(settings, name, paths, watch))
+    log = ProblemLog()
+    for s in staged:
+        log.problems += column_problems(settings, s)
+    log.raise_if_any(MappingError, "some sources do not fit their files")
+    with_names = [s.raw(engine).select("full_name") for s in staged if "full_name" in s.mapping.columns.values()]
+    names = name_lookup(engine, ibis.union(*with_names, distinct=False)) if with_names else None
+    report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
+    for s in staged:
+        report.sources.append(ingest_source(settings, engine, s, regions, names, watch))
     report.check()
     report.write(settings.work_dir / "ingest")
     return report

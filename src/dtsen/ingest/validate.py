@@ -10,6 +10,7 @@ reasons a row has are all collected, not only the first.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ibis
@@ -32,7 +33,7 @@ from dtsen.standardize import (
     parse_date,
     parse_float,
     parse_int,
-    standardize_name,
+    standardize_names,
     translate,
     translate_bool,
 )
@@ -82,28 +83,60 @@ def _typed_null(spec: FieldSpec) -> ir.Value:
     return ibis.null(_IBIS_TYPES[spec.dtype])
 
 
-def _plain_field(
-    spec: FieldSpec, raw: ir.StringValue, src: SourceMapping, as_of: dt.date, checks: Checks
-) -> ir.Value:
-    """Parse a field that maps one raw column to one typed value."""
+def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser:
+    """How one raw column becomes one typed value, and the reason it can fail with."""
     extra = src.codes.get(spec.name)
+
+    def parse(raw: ir.StringValue) -> tuple[ir.Value, ir.BooleanValue]:
+        if spec.dtype == "date":
+            parsed = parse_date(raw, src.date_formats, as_of)
+            return parsed.value, parsed.invalid
+        if spec.dtype in ("int", "float"):
+            number = parse_int(raw) if spec.dtype == "int" else parse_float(raw)
+            return number.value, number.invalid
+        if spec.dtype == "bool":
+            flag = translate_bool(raw, extra)
+            return flag.value, flag.unknown
+        if spec.vocabulary:
+            code = translate(raw, spec.name, extra)
+            return code.value, code.unknown
+        return clean_text(raw), ibis.literal(False)
+
     if spec.dtype == "date":
-        parsed = parse_date(raw, src.date_formats, as_of)
-        checks.add("birth_date_invalid" if spec.name == "birth_date" else "value_invalid", parsed.invalid)
-        return parsed.value
-    if spec.dtype in ("int", "float"):
-        number = parse_int(raw) if spec.dtype == "int" else parse_float(raw)
-        checks.add("value_invalid", number.invalid)
-        return number.value
-    if spec.dtype == "bool":
-        flag = translate_bool(raw, extra)
-        checks.add("code_unknown", flag.unknown)
-        return flag.value
-    if spec.vocabulary:
-        code = translate(raw, spec.name, extra)
-        checks.add("sex_invalid" if spec.name == "sex" else "code_unknown", code.unknown)
-        return code.value
-    return clean_text(raw)
+        reason = "birth_date_invalid" if spec.name == "birth_date" else "value_invalid"
+    elif spec.dtype in ("int", "float"):
+        reason = "value_invalid"
+    else:
+        reason = "sex_invalid" if spec.name == "sex" else "code_unknown"
+    return Parser(reason, parse)
+
+
+@dataclass(frozen=True)
+class Parser:
+    reason: str
+    parse: Callable[[ir.StringValue], tuple[ir.Value, ir.BooleanValue]]
+
+
+def by_distinct(
+    engine: Engine,
+    table: ir.Table,
+    column: str,
+    build: Callable[[ir.Table], ir.Table],
+    *,
+    values_from: ir.Table,
+) -> ir.Table:
+    """Compute `build` once per distinct value of `column` and join the results back.
+
+    Raw values repeat (a source has a handful of sex codes, some thousands of birth dates, one
+    address per family): parsing each distinct value once and joining is far cheaper than
+    parsing every row, and it keeps the engine from inlining a long expression many times.
+    The distinct values are read from `values_from` (the raw input, cheap to scan) so that the
+    work upstream of `table` is not repeated. Rows whose value is null get nulls.
+    """
+    values = values_from.select(_v=values_from[column]).distinct()
+    parsed = engine.materialize(build(values.filter(values._v.notnull())))
+    joined = table.left_join(parsed, table[column] == parsed._v)
+    return joined.drop("_v")
 
 
 @dataclass(frozen=True)
@@ -145,20 +178,20 @@ def check_source(
     severity: dict[str, Severity],
     max_age: int,
     excel_zero_share: float,
+    names: ir.Table | None = None,
 ) -> ir.Table:
-    """Typed canonical columns plus `_reject` and `_warn` reason lists for one source."""
+    """Typed canonical columns plus `flags` (warnings) and `_reject` (reasons to quarantine)."""
     level: Level = src.level
     specs = FIELDS[level]
-    mapped = {f for f in src.columns.values()}
+    mapped = set(src.columns.values())
     as_of = src.as_of
 
-    def col(f: str) -> ir.StringValue:
-        return raw[f] if f in mapped else NULL_STR
-
     # Exact repeats of a row (same raw values in every mapped column) within the source.
-    raw_cols = sorted(mapped)
-    dup_rank = ibis.row_number().over(group_by=[raw[c] for c in raw_cols], order_by=[raw._file, raw._sheet, raw._row])
+    dup_rank = ibis.row_number().over(group_by=[raw[c] for c in sorted(mapped)], order_by=[raw._file, raw._sheet, raw._row])
     t = raw.mutate(_dup=dup_rank > 0)
+
+    def col(f: str) -> ir.StringValue:
+        return t[f] if f in mapped else NULL_STR
 
     # Identifiers first: the Excel-rounding check needs the cleaned values of the whole file.
     nik = nik_parts(col("nik"), as_of)
@@ -169,13 +202,13 @@ def check_source(
         _nik_birth=nik.birth_date, _nik_sex=nik.sex,
         _kk=kk.clean, _kk_missing=kk.missing, _kk_damaged=kk.excel_damaged, _kk_bad_format=kk.bad_format,
         _kk_district=kk.district_code,
+        _region=region_code_expr(col("region_code")),
+        _region_given=col("region_code").strip().length() > 0,
     )
     t = flag_rounded_column(t, "_nik", by=["_file"], share=excel_zero_share)
     t = flag_rounded_column(t, "_kk", by=["_file"], share=excel_zero_share)
 
     # Region: the village code as given, or resolved from the village name within its district.
-    code = region_code_expr(col("region_code"))
-    t = t.mutate(_region=code, _region_given=col("region_code").strip().length() > 0)
     if {"village_name", "district_code"} <= mapped:
         v = regions.villages
         lookup = v.select(_vparent=v.parent, _vkey=v.name_key, _vcode=v.code)
@@ -192,13 +225,23 @@ def check_source(
     else:
         t = t.mutate(_nik_district_ok=ibis.literal(True), _kk_district_ok=ibis.literal(True), _region_ok=ibis.literal(True))
 
+    # Every other field is parsed once per distinct raw value and joined back.
+    parsers: dict[str, Parser] = {}
+    for spec in specs.values():
+        if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS:
+            parser = parsers[spec.name] = _field_parser(spec, src, as_of)
+            t = by_distinct(engine, t, spec.name, _parsed_columns(spec.name, parser), values_from=raw)
+    if "full_name" in mapped:
+        lookup = names if names is not None else name_lookup(engine, raw)
+        t = t.left_join(lookup, t.full_name == lookup._v).drop("_v")
+    if "address" in mapped:
+        t = by_distinct(engine, t, "address", _address_columns, values_from=raw)
+    if "observed_at" in mapped:
+        seen = _field_parser(FIELDS[level]["observed_at"], src, as_of)
+        t = by_distinct(engine, t, "observed_at", _parsed_columns("observed_at", seen), values_from=raw)
+
     checks = Checks()
-    out: dict[str, ir.Value] = {
-        "source": ibis.literal(name),
-        "file": t._file,
-        "sheet": t._sheet,
-        "row": t._row,
-    }
+    out: dict[str, ir.Value] = {"source": ibis.literal(name), "file": t._file, "sheet": t._sheet, "row": t._row}
     nik_damaged = t._nik_damaged | t._nik_rounded.fill_null(False)
     kk_damaged = t._kk_damaged | t._kk_rounded.fill_null(False)
     checks.add("duplicate_row", t._dup)
@@ -219,20 +262,21 @@ def check_source(
     out["kk"] = ibis.ifelse(~kk_damaged, t._kk, NULL_STR)
 
     for spec in specs.values():
-        if spec.name in _SPECIAL or spec.name in _HELPERS:
-            continue
-        out[spec.name] = _plain_field(spec, t[spec.name], src, as_of, checks) if spec.name in mapped else _typed_null(spec)
+        if spec.name in parsers:
+            out[spec.name] = t[f"_{spec.name}_value"]
+            checks.add(parsers[spec.name].reason, t[f"_{spec.name}_bad"])
+        elif spec.name not in _SPECIAL and spec.name not in _HELPERS:
+            out[spec.name] = _typed_null(spec)
 
     # Names
     if "full_name" in mapped:
-        parts = standardize_name(t.full_name)
-        out.update(full_name=clean_text(t.full_name), name=parts.name, name_titles=parts.titles,
-                   name_tokens=parts.tokens, name_phonetic=parts.phonetic)
-        checks.add("name_missing", parts.name.isnull())
+        out.update(full_name=t._full_name_clean, name=t._name, name_titles=t._name_titles,
+                   name_tokens=t._name_tokens, name_phonetic=t._name_phonetic)
+        checks.add("name_missing", t._name.isnull())
     else:
         out.update(full_name=NULL_STR, name=NULL_STR, name_titles=NULL_STR,
                    name_tokens=ibis.null("array<string>"), name_phonetic=NULL_STR)
-    checks.add("identity_missing", t._nik_missing & t._kk_missing & (out["name"].isnull()))
+    checks.add("identity_missing", t._nik_missing & t._kk_missing & out["name"].isnull())
 
     # Person checks that tie fields together
     if level == "person":
@@ -248,31 +292,49 @@ def check_source(
             checks.add("nik_birth_date_mismatch", nik_ok & nik_birth_date_mismatch(shown, birth))
             checks.add("nik_sex_mismatch", nik_ok & nik_sex_mismatch(shown, out["sex"]))
 
-    # Address, RT/RW
-    address = col("address")
-    rt_found, rw_found = extract_rt_rw(address)
-    out["address"] = clean_address(address) if "address" in mapped else NULL_STR
+    # Address, RT/RW: an RT/RW column wins over what the address text says.
+    rt_found = t._addr_rt if "address" in mapped else NULL_STR
+    rw_found = t._addr_rw if "address" in mapped else NULL_STR
+    out["address"] = t._addr_clean if "address" in mapped else NULL_STR
     out["rt"] = normalize_rt(col("rt")).fill_null(rt_found) if "rt" in mapped else rt_found
     out["rw"] = normalize_rt(col("rw")).fill_null(rw_found) if "rw" in mapped else rw_found
 
-    # Region checks
-    region_given = t._region_given.fill_null(False)
-    checks.add("region_bad_format", region_given & t._region.isnull())
-    checks.add("region_unknown", t._region.notnull() & ~t._region_ok)
-    checks.add("region_missing", ~region_given & t._region.isnull())
+    # Region checks (only for sources that say where people live)
+    if mapped & {"region_code", "village_name"}:
+        region_given = t._region_given.fill_null(False)
+        checks.add("region_bad_format", region_given & t._region.isnull())
+        checks.add("region_unknown", t._region.notnull() & ~t._region_ok)
+        checks.add("region_missing", ~region_given & t._region.isnull())
     out["region_code"] = ibis.ifelse(t._region_ok, t._region, NULL_STR)
-
-    if "observed_at" in mapped:
-        seen = parse_date(t.observed_at, src.date_formats, as_of)
-        checks.add("value_invalid", seen.invalid)
-        out["observed_at"] = seen.value.fill_null(ibis.literal(as_of))
-    else:
-        out["observed_at"] = ibis.literal(as_of)
+    out["observed_at"] = t._observed_at_value.fill_null(ibis.literal(as_of)) if "observed_at" in mapped else ibis.literal(as_of)
 
     out["flags"] = checks.joined(severity, "warn")
     out["_reject"] = checks.joined(severity, "reject")
-    ordered = [*output_columns(level), "_reject"]
-    return t.select(**{c: out[c] for c in ordered})
+    return t.select(**{c: out[c] for c in [*output_columns(level), "_reject"]})
+
+
+def _parsed_columns(field: str, parser: Parser) -> Callable[[ir.Table], ir.Table]:
+    def build(values: ir.Table) -> ir.Table:
+        value, bad = parser.parse(values._v)
+        return values.mutate(**{f"_{field}_value": value, f"_{field}_bad": bad})
+
+    return build
+
+
+def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
+    """Standardized name columns for every distinct `full_name` of `table`, keyed by `_v`.
+
+    Built once for all sources, since the same name recurs across them.
+    """
+    values = table.select(_v=table.full_name).distinct()
+    values = engine.materialize(values.filter(values._v.notnull()))
+    named = standardize_names(engine.materialize, values, "_v", "_name_")
+    return engine.materialize(named.mutate(_full_name_clean=clean_text(named._v)).rename(_name="_name_name"))
+
+
+def _address_columns(values: ir.Table) -> ir.Table:
+    rt, rw = extract_rt_rw(values._v)
+    return values.mutate(_addr_clean=clean_address(values._v), _addr_rt=rt, _addr_rw=rw)
 
 
 @dataclass(frozen=True)

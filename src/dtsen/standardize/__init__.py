@@ -16,7 +16,15 @@ from dtsen.standardize.codes import (
     translate_bool,
 )
 from dtsen.standardize.dates import FORMATS, ParsedDate, age_at, parse_date
-from dtsen.standardize.names import MUHAMMAD_FORMS, PHONETIC_FOLDS, TITLES, NameParts, Title, standardize_name
+from dtsen.standardize.names import (
+    MUHAMMAD_FORMS,
+    PHONETIC_FOLDS,
+    TITLES,
+    NameParts,
+    Title,
+    standardize_name,
+    standardize_names,
+)
 from dtsen.standardize.numbers import Parsed, parse_float, parse_int
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "parse_float",
     "parse_int",
     "standardize_name",
+    "standardize_names",
     "translate",
     "translate_bool",
 ]

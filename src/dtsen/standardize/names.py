@@ -35,6 +35,7 @@ is unambiguous (checked at import) and needs no per-title rewriting on the engin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -328,30 +329,65 @@ def _phonetic(name: ir.StringValue) -> ir.StringValue:
     for old, new, _why in PHONETIC_FOLDS:
         key = key.replace(old, new)
     for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        key = key.re_replace(f"{letter}{letter}+", letter)
+        # plain replaces (no regex): twice folds runs of up to four letters
+        key = key.replace(letter * 2, letter).replace(letter * 2, letter)
     key = key + " "
     for vowel in "AIUEO":
         key = key.replace(f"{vowel}H ", f"{vowel} ")
     return _collapse(key)
 
 
-def standardize_name(raw: ir.StringValue) -> NameParts:
-    """Split a raw name into the clean name, its titles, its tokens and a phonetic key."""
-    upper = raw.upper()
-    main = _spaced(upper.re_extract("^([^,]*)", 1))
-    after_comma = _spaced(upper.re_extract("^[^,]*,(.*)$", 1).replace(",", " "))
-    main_titles, main_core = _split_runs(main, _PREFIX, _DEGREE)
-    after_titles, after_core = _split_runs(after_comma, _ANY, _ANY)
+# The work is done in stages; each stage reads the columns the one before wrote. Composed
+# directly they give `standardize_name`; with the engine materialising between stages
+# (`standardize_names`) no regex runs twice on the same text.
+Stage = dict[str, ir.Value]
 
-    name = main_core + after_core
-    name = " " + name.re_replace(" +", " ").strip().replace(" ", "  ") + " "
+
+def _stage_spaced(raw: ir.StringValue) -> Stage:
+    upper = raw.upper()
+    after = ibis.ifelse(upper.contains(","), _spaced(upper.re_extract("^[^,]*,(.*)$", 1).replace(",", " ")), "  ")
+    return {"main": _spaced(upper.re_extract("^([^,]*)", 1)), "after": after}
+
+
+def _stage_runs(main: ir.StringValue, after: ir.StringValue) -> Stage:
+    main_titles, main_core = _split_runs(main, _PREFIX, _DEGREE)
+    after_titles, after_core = _split_runs(after, _ANY, _ANY)
+    return {"run": main_titles + after_titles, "core": main_core + after_core}
+
+
+def _stage_name(raw: ir.StringValue, run: ir.StringValue, core: ir.StringValue) -> Stage:
+    name = " " + core.re_replace(" +", " ").strip().replace(" ", "  ") + " "
     name = name.re_replace("^ M ", " MUHAMMAD ").re_replace(_MUHAMMAD, " MUHAMMAD ")
     clean = _collapse(name.re_replace(r"[^\p{L}\p{N}]+", " "))
-    clean = ibis.ifelse(raw.isnull(), ibis.null("string"), clean)
-    titles = _title_keys(main_titles + after_titles)
-    return NameParts(
-        name=clean,
-        titles=ibis.ifelse(raw.isnull(), ibis.null("string"), titles),
-        tokens=clean.split(" "),
-        phonetic=_phonetic(clean),
-    )
+    titles = ibis.ifelse(run.re_search("[A-Z]"), _title_keys(run), ibis.null("string"))
+    return {
+        "name": ibis.ifelse(raw.isnull(), ibis.null("string"), clean),
+        "titles": ibis.ifelse(raw.isnull(), ibis.null("string"), titles),
+    }
+
+
+def _stage_keys(name: ir.StringValue) -> Stage:
+    return {"tokens": name.split(" "), "phonetic": _phonetic(name)}
+
+
+def standardize_name(raw: ir.StringValue) -> NameParts:
+    """Split a raw name into the clean name, its titles, its tokens and a phonetic key."""
+    spaced = _stage_spaced(raw)
+    runs = _stage_runs(spaced["main"], spaced["after"])  # type: ignore[arg-type]
+    named = _stage_name(raw, runs["run"], runs["core"])  # type: ignore[arg-type]
+    keys = _stage_keys(named["name"])  # type: ignore[arg-type]
+    return NameParts(named["name"], named["titles"], keys["tokens"], keys["phonetic"])  # type: ignore[arg-type]
+
+
+def standardize_names(materialize: Callable[[ir.Table], ir.Table], table: ir.Table, column: str, prefix: str) -> ir.Table:
+    """`standardize_name` on a table, materialising between stages (for large tables).
+
+    Adds `{prefix}name`, `{prefix}titles`, `{prefix}tokens` and `{prefix}phonetic`; gives the
+    same values as `standardize_name`.
+    """
+    p = prefix
+    t = materialize(table.mutate(**{p + k: v for k, v in _stage_spaced(table[column]).items()}))
+    t = materialize(t.mutate(**{p + k: v for k, v in _stage_runs(t[p + "main"], t[p + "after"]).items()}))
+    t = t.mutate(**{p + k: v for k, v in _stage_name(t[column], t[p + "run"], t[p + "core"]).items()})
+    t = materialize(t.drop(p + "main", p + "after", p + "run", p + "core"))
+    return t.mutate(**{p + k: v for k, v in _stage_keys(t[p + "name"]).items()})
