@@ -82,7 +82,8 @@ def quarantined_keys(ingest_dir: Path, reason: str | None = None) -> set[tuple[s
 
 def truth_keys(project: Path, error: str) -> tuple[set[tuple[str, str, str, int]], set[tuple[str, str, str, int]]]:
     truth = pq.read_table(project / "truth" / "records.parquet")
-    damaged, clean = set(), set()
+    damaged: set[tuple[str, str, str, int]] = set()
+    clean: set[tuple[str, str, str, int]] = set()
     for r in truth.select(["source", "file", "sheet", "row", "errors"]).to_pylist():
         key = (r["source"], r["file"], r["sheet"] or "", r["row"])
         (damaged if error in (r["errors"] or []) else clean).add(key)

@@ -139,15 +139,15 @@ class Settings(BaseSettings):
         return self.path(self.ingest.work_dir)
 
 
-_FILE_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_FILE_DATA", default={})
+_FILE_DATA: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("_FILE_DATA", default=None)
 
 
 class _FileSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _FILE_DATA.get().get(field_name), field_name, False
+        return (_FILE_DATA.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_FILE_DATA.get())
+        return dict(_FILE_DATA.get() or {})
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -230,12 +230,12 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
             if fmt not in DATE_FORMATS:
                 log.add(f"unknown date format {fmt!r}", where=lines.where(label, (*base, "date_formats")),
                         hint=f"use {', '.join(DATE_FORMATS)}")
-        for field, value in src.trust.items():
+        for field, trust in src.trust.items():
             where = lines.where(label, (*base, "trust", field))
             if field not in fields:
                 log.add(f"trust given for unknown {src.level} field {field!r}", where=where)
-            if not 0.0 <= value <= 1.0:
-                log.add(f"trust {value} for {field!r} is outside 0..1", where=where)
+            if not 0.0 <= trust <= 1.0:
+                log.add(f"trust {trust} for {field!r} is outside 0..1", where=where)
         for field in src.required:
             if field not in seen:
                 log.add(f"required field {field!r} is not mapped from any column",

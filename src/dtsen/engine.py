@@ -169,7 +169,8 @@ class Engine:
         """Compute an expression once and keep it as a table on the engine."""
         tname = name or self._name("tmp")
         if self.kind == "spark":
-            df = self.con._session.sql(self.con.compile(expr)).cache()
+            # computed now, and cut from its lineage, so that later plans stay small
+            df = self.con._session.sql(self.con.compile(expr)).localCheckpoint(eager=True)
             df.createOrReplaceTempView(tname)
             return self.con.table(tname)
         return self.con.create_table(tname, expr, overwrite=True)

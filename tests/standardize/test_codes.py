@@ -152,7 +152,9 @@ def test_mapping_errors() -> None:
     with pytest.raises(MappingError, match="'9' -> 'X'"):
         translate(table.raw, "sex", {"1": "L", "9": "X"})
     with pytest.raises(MappingError, match="true or false"):
-        translate_bool(table.raw, {"1": "yes"})  # type: ignore[dict-item]
+        translate_bool(table.raw, {"1": "mungkin"})
+    # the project file writes booleans as text: "TRUE"/"YA"/"FALSE"/"TIDAK" name one
+    assert translate_bool(table.raw, {"HIDUP": "FALSE", "MATI": "YA"}) is not None
 
 
 def test_every_synonym_targets_the_vocabulary() -> None:

@@ -373,10 +373,10 @@ def _stage_keys(name: ir.StringValue) -> Stage:
 def standardize_name(raw: ir.StringValue) -> NameParts:
     """Split a raw name into the clean name, its titles, its tokens and a phonetic key."""
     spaced = _stage_spaced(raw)
-    runs = _stage_runs(spaced["main"], spaced["after"])  # type: ignore[arg-type]
-    named = _stage_name(raw, runs["run"], runs["core"])  # type: ignore[arg-type]
-    keys = _stage_keys(named["name"])  # type: ignore[arg-type]
-    return NameParts(named["name"], named["titles"], keys["tokens"], keys["phonetic"])  # type: ignore[arg-type]
+    runs = _stage_runs(spaced["main"], spaced["after"])
+    named = _stage_name(raw, runs["run"], runs["core"])
+    keys = _stage_keys(named["name"])
+    return NameParts(named["name"], named["titles"], keys["tokens"], keys["phonetic"])
 
 
 def standardize_names(materialize: Callable[[ir.Table], ir.Table], table: ir.Table, column: str, prefix: str) -> ir.Table:
