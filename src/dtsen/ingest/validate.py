@@ -117,26 +117,31 @@ class Parser:
     parse: Callable[[ir.StringValue], tuple[ir.Value, ir.BooleanValue]]
 
 
-def by_distinct(
-    engine: Engine,
-    table: ir.Table,
-    column: str,
-    build: Callable[[ir.Table], ir.Table],
-    *,
-    values_from: ir.Table,
+def join_parsed(
+    engine: Engine, table: ir.Table, raw: ir.Table, fields: dict[str, tuple[FieldSpec, Parser]]
 ) -> ir.Table:
-    """Compute `build` once per distinct value of `column` and join the results back.
+    """Parse each distinct raw value of each field once, in one lookup table, and join back.
 
-    Raw values repeat (a source has a handful of sex codes, some thousands of birth dates, one
-    address per family): parsing each distinct value once and joining is far cheaper than
-    parsing every row, and it keeps the engine from inlining a long expression many times.
-    The distinct values are read from `values_from` (the raw input, cheap to scan) so that the
-    work upstream of `table` is not repeated. Rows whose value is null get nulls.
+    Raw values repeat (a source has a handful of sex codes, some thousands of birth dates):
+    parsing each distinct value once and joining is far cheaper than parsing every row. The
+    lookup has one row per (field, value) and one value column per type, and is computed in a
+    single pass; the distinct values are read from `raw` (cheap to scan) so that the work
+    upstream of `table` is not repeated. Adds `_<field>_value` and `_<field>_bad`; rows whose
+    raw value is null get nulls there.
     """
-    values = values_from.select(_v=values_from[column]).distinct()
-    parsed = engine.materialize(build(values.filter(values._v.notnull())))
-    joined = table.left_join(parsed, table[column] == parsed._v)
-    return joined.drop("_v")
+    pieces = []
+    for fname, (spec, parser) in fields.items():
+        values = raw.select(_v=raw[fname]).distinct()
+        values = values.filter(values._v.notnull())
+        value, bad = parser.parse(values._v)
+        typed = {f"_t_{d}": (value if d == spec.dtype else ibis.null(_IBIS_TYPES[d])) for d in _IBIS_TYPES}
+        pieces.append(values.select(_f=ibis.literal(fname), _v=values._v, _bad=bad, **typed))
+    lookup = engine.materialize(pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False))
+    for fname, (spec, _) in fields.items():
+        part = lookup.filter(lookup._f == fname)
+        part = part.select(_k=part._v, **{f"_{fname}_value": part[f"_t_{spec.dtype}"], f"_{fname}_bad": part._bad})
+        table = table.left_join(part, table[fname] == part._k).drop("_k")
+    return table
 
 
 @dataclass(frozen=True)
@@ -225,20 +230,19 @@ def check_source(
     else:
         t = t.mutate(_nik_district_ok=ibis.literal(True), _kk_district_ok=ibis.literal(True), _region_ok=ibis.literal(True))
 
-    # Every other field is parsed once per distinct raw value and joined back.
-    parsers: dict[str, Parser] = {}
-    for spec in specs.values():
-        if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS:
-            parser = parsers[spec.name] = _field_parser(spec, src, as_of)
-            t = by_distinct(engine, t, spec.name, _parsed_columns(spec.name, parser), values_from=raw)
+    # Every other field is parsed once per distinct raw value, all fields in one lookup table.
+    parsers = {
+        spec.name: _field_parser(spec, src, as_of)
+        for spec in specs.values()
+        if spec.name in mapped and (spec.name not in _SPECIAL or spec.name == "observed_at") and spec.name not in _HELPERS
+    }
+    if parsers:
+        t = join_parsed(engine, t, raw, {f: (specs[f], p) for f, p in parsers.items()})
     if "full_name" in mapped:
         lookup = names if names is not None else name_lookup(engine, raw)
         t = t.left_join(lookup, t.full_name == lookup._v).drop("_v")
     if "address" in mapped:
-        t = by_distinct(engine, t, "address", _address_columns, values_from=raw)
-    if "observed_at" in mapped:
-        seen = _field_parser(FIELDS[level]["observed_at"], src, as_of)
-        t = by_distinct(engine, t, "observed_at", _parsed_columns("observed_at", seen), values_from=raw)
+        t = _join_address(engine, t, raw)
 
     checks = Checks()
     out: dict[str, ir.Value] = {"source": ibis.literal(name), "file": t._file, "sheet": t._sheet, "row": t._row}
@@ -267,6 +271,7 @@ def check_source(
             checks.add(parsers[spec.name].reason, t[f"_{spec.name}_bad"])
         elif spec.name not in _SPECIAL and spec.name not in _HELPERS:
             out[spec.name] = _typed_null(spec)
+    out["observed_at"] = t._observed_at_value.fill_null(ibis.literal(as_of)) if "observed_at" in parsers else ibis.literal(as_of)
 
     # Names
     if "full_name" in mapped:
@@ -306,19 +311,10 @@ def check_source(
         checks.add("region_unknown", t._region.notnull() & ~t._region_ok)
         checks.add("region_missing", ~region_given & t._region.isnull())
     out["region_code"] = ibis.ifelse(t._region_ok, t._region, NULL_STR)
-    out["observed_at"] = t._observed_at_value.fill_null(ibis.literal(as_of)) if "observed_at" in mapped else ibis.literal(as_of)
 
     out["flags"] = checks.joined(severity, "warn")
     out["_reject"] = checks.joined(severity, "reject")
     return t.select(**{c: out[c] for c in [*output_columns(level), "_reject"]})
-
-
-def _parsed_columns(field: str, parser: Parser) -> Callable[[ir.Table], ir.Table]:
-    def build(values: ir.Table) -> ir.Table:
-        value, bad = parser.parse(values._v)
-        return values.mutate(**{f"_{field}_value": value, f"_{field}_bad": bad})
-
-    return build
 
 
 def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
@@ -332,9 +328,13 @@ def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
     return engine.materialize(named.mutate(_full_name_clean=clean_text(named._v)).rename(_name="_name_name"))
 
 
-def _address_columns(values: ir.Table) -> ir.Table:
+def _join_address(engine: Engine, table: ir.Table, raw: ir.Table) -> ir.Table:
+    """Clean each distinct address once (one per family, roughly), with the RT/RW it names."""
+    values = raw.select(_v=raw.address).distinct()
+    values = values.filter(values._v.notnull())
     rt, rw = extract_rt_rw(values._v)
-    return values.mutate(_addr_clean=clean_address(values._v), _addr_rt=rt, _addr_rw=rw)
+    lookup = engine.materialize(values.mutate(_addr_clean=clean_address(values._v), _addr_rt=rt, _addr_rw=rw))
+    return table.left_join(lookup, table.address == lookup._v).drop("_v")
 
 
 @dataclass(frozen=True)
