@@ -2,7 +2,7 @@
 
 The input is the union of a source's staged files with the mapped columns renamed to their
 canonical field names (all strings). The output has the canonical, typed columns of its
-level, plus `_reject` and `_warn`: the reason codes (`;`-joined) that send a row to
+level, plus `_reject` and `flags`: the reason codes (`;`-joined) that send a row to
 quarantine or merely flag it. Every check runs on the engine as Ibis expressions; the
 reasons a row has are all collected, not only the first.
 """
@@ -38,11 +38,10 @@ from dtsen.standardize import (
     translate_bool,
 )
 
-META = ("_source", "_file", "_sheet", "_row")
 NULL_STR = ibis.null("string")
 
 # Fields whose value is derived or resolved rather than parsed one to one.
-_SPECIAL = {"nik", "kk", "full_name", "region_code", "village_name", "district_code", "address", "rt", "rw", "observed_at"}
+_SPECIAL = {"nik", "kk", "full_name", "region_code", "village_name", "district_code", "address", "rt", "rw"}
 # Helper fields used to resolve others; never in the output.
 _HELPERS = ("village_name", "district_code")
 
@@ -234,7 +233,7 @@ def check_source(
     parsers = {
         spec.name: _field_parser(spec, src, as_of)
         for spec in specs.values()
-        if spec.name in mapped and (spec.name not in _SPECIAL or spec.name == "observed_at") and spec.name not in _HELPERS
+        if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS
     }
     if parsers:
         t = join_parsed(engine, t, raw, {f: (specs[f], p) for f, p in parsers.items()})
@@ -271,7 +270,7 @@ def check_source(
             checks.add(parsers[spec.name].reason, t[f"_{spec.name}_bad"])
         elif spec.name not in _SPECIAL and spec.name not in _HELPERS:
             out[spec.name] = _typed_null(spec)
-    out["observed_at"] = t._observed_at_value.fill_null(ibis.literal(as_of)) if "observed_at" in parsers else ibis.literal(as_of)
+    out["observed_at"] = out["observed_at"].fill_null(ibis.literal(as_of))  # a row's own date, else the source's
 
     # Names
     if "full_name" in mapped:
