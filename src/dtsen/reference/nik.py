@@ -110,13 +110,22 @@ def flag_rounded_column(
     NIKs end in 0 about one time in ten, so a clean file is flagged with a probability below
     0.1% at the defaults (the worst case is a file of 9 values). Works for NIK and KK alike.
     """
+    # A group-by joined back, not a window: one file is one huge window partition, which an
+    # engine sorts on one core, while an aggregate runs in parallel.
+    keys = list(by)
+    if not keys:
+        table, keys = table.mutate(_rk_all=ibis.literal(1)), ["_rk_all"]
     col = table[clean_col]
-    zero = col.right(1) == "0"
-    window = ibis.window(group_by=[table[c] for c in by]) if by else ibis.window()
-    n_zero = ibis.ifelse(zero.fill_null(False), 1, 0).sum().over(window)
-    n_present = ibis.ifelse(col.notnull(), 1, 0).sum().over(window)
-    rounded = zero.fill_null(False) & (n_zero >= min_count) & (n_zero > n_present * share)
-    return table.mutate(**{f"{clean_col}_rounded": rounded.fill_null(False)})
+    zero = (col.right(1) == "0").fill_null(False)
+    counts = table.group_by(keys).aggregate(
+        _n_zero=ibis.ifelse(zero, 1, 0).sum(), _n_present=ibis.ifelse(col.notnull(), 1, 0).sum()
+    )
+    damaged = counts.filter((counts._n_zero >= min_count) & (counts._n_zero > counts._n_present * share))
+    damaged = damaged.select(*[damaged[k].name(f"_rk_{k}") for k in keys], _rk_hit=ibis.literal(True))
+    joined = table.left_join(damaged, [table[k] == damaged[f"_rk_{k}"] for k in keys])
+    flag = (joined[clean_col].right(1) == "0").fill_null(False) & joined._rk_hit.fill_null(False)
+    out = joined.mutate(**{f"{clean_col}_rounded": flag}).drop(*[f"_rk_{k}" for k in keys], "_rk_hit")
+    return out.drop("_rk_all") if "_rk_all" in out.columns else out
 
 
 # -- NIK ---------------------------------------------------------------------------------------
