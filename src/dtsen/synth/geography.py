@@ -120,21 +120,10 @@ def load_geography(regions: Path | None, scope: str | None, persons: int, rng: n
 
 
 def _read_master(path: Path) -> pa.Table:
-    try:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types={"code": pa.string(), "name": pa.string(), "level": pa.string()}
-            ),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ReferenceDataError(f"cannot read region list {path}: {exc}") from None
-    missing = {"code", "name", "level"} - set(table.column_names)
-    if missing:
-        raise ReferenceDataError(
-            f"region list {path} lacks column(s) {', '.join(sorted(missing))}; expected code,name,level"
-        )
-    return table.select(["code", "name", "level"])
+    """The region list, validated by the reference package (all its problems at once)."""
+    from dtsen.reference.regions import RegionMaster
+
+    return RegionMaster.load(path).to_arrow().select(["code", "name", "level"])
 
 
 def _read_population(path: Path) -> dict[str, float]:
