@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dtsen.config import SourceMapping
 from dtsen.engine import Engine
@@ -154,8 +155,6 @@ class RegionTables:
     @classmethod
     def build(cls, engine: Engine, master: RegionMaster) -> RegionTables:
         arrow = master.to_arrow()
-        import pyarrow.compute as pc
-
         districts = arrow.filter(pc.equal(arrow["level"], "district")).select(["code"])
         villages = arrow.filter(pc.equal(arrow["level"], "village")).select(["code", "parent", "name_key"])
         if districts.num_rows == 0:
