@@ -192,5 +192,138 @@ def region(
     _console().print(table)
 
 
+def _engine_for(project: Path, engine: str | None) -> tuple[Any, Any]:
+    from dtsen.config import load_settings
+    from dtsen.engine import Engine
+
+    settings = load_settings(project)
+    if engine:
+        if engine not in ("duckdb", "spark"):
+            raise DtsenError(f"--engine must be duckdb or spark, not {engine!r}")
+        settings.engine.kind = engine  # type: ignore[assignment]
+    return settings, Engine.from_settings(settings.engine)
+
+
+EngineOpt = Annotated[str | None, typer.Option(help="Override the engine: duckdb or spark.")]
+
+
+@app.command()
+@clean_errors
+def link(project: ProjectOpt = Path("."), engine: EngineOpt = None) -> None:
+    """Link the ingested records into persons and families, with golden records and stable ids."""
+    from dtsen.link.pipeline import link as run_link
+
+    settings, eng = _engine_for(project, engine)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=_console()) as bars:
+            task = bars.add_task("linking")
+            result = run_link(eng, settings, step=lambda label: bars.update(task, description=label))
+    finally:
+        eng.close()
+    table = Table(title=f"Linkage run {result.release_id}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in result.counts.items():
+        table.add_row(name, f"{n:,}")
+    _console().print(table)
+    _console().print("Phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
+    _console().print(f"Output: {result.out_dir}")
+    if result.review_file:
+        _console().print(f"{result.review_pairs:,} pairs to review: {result.review_file} "
+                         "(fill 'keputusan' with SAMA or BEDA, then list the file under \\[link] decisions)")
+
+
+explain_app = typer.Typer(help="Explain a result: why records were linked.", no_args_is_help=True)
+app.add_typer(explain_app, name="explain")
+
+
+@explain_app.command("person")
+@clean_errors
+def explain_person(
+    person_id: Annotated[int, typer.Argument(help="The person_id to explain.")],
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Show the source records behind a person and why they were linked, field by field."""
+    from dtsen.link.explain import explain_person as run_explain
+    from dtsen.link.pipeline import link_dir
+    from dtsen.link.records import load_records
+
+    settings, eng = _engine_for(project, "duckdb")
+    try:
+        records = eng.con.to_pyarrow(load_records(eng, settings).person)
+    finally:
+        eng.close()
+    ex = run_explain(link_dir(settings), person_id, records)
+    console = _console()
+    golden = Table("field", "value", "source", "as of", "agree", title=f"Person {person_id}")
+    for p in ex.provenance:
+        golden.add_row(p["field"], str(p["value"]), p["source"], str(p["observed_at"]),
+                       f"{p['agreeing_sources']}/{p['candidate_sources']}")
+    console.print(golden)
+    recs = Table("record", "method", "p", "source", "row", "nik", "name", "sex", "born", "kk", "village",
+                 title="Source records")
+    for r in ex.records:
+        recs.add_row(r["record_key"], r["method"], f"{r['match_probability']:.3f}", r.get("source", ""),
+                     str(r.get("row", "")), str(r.get("nik") or ""), str(r.get("full_name") or ""),
+                     str(r.get("sex") or ""), str(r.get("birth_date") or ""), str(r.get("kk") or ""),
+                     str(r.get("region_code") or ""))
+    console.print(recs)
+    nik_members = [r for r in ex.records if r["method"] == "nik"]
+    if nik_members:
+        console.print(f"{len(nik_members)} record(s) joined deterministically: the same valid NIK, with birth "
+                      "date, sex and name agreeing with the most trusted record of that NIK.")
+    for pair in ex.pairs:
+        t = Table("comparison", "level reached", "weight",
+                  title=f"{pair.record_l} ~ {pair.record_r}: p={pair.probability:.4f}, weight {pair.weight:.1f}")
+        for comp, level, weight in pair.fields:
+            t.add_row(comp, level, f"{weight:+.2f}")
+        console.print(t)
+
+
+@app.command()
+@clean_errors
+def evaluate(
+    what: Annotated[str, typer.Argument(help="What to score: linkage.")] = "linkage",
+    project: ProjectOpt = Path("."),
+    truth: Annotated[Path | None, typer.Option(help="Ground truth directory (default: the project's truth/).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here.")] = None,
+) -> None:
+    """Score a linkage run against the synthetic ground truth (precision, recall, F1, B-cubed)."""
+    import json
+
+    from dtsen.link.evaluation import evaluate_links, load_truth
+    from dtsen.link.pipeline import link_dir
+
+    if what != "linkage":
+        raise DtsenError(f"dtsen evaluate knows 'linkage', not {what!r}")
+    settings, eng = _engine_for(project, "duckdb")
+    try:
+        links_path = link_dir(settings) / "links.parquet"
+        if not links_path.exists():
+            raise DtsenError(f"no linkage output at {links_path}: run `dtsen link` first")
+        result = evaluate_links(eng, eng.read_parquet(links_path),
+                                load_truth(eng, truth or settings.project.root / "truth"))
+    finally:
+        eng.close()
+    figures = result.to_dict()
+    table = Table("level", "records", "linked", "quarantined", "precision", "recall", "F1", "B3 F1", "exact",
+                  title="Linkage against the ground truth")
+    for level in ("persons", "families"):
+        f = figures[level]
+        table.add_row(level, f"{f['records']:,}", f"{f['linked']:,}", f"{f['quarantined']:,}",
+                      f"{f['precision']:.5f}", f"{f['recall']:.5f}", f"{f['f1']:.5f}", f"{f['bcubed_f1']:.5f}",
+                      f"{f['exact_share']:.4f}")
+    _console().print(table)
+    misses = Table("kind", "level", "records", "quarantined", "linked", "split", "merged",
+                   title="Misses by planted error")
+    for row in result.misses.to_pylist():
+        misses.add_row(row["kind"], row["level"], *(f"{row[k]:,}" for k in
+                                                     ("records", "quarantined", "linked", "split", "merged")))
+    _console().print(misses)
+    if json_out:
+        json_out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
 def main() -> None:  # pragma: no cover
     app()

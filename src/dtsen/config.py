@@ -14,10 +14,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dtsen.config_lines import LineIndex
+from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
 from dtsen.schema import FIELDS
 
@@ -73,6 +74,24 @@ class IngestSettings(_Section):
     )
 
 
+class LinkSettings(_Section):
+    threshold: float = Field(0.9, gt=0, lt=1, description="Match probability at or above which two records are one person.")
+    review_low: float = Field(0.5, gt=0, lt=1, description="Pairs from this probability up to the threshold go to clerical review.")
+    review_file: str = Field("review/pasangan_untuk_diperiksa.xlsx", description="Where the review pairs are written (.xlsx or .csv).")
+    decisions: list[str] = Field(default_factory=list, description="Review decision files (must-link / cannot-link) honoured by the run.")
+    previous: str | None = Field(None, description="Directory of the previous run's link output, whose ids carry on.")
+    previous_release: str | None = Field(None, description="The release id the previous mapping must belong to.")
+    em_max_pairs: float = Field(2e6, ge=1e3, description="Pairs sampled per EM training session.")
+    u_max_pairs: float = Field(2e6, ge=1e3, description="Random pairs sampled to estimate u.")
+    seed: int = Field(42, description="Seed for the random sampling of training pairs.")
+
+    @model_validator(mode="after")
+    def _band(self) -> LinkSettings:
+        if self.review_low >= self.threshold:
+            raise ValueError(f"review_low ({self.review_low}) must be below threshold ({self.threshold})")
+        return self
+
+
 class SourceMapping(_Section):
     """How one source's files translate into canonical records."""
 
@@ -109,6 +128,8 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=lambda: EngineSettings())
     reference: ReferenceSettings = Field(default_factory=lambda: ReferenceSettings())
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
+    link: LinkSettings = Field(default_factory=lambda: LinkSettings())
+    survivorship: SurvivorshipSettings = Field(default_factory=lambda: SurvivorshipSettings())
     sources: dict[str, SourceMapping] = Field(default_factory=dict)
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
@@ -199,6 +220,9 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
         if reason not in REASONS:
             log.add(f"unknown reason {reason!r}; known: {', '.join(sorted(REASONS))}",
                     where=lines.where(label, ("ingest", "severity", reason)))
+    for path, source in unknown_source_refs(settings.survivorship, set(settings.sources)):
+        log.add(f"names unknown source {source!r}; known: {', '.join(sorted(settings.sources))}",
+                where=lines.where(label, ("survivorship", *path)))
     for name, src in settings.sources.items():
         base = ("sources", name)
         fields = FIELDS[src.level]

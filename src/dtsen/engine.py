@@ -83,6 +83,9 @@ class Engine:
         spill.mkdir(parents=True, exist_ok=True)
         config["temp_directory"] = str(spill)
         backend = ibis.duckdb.connect(database=str(database), **config)
+        # Ibis 12 writes array lambdas (intersect, filter) as `x -> ...`, which DuckDB 2 refuses
+        # unless told to accept the older syntax.
+        backend.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
         return cls("duckdb", backend)
 
     @classmethod
@@ -144,6 +147,11 @@ class Engine:
         from splink import DuckDBAPI
 
         return DuckDBAPI(connection=self.con.con)
+
+    @staticmethod
+    def physical_name(table: ir.Table) -> str:
+        """The bare name of a materialized table, as Splink wants it (no catalog or schema)."""
+        return str(table.get_name()).split(".")[-1]
 
     # -- tables ---------------------------------------------------------------------------
     def _name(self, prefix: str) -> str:

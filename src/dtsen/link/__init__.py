@@ -1,0 +1,1 @@
+"""Linkage: source records -> one person and one family (issue 3)."""

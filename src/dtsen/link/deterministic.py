@@ -1,0 +1,122 @@
+"""The deterministic pass: records sharing a valid NIK whose birth date, sex and name agree.
+
+Per NIK, the record of the most trusted source (then the most recent) is the anchor. A record
+with the same NIK joins the anchor when it agrees on all three:
+
+- sex: the same, or one side unknown;
+- birth date: the same, day and month swapped, or one side unknown;
+- name: the same, the same sound (phonetic key), at most two edits, or one in four letters, or
+  one name's words all inside the other's ("NUR AISYAH" in "SITI NUR AISYAH").
+
+A record that shares the NIK but disagrees is someone else carrying a duplicated or mis-keyed
+NIK: it is flagged `nik_conflict`, keeps its own node, and goes to the probabilistic pass
+with its NIK hidden, so it is never merged on the NIK alone.
+
+The result maps every record to a node: the anchor of its NIK group, or itself. Splink then
+compares nodes, not records, which takes most records off its hands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+NIK_PATTERN = r"^[0-9]{16}$"
+
+
+@dataclass(frozen=True)
+class Deterministic:
+    """Every record's node, and the NIKs found shared by different people."""
+
+    assignment: ir.Table  # record_key, node_key, method ('nik' | 'alone'), nik_conflict
+    conflicts: ir.Table  # nik, records, conflicting (records that disagree with the anchor)
+
+
+def source_rank(trust: Mapping[str, Mapping[str, float]], field: str = "nik") -> dict[str, int]:
+    """Sources ordered by how far their `field` is trusted (then by name): 0 is the best."""
+    ordered = sorted(trust, key=lambda s: (-trust[s].get(field, 0.5), s))
+    return {s: i for i, s in enumerate(ordered)}
+
+
+def _rank_expr(source: ir.StringValue, ranks: Mapping[str, int]) -> ir.IntegerValue:
+    if not ranks:
+        return ibis.literal(0)
+    return source.cases(*ranks.items(), else_=len(ranks))
+
+
+def nik_pass(records: ir.Table, ranks: Mapping[str, int]) -> Deterministic:
+    """Group records on valid NIKs; see the module docstring."""
+    t = records.select(
+        "record_key",
+        "source",
+        "nik",
+        "name",
+        "name_tokens",
+        "name_phonetic",
+        "sex",
+        "birth_date",
+        "observed_at",
+    )
+    t = t.mutate(_valid=t.nik.notnull() & t.nik.re_search(NIK_PATTERN), _rank=_rank_expr(t.source, ranks))
+    keyed = t.filter(t._valid)
+    w = ibis.window(group_by="nik", order_by=[keyed._rank, keyed.observed_at.desc(), keyed.record_key])
+    keyed = keyed.mutate(_pos=ibis.row_number().over(w))
+    anchors = keyed.filter(keyed._pos == 0).select(
+        nik=keyed.nik,
+        a_key=keyed.record_key,
+        name=keyed.name,
+        name_tokens=keyed.name_tokens,
+        name_phonetic=keyed.name_phonetic,
+        a_sex=keyed.sex,
+        a_dob=keyed.birth_date,
+    )
+    j = keyed.join(anchors, "nik", lname="", rname="{name}_a")
+    same_sex = j.sex.isnull() | j.a_sex.isnull() | (j.sex == j.a_sex)
+    dob, adob = j.birth_date, j.a_dob
+    swapped = (dob.day() == adob.month()) & (dob.month() == adob.day()) & (dob.year() == adob.year())
+    same_dob = dob.isnull() | adob.isnull() | (dob == adob) | swapped
+    name_ok = names_agree(j)
+    agree = same_sex & same_dob & name_ok
+    joined = j.mutate(_agree=agree)
+    keyed_out = joined.select(
+        record_key=joined.record_key,
+        node_key=ibis.ifelse(joined._agree, joined.a_key, joined.record_key),
+        nik_conflict=~joined._agree,
+        nik=joined.nik,
+    )
+    # a group whose only agreeing record is the anchor itself: the anchor is 'alone'
+    sizes = keyed_out.group_by("node_key").agg(_members=keyed_out.count())
+    keyed_out = keyed_out.join(sizes, "node_key").mutate(method=ibis.ifelse(ibis._["_members"] > 1, "nik", "alone"))
+    loose = t.filter(~t._valid).select(
+        record_key=t.record_key,
+        node_key=t.record_key,
+        nik_conflict=ibis.literal(False),
+        nik=t.nik,
+        method=ibis.literal("alone"),
+    )
+    assignment = keyed_out.select("record_key", "node_key", "method", "nik_conflict", "nik").union(
+        loose.select("record_key", "node_key", "method", "nik_conflict", "nik")
+    )
+    conflicts = keyed_out.group_by("nik").agg(
+        records=keyed_out.count(), conflicting=keyed_out.nik_conflict.sum().cast("int64")
+    )
+    conflicts = conflicts.filter(conflicts.conflicting > 0)
+    return Deterministic(assignment.drop("nik"), conflicts)
+
+
+def names_agree(j: ir.Table) -> ir.BooleanValue:
+    """The name test, between `name*` and the anchor's `name*_a` columns of one table."""
+    longest = ibis.greatest(j.name.length(), j.name_a.length())
+    shared = j.name_tokens.intersect(j.name_tokens_a).length()
+    fewest = ibis.least(j.name_tokens.length(), j.name_tokens_a.length())
+    return (
+        j.name.isnull()
+        | j.name_a.isnull()
+        | (j.name == j.name_a)
+        | (j.name_phonetic == j.name_phonetic_a)
+        | (j.name.levenshtein(j.name_a) <= ibis.greatest(2, longest // 4))
+        | ((fewest > 0) & (shared == fewest))
+    )

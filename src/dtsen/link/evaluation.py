@@ -1,0 +1,364 @@
+"""How well a linkage run found the true persons and families of synthetic data (issue 3, section 5).
+
+`dtsen synth` writes the truth: for every row of every source file, the person and family it
+came from and the errors planted in it. This module joins a run's `links` table to that truth
+on (source, file, sheet, row) and scores it:
+
+- pairwise precision, recall and F1 (over pairs of records put in one cluster), computed by
+  counting cluster sizes, never by listing the pairs;
+- B-cubed precision, recall and F1 (per record: the share of its predicted cluster that is its
+  true cluster, and the share of its true cluster that it was put with);
+- the share of true clusters reproduced exactly;
+- for each planted error kind, how many records carrying it were quarantined, linked, wrongly
+  split from their true cluster, or wrongly merged with another one.
+
+Persons are scored on person-level records; families on all linked records (person- and
+family-level) against the true family. A truth row with no link was quarantined at ingest; it
+is counted, and left out of the cluster measures. All heavy work runs as Ibis group-bys and
+joins on the engine; only a few aggregates come to Python.
+
+Where a measure has nothing to measure, it is perfect: precision is 1.0 when no pairs were
+predicted, recall is 1.0 when there are no true pairs; F1 is 0.0 when both P and R are 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis import _
+
+from dtsen.engine import Engine
+from dtsen.errors import DtsenError
+
+TRUTH_FILE = "records.parquet"
+NO_ERROR = "none"
+LEVELS = ("person", "family")
+_KEY = ("source", "file", "_sheet", "row")
+_TRUTH_COLUMNS = ("source", "file", "sheet", "row", "person_id", "family_id", "errors")
+_LINK_COLUMNS = ("source", "file", "sheet", "row", "level", "person_id", "family_id")
+_MISS_COUNTS = ("records", "quarantined", "linked", "split", "merged")
+_DIGITS = 6
+
+
+class TruthError(DtsenError):
+    """The synthetic ground truth is missing or malformed."""
+
+
+class TruthMismatchError(TruthError):
+    """The links do not belong to the synthetic data the truth describes."""
+
+
+@dataclass(frozen=True)
+class ClusterScores:
+    """The accuracy of one level of clustering (persons or families) against the truth."""
+
+    records: int  # truth records at this level
+    linked: int  # of which in the links (scored)
+    quarantined: int  # of which not in the links
+    true_clusters: int  # true persons / families among the linked records
+    predicted_clusters: int  # predicted persons / families among the linked records
+    true_pairs: int
+    predicted_pairs: int
+    true_positive_pairs: int
+    precision: float
+    recall: float
+    f1: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+    exact_clusters: int  # true clusters whose linked records form exactly one predicted cluster
+    exact_share: float  # exact_clusters / true_clusters
+
+    def to_dict(self) -> dict[str, int | float]:
+        return {f.name: _json_number(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class LinkEvaluation:
+    """The scores of a linkage run against the synthetic ground truth."""
+
+    persons: ClusterScores
+    families: ClusterScores
+    misses: pa.Table  # kind, level, records, quarantined, linked, split, merged
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: plain ints and floats rounded to 6 decimals."""
+        return {
+            "persons": self.persons.to_dict(),
+            "families": self.families.to_dict(),
+            "misses": self.misses.to_pylist(),
+        }
+
+
+def load_truth(engine: Engine, truth_dir: Path) -> ir.Table:
+    """Read the truth records written by `dtsen synth` (`truth_dir` is DIR/truth or DIR itself)."""
+    truth_dir = Path(truth_dir)
+    candidates = [truth_dir / TRUTH_FILE, truth_dir / "truth" / TRUTH_FILE]
+    path = next((p for p in candidates if p.exists()), None)
+    if path is None:
+        raise TruthError(f"no ground truth at {candidates[0]}: evaluate works on data made by `dtsen synth`")
+    table = engine.read_parquet(path)
+    missing = [c for c in _TRUTH_COLUMNS if c not in table.columns]
+    if missing:
+        raise TruthError(f"{path}: the truth records lack the column(s) {', '.join(missing)}")
+    return table
+
+
+def evaluate_links(engine: Engine, links: ir.Table, truth_records: ir.Table) -> LinkEvaluation:
+    """Score `links` (the linkage output) against `truth_records` (from `load_truth`)."""
+    missing = [c for c in _LINK_COLUMNS if c not in links.columns]
+    if missing:
+        raise TruthMismatchError(f"the links table lacks the column(s) {', '.join(missing)}")
+    truth = _keyed_truth(truth_records)
+    keyed_links = _keyed_links(links)
+    _check_links(keyed_links, truth)
+    records = engine.materialize(_join_truth(truth, keyed_links))
+    totals = _level_totals(records)
+
+    linked = records.filter(records._linked)
+    person_cells = engine.materialize(_cells(linked.filter(linked._level == "person"), "_pred_person", "_true_person"))
+    family_cells = engine.materialize(_cells(linked, "_pred_family", "_true_family"))
+    sums = _cell_sums({"person": person_cells, "family": family_cells})
+    persons = _scores(sums["person"], totals["person"])
+    families = _scores(sums["family"], totals["person"] + totals["family"])
+    misses = _misses(records, person_cells, family_cells)
+    return LinkEvaluation(persons=persons, families=families, misses=misses)
+
+
+# -- keys and the join ------------------------------------------------------------------------
+
+
+def _sheet_key(t: ir.Table) -> ir.StringValue:
+    return t.sheet.cast("string").fill_null("")
+
+
+def _cluster_key(t: ir.Table, id_column: str) -> ir.StringValue:
+    """A cluster id as a string; a record without one is a cluster of its own."""
+    alone = ibis.literal("r:").concat(
+        t.source, ibis.literal("|"), t.file, ibis.literal("|"), t._sheet, ibis.literal("|"), t.row.cast("string")
+    )
+    return t[id_column].isnull().ifelse(alone, ibis.literal("c:").concat(t[id_column].cast("string")))
+
+
+def _keyed_truth(truth: ir.Table) -> ir.Table:
+    t = truth.mutate(_sheet=_sheet_key(truth), row=truth.row.cast("int64"))
+    return t.select(
+        "source",
+        "file",
+        "_sheet",
+        "row",
+        _level=t.person_id.isnull().ifelse(ibis.literal("family"), ibis.literal("person")),
+        _true_person=_cluster_key(t, "person_id"),
+        _true_family=_cluster_key(t, "family_id"),
+        _errors=t.errors,
+    )
+
+
+def _keyed_links(links: ir.Table) -> ir.Table:
+    t = links.mutate(_sheet=_sheet_key(links), row=links.row.cast("int64"))
+    return t.select(
+        _l_source=t.source,
+        _l_file=t.file,
+        _l_sheet=t._sheet,
+        _l_row=t.row,
+        _l_level=t.level,
+        _pred_person=_cluster_key(t, "person_id"),
+        _pred_family=_cluster_key(t, "family_id"),
+    )
+
+
+def _link_predicates(truth: ir.Table, links: ir.Table) -> list[ir.BooleanValue]:
+    return [truth[k] == links["_l_" + k.lstrip("_")] for k in _KEY]
+
+
+def _join_truth(truth: ir.Table, links: ir.Table) -> ir.Table:
+    """One row per truth record: its true and predicted clusters, and whether it was linked."""
+    joined = truth.left_join(links, _link_predicates(truth, links))
+    return joined.select(
+        *_KEY,
+        "_level",
+        "_errors",
+        "_true_person",
+        "_true_family",
+        "_pred_person",
+        "_pred_family",
+        _link_level=joined._l_level,
+        _linked=joined._l_source.notnull(),
+    )
+
+
+def _example(t: ir.Table, columns: tuple[str, ...]) -> str:
+    row = t.order_by(list(columns)).limit(1).to_pyarrow().to_pylist()[0]
+    source, file, sheet, line = (row[c] for c in columns)
+    return f"{file}{f' sheet {sheet!r}' if sheet else ''} row {line} (source {source})"
+
+
+def _check_links(links: ir.Table, truth: ir.Table) -> None:
+    """Every link must be one truth row, and no truth row may be linked twice."""
+    lkeys = ("_l_source", "_l_file", "_l_sheet", "_l_row")
+    stray = links.anti_join(truth, _link_predicates(truth, links))
+    groups = links.group_by(list(lkeys)).aggregate(_n=links.count())
+    twice = groups.filter(groups._n > 1)
+    counts = ibis.union(
+        stray.aggregate(_what=ibis.literal("stray"), _count=stray.count()),
+        twice.aggregate(_what=ibis.literal("twice"), _count=twice.count()),
+        distinct=False,
+    )
+    found = {r["_what"]: int(r["_count"] or 0) for r in counts.to_pyarrow().to_pylist()}
+    if found.get("stray"):
+        raise TruthMismatchError(
+            f"{found['stray']} link(s) name a source row that is not in the ground truth, "
+            f"e.g. {_example(stray, lkeys)}: the run is not of this synthetic data"
+        )
+    if found.get("twice"):
+        raise TruthMismatchError(
+            f"{found['twice']} source row(s) appear more than once in the links, e.g. {_example(twice, lkeys)}"
+        )
+
+
+def _level_totals(records: ir.Table) -> dict[str, int]:
+    """Truth records per level; raises when a record is linked at another level than its true one."""
+    is_wrong = records._linked & (records._link_level != records._level).fill_null(True)
+    agg = records.group_by("_level").aggregate(_records=records.count(), _wrong=is_wrong.ifelse(1, 0).sum())
+    rows = agg.to_pyarrow().to_pylist()
+    n_wrong = sum(int(r["_wrong"] or 0) for r in rows)
+    if n_wrong:
+        wrong = records.filter(is_wrong).order_by(list(_KEY)).limit(1)
+        row = wrong.select(*_KEY, "_level", "_link_level").to_pyarrow().to_pylist()[0]
+        raise TruthMismatchError(
+            f"{n_wrong} link(s) are at another level than in the ground truth, e.g. "
+            f"{row['file']} row {row['row']} (source {row['source']}) is {row['_level']}-level "
+            f"but linked as {row['_link_level']!r}"
+        )
+    out = dict.fromkeys(LEVELS, 0)
+    out.update({r["_level"]: int(r["_records"]) for r in rows})
+    return out
+
+
+# -- clusters and scores ----------------------------------------------------------------------
+
+
+def _cells(linked: ir.Table, pred: str, true: str) -> ir.Table:
+    """One row per (predicted cluster, true cluster) that share records: n, and both cluster sizes."""
+    cells = linked.group_by([linked[pred].name("_pred"), linked[true].name("_true")]).aggregate(_n=linked.count())
+    psize = cells.group_by("_pred").aggregate(_pred_size=cells._n.sum())
+    tsize = cells.group_by("_true").aggregate(_true_size=cells._n.sum())
+    with_p = cells.inner_join(psize, "_pred")
+    return with_p.inner_join(tsize, "_true").select("_pred", "_true", "_n", "_pred_size", "_true_size")
+
+
+def _ratio(num: float, den: float, empty: float) -> float:
+    return num / den if den else empty
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _cell_sums(cells: dict[str, ir.Table]) -> dict[str, dict[str, Any]]:
+    """The sums the scores are made of, for each cells table, in one query."""
+    parts = []
+    for label, c in cells.items():
+        n, ps, ts = c._n, c._pred_size, c._true_size
+        parts.append(
+            c.aggregate(
+                _label=ibis.literal(label),
+                linked=n.sum(),
+                tp2=(n * (n - 1)).sum(),
+                pred2=(n * (ps - 1)).sum(),  # = sum over predicted clusters of P(P-1)
+                true2=(n * (ts - 1)).sum(),
+                b3p=(n * n / ps).sum(),
+                b3r=(n * n / ts).sum(),
+                pred_clusters=c._pred.nunique(),
+                true_clusters=c._true.nunique(),
+                exact=((n == ps) & (n == ts)).ifelse(1, 0).sum(),
+            )
+        )
+    rows = ibis.union(*parts, distinct=False).to_pyarrow().to_pylist()
+    return {r.pop("_label"): r for r in rows}
+
+
+def _scores(agg: dict[str, Any], records: int) -> ClusterScores:
+    v = {k: (x or 0) for k, x in agg.items()}
+    linked = int(v["linked"])
+    tp, pred_pairs, true_pairs = int(v["tp2"]) // 2, int(v["pred2"]) // 2, int(v["true2"]) // 2
+    precision = _ratio(tp, pred_pairs, 1.0)
+    recall = _ratio(tp, true_pairs, 1.0)
+    b3p = _ratio(float(v["b3p"]), linked, 1.0)
+    b3r = _ratio(float(v["b3r"]), linked, 1.0)
+    return ClusterScores(
+        records=records,
+        linked=linked,
+        quarantined=records - linked,
+        true_clusters=int(v["true_clusters"]),
+        predicted_clusters=int(v["pred_clusters"]),
+        true_pairs=true_pairs,
+        predicted_pairs=pred_pairs,
+        true_positive_pairs=tp,
+        precision=precision,
+        recall=recall,
+        f1=_f1(precision, recall),
+        bcubed_precision=b3p,
+        bcubed_recall=b3r,
+        bcubed_f1=_f1(b3p, b3r),
+        exact_clusters=int(v["exact"]),
+        exact_share=_ratio(int(v["exact"]), int(v["true_clusters"]), 1.0),
+    )
+
+
+# -- misses by planted error ------------------------------------------------------------------
+
+
+def _record_flags(records: ir.Table, person_cells: ir.Table, family_cells: ir.Table) -> ir.Table:
+    """Per truth record: linked, wrongly split, wrongly merged (persons by person, families by family)."""
+    cells = ibis.union(
+        person_cells.mutate(_cell_level=ibis.literal("person")),
+        family_cells.mutate(_cell_level=ibis.literal("family")),
+        distinct=False,
+    )
+    r = records.mutate(
+        _pred=(records._level == "person").ifelse(records._pred_person, records._pred_family),
+        _true=(records._level == "person").ifelse(records._true_person, records._true_family),
+    )
+    # an unlinked record has no predicted cluster, so it meets no cell
+    j = r.left_join(cells, [r._level == cells._cell_level, r._pred == cells._pred, r._true == cells._true])
+    linked = j._linked
+    return j.select(
+        *_KEY,
+        "_level",
+        "_errors",
+        _is_linked=linked.ifelse(1, 0),
+        _is_split=(linked & (j._n < j._true_size)).fill_null(False).ifelse(1, 0),
+        _is_merged=(linked & (j._n < j._pred_size)).fill_null(False).ifelse(1, 0),
+    )
+
+
+def _misses(records: ir.Table, person_cells: ir.Table, family_cells: ir.Table) -> pa.Table:
+    flags = _record_flags(records, person_cells, family_cells)
+    no_errors = flags._errors.isnull() | (flags._errors.length() == 0)
+    plain = flags.filter(no_errors).mutate(_kind=ibis.literal(NO_ERROR)).drop("_errors")
+    planted = flags.filter(~no_errors).mutate(_kind=_._errors.unnest()).drop("_errors").distinct()
+    kinds = ibis.union(plain, planted, distinct=False)
+    agg = kinds.group_by([kinds._kind.name("kind"), kinds._level.name("level")]).aggregate(
+        records=kinds.count(),
+        linked=kinds._is_linked.sum(),
+        split=kinds._is_split.sum(),
+        merged=kinds._is_merged.sum(),
+    )
+    rows = agg.to_pyarrow().to_pylist()
+    for row in rows:
+        for c in ("records", "linked", "split", "merged"):
+            row[c] = int(row[c] or 0)
+        row["quarantined"] = row["records"] - row["linked"]
+    rows.sort(key=lambda r: (LEVELS.index(r["level"]), r["kind"] == NO_ERROR, r["kind"]))
+    schema = pa.schema([("kind", pa.string()), ("level", pa.string())] + [(c, pa.int64()) for c in _MISS_COUNTS])
+    return pa.Table.from_pylist([{c: row[c] for c in schema.names} for row in rows], schema=schema)
+
+
+def _json_number(x: int | float) -> int | float:
+    return round(x, _DIGITS) if isinstance(x, float) else int(x)

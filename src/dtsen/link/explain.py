@@ -1,0 +1,111 @@
+"""Why a person is who they are: the source records behind them and the links between those.
+
+Reads a linkage run's output (`work/link/`): the person's golden values with their provenance,
+every source record linked to them, and for each link either the deterministic reason (the same
+NIK, with birth date, sex and name agreeing) or Splink's verdict field by field: the comparison
+level each field reached and its match weight.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dtsen.errors import DtsenError
+
+SHOWN = ("source", "file", "row", "nik", "full_name", "sex", "birth_date", "kk", "region_code", "address",
+         "observed_at")
+
+
+class ExplainError(DtsenError):
+    """The person or the run to explain does not exist."""
+
+
+@dataclass(frozen=True)
+class PairReason:
+    record_l: str
+    record_r: str
+    probability: float
+    weight: float
+    fields: list[tuple[str, str, float]]  # comparison, level reached, match weight
+
+
+@dataclass(frozen=True)
+class PersonExplanation:
+    person_id: int
+    golden: dict[str, Any]
+    provenance: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # each with record_key, method, match_probability and SHOWN fields
+    pairs: list[PairReason]
+
+
+def _read(link_dir: Path, name: str) -> pa.Table:
+    path = link_dir / f"{name}.parquet"
+    if not path.exists():
+        raise ExplainError(f"no linkage output at {link_dir} ({path.name} missing)", )
+    return pq.read_table(path)
+
+
+def _levels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """comparison -> gamma value -> label, as Splink numbers them (null -1, else 0, best highest)."""
+    out: dict[str, dict[int, str]] = {}
+    for comp in model.get("comparisons", []):
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        labels = {len(levels) - 1 - i: str(lv.get("label_for_charts") or lv.get("sql_condition"))
+                  for i, lv in enumerate(levels)}
+        labels[-1] = "missing on one side"
+        out[comp["output_column_name"]] = labels
+    return out
+
+
+def explain_person(link_dir: Path, person_id: int, records: pa.Table) -> PersonExplanation:
+    """Everything known about one person. `records` are the person-level source records with
+    their record_key (from `dtsen.link.records.load_records`), to show the values they hold."""
+    links = _read(link_dir, "links")
+    mine = links.filter(pc.equal(links["person_id"], person_id))
+    if mine.num_rows == 0:
+        raise ExplainError(f"person {person_id} is not in the run at {link_dir}",
+                           )
+    persons = _read(link_dir, "persons")
+    golden = persons.filter(pc.equal(persons["person_id"], person_id)).to_pylist()
+    prov = _read(link_dir, "provenance")
+    prov = prov.filter(pc.and_(pc.equal(prov["entity"], "person"), pc.equal(prov["id"], person_id)))
+    keys = mine["record_key"]
+    held = records.filter(pc.is_in(records["record_key"], keys))
+    shown = [c for c in SHOWN if c in held.column_names]
+    values = {r["record_key"]: r for r in held.select(["record_key", *shown]).to_pylist()}
+    rows = []
+    for link in mine.sort_by([("source", "ascending"), ("row", "ascending")]).to_pylist():
+        rows.append({"record_key": link["record_key"], "method": link["method"],
+                     "match_probability": link["match_probability"], **values.get(link["record_key"], {})})
+    pairs = _pairs(link_dir, set(keys.to_pylist()))
+    return PersonExplanation(person_id, golden[0] if golden else {}, prov.to_pylist(), rows, pairs)
+
+
+def _pairs(link_dir: Path, keys: set[str]) -> list[PairReason]:
+    table = _read(link_dir, "pairs")
+    mask = pc.and_(pc.is_in(table["record_key_l"], pa.array(sorted(keys))),
+                   pc.is_in(table["record_key_r"], pa.array(sorted(keys))))
+    model_path = link_dir / "model.json"
+    levels = _levels(json.loads(model_path.read_text(encoding="utf-8"))) if model_path.exists() else {}
+    out = []
+    for row in table.filter(mask).sort_by([("match_probability", "descending")]).to_pylist():
+        fields = []
+        for comp, labels in levels.items():
+            gamma = row.get(f"gamma_{comp}")
+            bf = row.get(f"bf_{comp}")
+            tf = row.get(f"bf_tf_adj_{comp}")
+            weight = math.log2(bf) if bf else 0.0
+            if tf:
+                weight += math.log2(tf)
+            fields.append((comp, labels.get(int(gamma), "?") if gamma is not None else "?", round(weight, 2)))
+        out.append(PairReason(row["record_key_l"], row["record_key_r"], float(row["match_probability"]),
+                              float(row["match_weight"] or 0.0), fields))
+    return out

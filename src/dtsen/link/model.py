@@ -1,0 +1,260 @@
+"""The probabilistic pass: a Splink model built for Indonesian person records.
+
+Comparisons (each with a null level, so a missing value is neutral):
+
+- NIK: the same; one digit wrong or two digits swapped; different.
+- name: the same (term-frequency adjusted: SITI agreeing means less than a rare name); the same
+  words in another order; one name's words all inside the other's ("NUR AISYAH" within "SITI NUR
+  AISYAH"); a close spelling (Jaro-Winkler 0.92); the same sound (phonetic key, which folds old
+  spellings: OE/U, DJ/J, TJ/C); a loose spelling (0.80); different. Titles are already removed.
+- birth date: the same; day and month swapped; one digit mistyped; the same year; different.
+- household, as ONE comparison: the same KK (with the same address, or not), the same village
+  (with the same address and RT/RW, or not), district, regency. KK, village and address agree
+  together for everyone in a family; scored apart they would count the family three times and
+  merge its members.
+- sex.
+
+Blocking rules never key on one skewed field alone: NIK parts in pairs (region with birth part,
+birth part with serial, region with serial), so one mistyped digit still meets a rule; birth date
+with district; name sound with district, or with birth year and regency; the date swapped with the
+name sound; and KK (a family holds a handful of people).
+
+Training: u by random sampling, m by expectation maximisation in two sessions (blocked on the NIK,
+which frees every other comparison, and on birth date with district, which frees the NIK), on
+all records. Prediction runs on the nodes of the deterministic pass: one per NIK group plus every
+record without a usable NIK. Term frequencies come from the nodes, which are de-duplicated
+people, so duplicates do not bias them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from dtsen.engine import Engine
+
+COMPARED = ("nik", "name", "birth_date", "sex", "household")
+
+_NIK_RULES = (
+    "l.nik_region = r.nik_region and l.nik_birth = r.nik_birth",
+    "l.nik_birth = r.nik_birth and l.nik_serial = r.nik_serial",
+    "l.nik_region = r.nik_region and l.nik_serial = r.nik_serial",
+    # digits swapped across a part border: the same birth date and name sound, anywhere
+    "l.dob = r.dob and l.name_phonetic = r.name_phonetic",
+)
+_OTHER_RULES = (
+    "l.dob = r.dob and l.district = r.district",
+    "l.name_phonetic = r.name_phonetic and l.district = r.district",
+    "l.name_phonetic = r.name_phonetic and l.birth_year = r.birth_year and l.regency = r.regency",
+    "l.dob_swapped = r.dob and l.name_phonetic = r.name_phonetic",
+    "l.kk = r.kk",
+)
+# Two nodes that both carry a valid NIK and meet only on another rule are two people (the NIK
+# rules above catch a mistyped digit), so the other rules skip such pairs.
+_ONE_WITHOUT_NIK = " and (l.nik is null or r.nik is null)"
+BLOCKING_RULES = _NIK_RULES + tuple(rule + _ONE_WITHOUT_NIK for rule in _OTHER_RULES)
+
+# The deterministic rules that fix the prior (how likely two random nodes are the same person):
+# a full name, birth date and village all equal is almost never two people.
+PRIOR_RULES = ("l.name = r.name and l.dob = r.dob and l.region_code = r.region_code",)
+PRIOR_RECALL = 0.6
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    threshold: float = 0.9
+    u_max_pairs: float = 2e6
+    em_max_pairs: float = 2e6
+    seed: int = 42
+
+
+def features(t: ir.Table) -> ir.Table:
+    """The columns the comparisons and blocking rules read, derived once on the engine."""
+    nik = ibis.ifelse(t.nik.re_search(r"^[0-9]{16}$"), t.nik, ibis.null("string"))
+    dob = t.birth_date
+    day, month, year = dob.day(), dob.month(), dob.year()
+    dob_s = dob.cast("string")
+    swapped = ibis.ifelse(
+        (day <= 12) & (day != month),
+        year.cast("string").concat("-", day.cast("string").lpad(2, "0"), "-", month.cast("string").lpad(2, "0")),
+        ibis.null("string"),
+    )
+    region = t.region_code
+    kk = ibis.ifelse(t.kk.re_search(r"^[0-9]{16}$"), t.kk, ibis.null("string"))
+    rt_rw = ibis.ifelse(t.rt.notnull() & t.rw.notnull(), t.rt.concat("/", t.rw), ibis.null("string"))
+    return t.mutate(
+        nik=nik,
+        nik_region=nik.substr(0, 6),
+        nik_birth=nik.substr(6, 6),
+        nik_serial=nik.substr(12, 4),
+        name_sorted=ibis.ifelse(t.name_tokens.length() > 0, t.name_tokens.sort().join(" "), ibis.null("string")),
+        dob=dob_s,
+        dob_swapped=swapped,
+        birth_year=year,
+        district=region.substr(0, 8),
+        regency=region.substr(0, 5),
+        kk=kk,
+        rt_rw=rt_rw,
+    )
+
+
+def comparisons() -> list[Any]:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    nik = cl.CustomComparison(
+        output_column_name="nik",
+        comparison_levels=[
+            cll.NullLevel("nik"),
+            cll.ExactMatchLevel("nik"),
+            cll.DamerauLevenshteinLevel("nik", 1),
+            cll.ElseLevel(),
+        ],
+    )
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.NullLevel("name"),
+            cll.ExactMatchLevel("name", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("name_sorted").configure(label_for_charts="same words, another order"),
+            cll.ArraySubsetLevel("name_tokens").configure(label_for_charts="one name within the other"),
+            cll.JaroWinklerLevel("name", 0.92),
+            cll.ExactMatchLevel("name_phonetic").configure(label_for_charts="same sound"),
+            cll.JaroWinklerLevel("name", 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+    dob = cl.CustomComparison(
+        output_column_name="birth_date",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob"),
+            cll.CustomLevel("dob_swapped_l = dob_r", "day and month swapped"),
+            cll.LevenshteinLevel("dob", 1),
+            cll.ExactMatchLevel("birth_year").configure(label_for_charts="same year"),
+            cll.ElseLevel(),
+        ],
+    )
+    sex = cl.CustomComparison(
+        output_column_name="sex",
+        comparison_levels=[cll.NullLevel("sex"), cll.ExactMatchLevel("sex"), cll.ElseLevel()],
+    )
+    household = cl.CustomComparison(
+        output_column_name="household",
+        comparison_levels=[
+            cll.CustomLevel(
+                "(kk_l is null or kk_r is null) and (region_code_l is null or region_code_r is null)"
+            ).configure(is_null_level=True, label_for_charts="no KK and no village"),
+            cll.CustomLevel("kk_l = kk_r and address_l = address_r", "same KK and address"),
+            cll.CustomLevel("kk_l = kk_r", "same KK"),
+            cll.CustomLevel(
+                "region_code_l = region_code_r and address_l = address_r and rt_rw_l = rt_rw_r",
+                "same village, address and RT/RW",
+            ),
+            cll.CustomLevel("region_code_l = region_code_r", "same village"),
+            cll.CustomLevel("district_l = district_r", "same district"),
+            cll.CustomLevel("regency_l = regency_r", "same regency"),
+            cll.ElseLevel(),
+        ],
+    )
+    return [nik, name, dob, sex, household]
+
+
+def settings(threshold_blocking: tuple[str, ...] = BLOCKING_RULES) -> Any:
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=list[Any](threshold_blocking),
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=True,
+        probability_two_random_records_match=1e-6,
+    )
+
+
+def _quiet() -> None:
+    for name in ("splink", "py4j"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@dataclass
+class Trained:
+    """A trained model (Splink's settings dictionary) and what training saw."""
+
+    model: dict[str, Any]
+    training_records: int
+
+
+def train(engine: Engine, records: ir.Table, tf_name: ir.Table, options: ModelOptions) -> Trained:
+    """Estimate u by random sampling and m by EM on all records (see the module docstring)."""
+    from splink import Linker
+
+    _quiet()
+    db = engine.splink_db_api()
+    t = engine.materialize(features(records).rename(unique_id="record_key"))
+    sdf = db.register(engine.physical_name(t))
+    linker = Linker(sdf, settings(), log_level=None)
+    linker.table_management.register_term_frequency_lookup(db.register(engine.physical_name(tf_name)), "name")
+    linker.training.estimate_u_using_random_sampling(max_pairs=options.u_max_pairs, seed=options.seed)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        "l.nik = r.nik", max_pairs=options.em_max_pairs, record_sample_proportion=1.0
+    )
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        "l.dob = r.dob and l.district = r.district", max_pairs=options.em_max_pairs, record_sample_proportion=1.0
+    )
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        "l.name_phonetic = r.name_phonetic and l.district = r.district",
+        max_pairs=options.em_max_pairs,
+        record_sample_proportion=1.0,
+    )
+    model = linker.misc.save_model_to_json()
+    return Trained(model=model, training_records=int(t.count().execute()))
+
+
+def name_frequencies(nodes: ir.Table) -> ir.Table:
+    """Relative frequency of every standardized name among the nodes (de-duplicated people)."""
+    named = nodes.filter(nodes.name.notnull())
+    total = named.count()
+    counts = named.group_by("name").agg(n=named.count())
+    return counts.select("name", tf_name=counts.n.cast("float64") / total.as_scalar().cast("float64"))
+
+
+def predict(
+    engine: Engine, nodes: ir.Table, tf_name: ir.Table, trained: Trained, options: ModelOptions, floor: float
+) -> ir.Table:
+    """Score the candidate pairs among nodes; keep those at or above `floor` (the review band's
+    lower edge), with the per-comparison Bayes factors."""
+    from splink import Linker
+
+    _quiet()
+    db = engine.splink_db_api()
+    sdf = db.register(engine.physical_name(nodes))
+    linker = Linker(sdf, dict(trained.model), log_level=None)
+    linker.table_management.register_term_frequency_lookup(db.register(engine.physical_name(tf_name)), "name")
+    linker.training.estimate_probability_two_random_records_match(list(PRIOR_RULES), recall=PRIOR_RECALL)
+    scored = linker.inference.predict(threshold_match_probability=floor)
+    t = engine.con.table(scored.physical_name)
+    kept = [c for c in t.columns if c.startswith(("bf_", "gamma_"))]
+    return engine.materialize(t.select("unique_id_l", "unique_id_r", "match_probability", "match_weight", *kept))
+
+
+def count_candidates(engine: Engine, nodes: ir.Table) -> int:
+    """Candidate pairs the prediction blocking rules make on `nodes` (exact count)."""
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    _quiet()
+    db = engine.splink_db_api()
+    records = count_comparisons_from_blocking_rules(
+        db.register(engine.physical_name(nodes)),
+        blocking_rules=list(BLOCKING_RULES),
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        record_sample_proportion=1.0,
+    )
+    return int(records[-1]["cumulative_comparison_count"]) if records else 0
