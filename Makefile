@@ -1,5 +1,5 @@
 # dtsen: two commands on a fresh machine with Python 3.11+ (and Java for the Spark tests).
-#   make demo   synthesise a regency of ~50,000 people, ingest it, print the accounting table
+#   make demo   synthesise a regency of ~50,000 people, ingest it, link it, score the linkage
 #   make test   ruff, mypy and pytest (DuckDB always; Spark where Java is found)
 # Both install uv if it is missing (into .tools/, from PyPI) and sync the locked environment.
 
@@ -32,6 +32,8 @@ else
 	$(UV) run dtsen synth --persons $(DEMO_PERSONS) --seed 42 $(DEMO_DIR)
 endif
 	$(UV) run dtsen ingest --project $(DEMO_DIR)
+	$(UV) run dtsen link --project $(DEMO_DIR)
+	$(UV) run dtsen evaluate --project $(DEMO_DIR)
 
 lint: .venv/.synced
 	$(UV) run ruff check src tests benchmarks

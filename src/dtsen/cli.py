@@ -229,6 +229,8 @@ def link(project: ProjectOpt = Path("."), engine: EngineOpt = None) -> None:
     _console().print(table)
     _console().print("Phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()))
     _console().print(f"Output: {result.out_dir}")
+    for note in result.notes:
+        _console().print(f"[yellow]Note:[/] {note}", highlight=False)
     if result.review_file:
         _console().print(f"{result.review_pairs:,} pairs to review: {result.review_file} "
                          "(fill 'keputusan' with SAMA or BEDA, then list the file under \\[link] decisions)")
@@ -261,8 +263,10 @@ def explain_person(
         golden.add_row(p["field"], str(p["value"]), p["source"], str(p["observed_at"]),
                        f"{p['agreeing_sources']}/{p['candidate_sources']}")
     console.print(golden)
-    recs = Table("record", "method", "p", "source", "row", "nik", "name", "sex", "born", "kk", "village",
-                 title="Source records")
+    recs = Table(title="Source records")
+    keys = {"record": 16, "nik": 16, "kk": 16, "village": 13}  # copied by hand: never cut
+    for col in ("record", "method", "p", "source", "row", "nik", "name", "sex", "born", "kk", "village"):
+        recs.add_column(col, no_wrap=col in keys, min_width=keys.get(col))
     for r in ex.records:
         recs.add_row(r["record_key"], r["method"], f"{r['match_probability']:.3f}", r.get("source", ""),
                      str(r.get("row", "")), str(r.get("nik") or ""), str(r.get("full_name") or ""),

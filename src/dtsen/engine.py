@@ -47,6 +47,7 @@ SPARK_CONF: dict[str, str] = {
     "spark.sql.ansi.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
     "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
@@ -119,6 +120,11 @@ class Engine:
                 pass
             session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
+        if session.sparkContext.getCheckpointDir() is None:
+            # Splink cuts long lineages with checkpoint(), which needs a directory
+            checkpoints = Path(tempfile.gettempdir()) / "dtsen-spark-checkpoints"
+            checkpoints.mkdir(parents=True, exist_ok=True)
+            session.sparkContext.setCheckpointDir(str(checkpoints))
         backend = ibis.pyspark.connect(session)
         return cls("spark", backend, spark=session)
 

@@ -120,3 +120,25 @@ def names_agree(j: ir.Table) -> ir.BooleanValue:
         | (j.name.levenshtein(j.name_a) <= ibis.greatest(2, longest // 4))
         | ((fewest > 0) & (shared == fewest))
     )
+
+
+def veto_different_niks(edges: ir.Table, nodes: ir.Table) -> ir.Table:
+    """Two nodes that both carry a valid NIK, different ones, are two people unless their names
+    agree (the test above). Such a pair scored high is what twins and others born the same day on
+    one KK look like: NIKs one serial apart, the same birth date and household, other names. A
+    mistyped NIK keeps its name, so the typo still links. Vetoed pairs keep their score for review
+    and explanation, with probability 0 and method `nik_name_veto`."""
+    cols = ["unique_id", "nik", "name", "name_tokens", "name_phonetic"]
+    left = nodes.select(cols).rename(record_key_l="unique_id")
+    right = nodes.select(cols).rename(
+        record_key_r="unique_id", nik_a="nik", name_a="name", name_tokens_a="name_tokens",
+        name_phonetic_a="name_phonetic",
+    )
+    j = edges.join(left, "record_key_l").join(right, "record_key_r")
+    both = j.nik.notnull() & j.nik_a.notnull() & (j.nik != j.nik_a)
+    veto = both & ~names_agree(j)
+    out = j.mutate(
+        match_probability=ibis.ifelse(veto, 0.0, j.match_probability),
+        method=ibis.ifelse(veto, "nik_name_veto", j.method),
+    )
+    return out.select(edges.columns)

@@ -53,16 +53,28 @@ def _read(link_dir: Path, name: str) -> pa.Table:
     return pq.read_table(path)
 
 
-def _levels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
-    """comparison -> gamma value -> label, as Splink numbers them (null -1, else 0, best highest)."""
-    out: dict[str, dict[int, str]] = {}
+def _levels(model: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """comparison -> (label, match weight) of each level, from the trained m and u."""
+    out: dict[str, list[tuple[str, float]]] = {}
     for comp in model.get("comparisons", []):
-        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-        labels = {len(levels) - 1 - i: str(lv.get("label_for_charts") or lv.get("sql_condition"))
-                  for i, lv in enumerate(levels)}
-        labels[-1] = "missing on one side"
-        out[comp["output_column_name"]] = labels
+        levels = []
+        for lv in comp["comparison_levels"]:
+            label = str(lv.get("label_for_charts") or lv.get("sql_condition"))
+            m, u = lv.get("m_probability"), lv.get("u_probability")
+            if lv.get("is_null_level"):
+                levels.append(("missing on one side", 0.0))
+            elif m and u:
+                levels.append((label, math.log2(m / u)))
+        out[comp["output_column_name"]] = levels
     return out
+
+
+def _level_of(levels: list[tuple[str, float]], weight: float) -> str:
+    """The level whose weight Splink gave (the output keeps weights, not level numbers)."""
+    if not levels:
+        return "?"
+    label, w = min(levels, key=lambda lw: abs(lw[1] - weight))
+    return label if abs(w - weight) < 1e-6 else "?"
 
 
 def explain_person(link_dir: Path, person_id: int, records: pa.Table) -> PersonExplanation:
@@ -99,13 +111,13 @@ def _pairs(link_dir: Path, keys: set[str]) -> list[PairReason]:
     for row in table.filter(mask).sort_by([("match_probability", "descending")]).to_pylist():
         fields = []
         for comp, labels in levels.items():
-            gamma = row.get(f"gamma_{comp}")
-            bf = row.get(f"bf_{comp}")
-            tf = row.get(f"bf_tf_adj_{comp}")
-            weight = math.log2(bf) if bf else 0.0
+            weight = float(row.get(f"mw_{comp}") or 0.0)
+            label = _level_of(labels, weight)
+            tf = row.get(f"mw_tf_adj_{comp}")
             if tf:
-                weight += math.log2(tf)
-            fields.append((comp, labels.get(int(gamma), "?") if gamma is not None else "?", round(weight, 2)))
+                weight += float(tf)
+                label += f" (term frequency {float(tf):+.2f})"
+            fields.append((comp, label, round(weight, 2)))
         out.append(PairReason(row["record_key_l"], row["record_key_r"], float(row["match_probability"]),
                               float(row["match_weight"] or 0.0), fields))
     return out

@@ -2,7 +2,9 @@
 
 Comparisons (each with a null level, so a missing value is neutral):
 
-- NIK: the same; one digit wrong or two digits swapped; different.
+- NIK: the same; the same district and birth part with another serial (what twins and others
+  born the same day in the same district look like, so EM learns it is weak evidence, and the
+  name decides); one digit wrong or two digits swapped elsewhere; different.
 - name: the same (term-frequency adjusted: SITI agreeing means less than a rare name); the same
   words in another order; one name's words all inside the other's ("NUR AISYAH" within "SITI NUR
   AISYAH"); a close spelling (Jaro-Winkler 0.92); the same sound (phonetic key, which folds old
@@ -14,8 +16,9 @@ Comparisons (each with a null level, so a missing value is neutral):
   merge its members.
 - sex.
 
-Blocking rules never key on one skewed field alone: NIK parts in pairs (region with birth part,
-birth part with serial, region with serial), so one mistyped digit still meets a rule; birth date
+Blocking rules never key on one skewed field alone: NIK parts in pairs (district with birth part;
+birth part with serial, within the province; district with serial and the recorded birth date,
+since serial 0001 is most of all serials), so one mistyped digit still meets a rule; birth date
 with district; name sound with district, or with birth year and regency; the date swapped with the
 name sound; and KK (a family holds a handful of people).
 
@@ -29,7 +32,9 @@ people, so duplicates do not bias them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -40,9 +45,13 @@ from dtsen.engine import Engine
 COMPARED = ("nik", "name", "birth_date", "sex", "household")
 
 _NIK_RULES = (
+    # a mistyped serial: district and birth part agree
     "l.nik_region = r.nik_region and l.nik_birth = r.nik_birth",
-    "l.nik_birth = r.nik_birth and l.nik_serial = r.nik_serial",
-    "l.nik_region = r.nik_region and l.nik_serial = r.nik_serial",
+    # a mistyped district: birth part and serial agree, within the province
+    "l.nik_province = r.nik_province and l.nik_birth = r.nik_birth and l.nik_serial = r.nik_serial",
+    # a mistyped birth part: district and serial agree, and the recorded birth date (which the
+    # typo did not touch). District and serial alone would be quadratic: most serials are 0001.
+    "l.nik_region = r.nik_region and l.nik_serial = r.nik_serial and l.dob = r.dob",
     # digits swapped across a part border: the same birth date and name sound, anywhere
     "l.dob = r.dob and l.name_phonetic = r.name_phonetic",
 )
@@ -88,6 +97,7 @@ def features(t: ir.Table) -> ir.Table:
     rt_rw = ibis.ifelse(t.rt.notnull() & t.rw.notnull(), t.rt.concat("/", t.rw), ibis.null("string"))
     return t.mutate(
         nik=nik,
+        nik_province=nik.substr(0, 2),
         nik_region=nik.substr(0, 6),
         nik_birth=nik.substr(6, 6),
         nik_serial=nik.substr(12, 4),
@@ -111,6 +121,10 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("nik"),
             cll.ExactMatchLevel("nik"),
+            cll.CustomLevel(
+                "nik_region_l = nik_region_r and nik_birth_l = nik_birth_r",
+                "same district and birth part, another serial (a twin, or a serial mistyped)",
+            ),
             cll.DamerauLevenshteinLevel("nik", 1),
             cll.ElseLevel(),
         ],
@@ -164,14 +178,14 @@ def comparisons() -> list[Any]:
     return [nik, name, dob, sex, household]
 
 
-def settings(threshold_blocking: tuple[str, ...] = BLOCKING_RULES) -> Any:
+def settings(blocking_rules: tuple[str, ...] = BLOCKING_RULES) -> Any:
     from splink import SettingsCreator
 
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=comparisons(),
-        blocking_rules_to_generate_predictions=list[Any](threshold_blocking),
+        blocking_rules_to_generate_predictions=list[Any](blocking_rules),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=True,
         probability_two_random_records_match=1e-6,
@@ -189,32 +203,72 @@ class Trained:
 
     model: dict[str, Any]
     training_records: int
+    skipped: list[str] = field(default_factory=list)
+
+
+EM_SESSIONS = (
+    "l.nik = r.nik",
+    "l.dob = r.dob and l.district = r.district",
+    "l.name_phonetic = r.name_phonetic and l.district = r.district",
+)
+
+
+def _linker(db: Any, table: str, tf_table: str, model: Any) -> Any:
+    from splink import Linker
+
+    linker = Linker(db.register(table), model, log_level=None)
+    linker.table_management.register_term_frequency_lookup(db.register(tf_table), "name")
+    return linker
+
+
+@contextmanager
+def _em_floor() -> Iterator[None]:
+    """Splink 5.0.0 raises when EM drives an m or u probability below 1e-300 (a level that, to
+    within float precision, never occurs among matches) instead of clamping it, and leaves the
+    model half-updated. While training, such a value is clamped to that floor: the level then
+    weighs as the veto the data says it is."""
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.comparison_level import M_U_CLAMP_MIN
+
+    original = em.populate_m_u_from_lookup
+
+    def clamped(fixed: set[str], level: Any, name: str, lookup: dict[str, dict[int, Any]]) -> None:
+        for record in lookup.get(name, {}).values():
+            for key in ("m_probability", "u_probability"):
+                value = record.get(key)
+                if isinstance(value, float) and value < M_U_CLAMP_MIN:
+                    record[key] = M_U_CLAMP_MIN
+        original(fixed, level, name, lookup)
+
+    em.populate_m_u_from_lookup = clamped  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        em.populate_m_u_from_lookup = original
 
 
 def train(engine: Engine, records: ir.Table, tf_name: ir.Table, options: ModelOptions) -> Trained:
     """Estimate u by random sampling and m by EM on all records (see the module docstring)."""
-    from splink import Linker
-
     _quiet()
     db = engine.splink_db_api()
     t = engine.materialize(features(records).rename(unique_id="record_key"))
-    sdf = db.register(engine.physical_name(t))
-    linker = Linker(sdf, settings(), log_level=None)
-    linker.table_management.register_term_frequency_lookup(db.register(engine.physical_name(tf_name)), "name")
+    table, tf_table = engine.physical_name(t), engine.physical_name(tf_name)
+    linker = _linker(db, table, tf_table, settings())
     linker.training.estimate_u_using_random_sampling(max_pairs=options.u_max_pairs, seed=options.seed)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        "l.nik = r.nik", max_pairs=options.em_max_pairs, record_sample_proportion=1.0
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        "l.dob = r.dob and l.district = r.district", max_pairs=options.em_max_pairs, record_sample_proportion=1.0
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        "l.name_phonetic = r.name_phonetic and l.district = r.district",
-        max_pairs=options.em_max_pairs,
-        record_sample_proportion=1.0,
-    )
+    with _em_floor():
+        for rule in EM_SESSIONS:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=options.em_max_pairs, record_sample_proportion=1.0
+            )
     model = linker.misc.save_model_to_json()
-    return Trained(model=model, training_records=int(t.count().execute()))
+    untrained = [
+        f"{comp['output_column_name']}: {level.get('label_for_charts')}"
+        for comp in model["comparisons"]
+        for level in comp["comparison_levels"]
+        if not level.get("is_null_level") and level.get("m_probability") is None
+    ]
+    notes = [f"level not seen among training matches, Splink's default m used: {u}" for u in untrained]
+    return Trained(model=model, training_records=int(t.count().execute()), skipped=notes)
 
 
 def name_frequencies(nodes: ir.Table) -> ir.Table:
@@ -229,7 +283,7 @@ def predict(
     engine: Engine, nodes: ir.Table, tf_name: ir.Table, trained: Trained, options: ModelOptions, floor: float
 ) -> ir.Table:
     """Score the candidate pairs among nodes; keep those at or above `floor` (the review band's
-    lower edge), with the per-comparison Bayes factors."""
+    lower edge), with each comparison's level (gamma_) and match weight (mw_)."""
     from splink import Linker
 
     _quiet()
@@ -240,7 +294,7 @@ def predict(
     linker.training.estimate_probability_two_random_records_match(list(PRIOR_RULES), recall=PRIOR_RECALL)
     scored = linker.inference.predict(threshold_match_probability=floor)
     t = engine.con.table(scored.physical_name)
-    kept = [c for c in t.columns if c.startswith(("bf_", "gamma_"))]
+    kept = [c for c in t.columns if c.startswith(("mw_", "gamma_"))]
     return engine.materialize(t.select("unique_id_l", "unique_id_r", "match_probability", "match_weight", *kept))
 
 

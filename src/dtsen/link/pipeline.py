@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,12 +26,13 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dtsen.config import Settings
 from dtsen.consolidate import golden_families, golden_persons
 from dtsen.engine import Engine
 from dtsen.link import cluster, model
-from dtsen.link.deterministic import nik_pass, source_rank
+from dtsen.link.deterministic import nik_pass, source_rank, veto_different_niks
 from dtsen.link.families import attach_family_records, family_members
 from dtsen.link.identity import assign_ids
 from dtsen.link.previous import PreviousRun, load_previous, write_manifest
@@ -53,6 +55,7 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     review_file: Path | None = None
     review_pairs: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def link_dir(settings: Settings) -> Path:
@@ -87,8 +90,10 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
 
     say("deterministic NIK pass")
     trust = _trust(settings)
+    decisions = _read_decisions(engine, settings, persons_in)
     det = nik_pass(persons_in, source_rank({s: trust[s] for s in li.person_sources}))
-    assignment = engine.materialize(det.assignment)
+    assignment = det.assignment if decisions is None else _detach(det.assignment, decisions)
+    assignment = engine.materialize(assignment)
     node_rows = persons_in.join(assignment.filter(assignment.record_key == assignment.node_key), "record_key")
     node_rows = node_rows.mutate(nik=ibis.ifelse(node_rows.nik_conflict, ibis.null("string"), node_rows.nik))
     nodes = engine.materialize(model.features(node_rows).rename(unique_id="record_key"))
@@ -108,17 +113,13 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
 
     say("clustering")
     edges = scored.rename(record_key_l="unique_id_l", record_key_r="unique_id_r")
+    edges = veto_different_niks(edges.mutate(method=ibis.literal("splink")), nodes)
     cannot = pa.table({"node_l": pa.array([], pa.string()), "node_r": pa.array([], pa.string())})
-    if opts.decisions:
-        keys = set(engine.con.to_pyarrow(persons_in.select("record_key"))["record_key"].to_pylist())
-        decided = [read_decisions(settings.path(p), known_keys=keys) for p in opts.decisions]
-        decisions = engine.from_arrow(pa.concat_tables(decided).select(["record_key_l", "record_key_r", "decision"]))
+    if decisions is not None:
         node_decisions = _to_nodes(decisions, assignment)
         edges = apply_decisions(edges, node_decisions)
         cannot_t = node_decisions.filter(node_decisions.decision == "cannot_link")
         cannot = engine.con.to_pyarrow(cannot_t.select(node_l="record_key_l", node_r="record_key_r"))
-    else:
-        edges = edges.mutate(method=ibis.literal("splink"))
     edges = engine.materialize(edges)
     graph = edges.rename(unique_id_l="record_key_l", unique_id_r="record_key_r")
     clusters = cluster.components(engine, nodes.select(node_key="unique_id"), graph, opts.threshold)
@@ -168,8 +169,6 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     out = link_dir(settings)
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     tables: dict[str, tuple[ir.Table, list[str]]] = {
@@ -185,19 +184,25 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     paths: dict[str, Path] = {}
     counts: dict[str, int] = {}
     for name, (table, order) in tables.items():
-        data = engine.con.to_pyarrow(table.order_by(order))
         paths[name] = tmp / f"{name}.parquet"
-        import pyarrow.parquet as pq
-
-        pq.write_table(data, paths[name])
-        counts[name] = data.num_rows
+        if name == "links":
+            # one file, whose checksum the next run verifies (previous.py)
+            data = engine.con.to_pyarrow(table.order_by(order))
+            pq.write_table(data, paths[name])
+            counts[name] = data.num_rows
+        else:
+            # streamed by the engine: a directory of Parquet parts, which pyarrow reads as one table
+            engine.write_parquet(table, paths[name], order_by=order)
+            counts[name] = pq.ParquetDataset(paths[name]).read(columns=[]).num_rows
     (tmp / "model.json").write_text(json.dumps(trained.model, indent=1, default=str), encoding="utf-8")
     release_id = "L" + _sha256(paths["links"])[:12]
     write_manifest(
         tmp,
         release_id,
-        paths,
+        {"links": paths["links"]},
         {
+            "rows": counts,
+            "training_notes": trained.skipped,
             "next_person_id": person_ids.next_id,
             "next_family_id": fam_ids.next_id,
             "previous_release": previous.release_id if previous else None,
@@ -205,8 +210,6 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
         },
     )
     if out.exists():
-        import shutil
-
         shutil.rmtree(out)
     tmp.rename(out)
 
@@ -217,7 +220,8 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     counts["records_family"] = int(li.family.count().execute())
     counts["nodes"] = int(nodes.count().execute())
     counts["family_unlinked"] = int(fam_links.filter(fam_links.family_id.isnull()).count().execute())
-    return LinkResult(out, release_id, counts, timings, review_path if n_review else None, n_review)
+    return LinkResult(out, release_id, counts, timings, review_path if n_review else None, n_review,
+                      notes=list(trained.skipped))
 
 
 def _sha256(path: Path) -> str:
@@ -226,6 +230,35 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _read_decisions(engine: Engine, settings: Settings, records: ir.Table) -> ir.Table | None:
+    """Every review decision file of the project, checked against the record keys."""
+    if not settings.link.decisions:
+        return None
+    keys = set(engine.con.to_pyarrow(records.select("record_key"))["record_key"].to_pylist())
+    decided = [read_decisions(settings.path(p), known_keys=keys) for p in settings.link.decisions]
+    table = pa.concat_tables(decided).select(["record_key_l", "record_key_r", "decision"])
+    return engine.from_arrow(table)
+
+
+def _detach(assignment: ir.Table, decisions: ir.Table) -> ir.Table:
+    """A person declared two records that share a NIK different: the one that is not the NIK
+    group's anchor leaves the group, as a NIK conflict would, so the decision can be honoured."""
+    cannot = decisions.filter(decisions.decision == "cannot_link")
+    a1 = assignment.select(k1="record_key", n1="node_key")
+    a2 = assignment.select(k2="record_key", n2="node_key")
+    d = cannot.join(a1, cannot.record_key_l == a1.k1).join(a2, cannot.record_key_r == a2.k2)
+    d = d.filter(d.n1 == d.n2)
+    leaving = d.select(record_key=ibis.ifelse(d.k2 != d.n2, d.k2, d.k1)).distinct().mutate(_leaves=True)
+    t = assignment.left_join(leaving, "record_key").drop("record_key_right")
+    out = t._leaves.fill_null(False)
+    return t.select(
+        record_key=t.record_key,
+        node_key=ibis.ifelse(out, t.record_key, t.node_key),
+        method=ibis.ifelse(out, "alone", t.method),
+        nik_conflict=t.nik_conflict | out,
+    )
 
 
 def _to_nodes(decisions: ir.Table, assignment: ir.Table) -> ir.Table:
@@ -304,9 +337,7 @@ def _write_review(
     left = records.select("record_key", "row", *cols).rename(**{f"{c}_l": c for c in ["record_key", "row", *cols]})
     right = records.select("record_key", "row", *cols).rename(**{f"{c}_r": c for c in ["record_key", "row", *cols]})
     t = band.join(left, "record_key_l").join(right, "record_key_r")
-    weights = {
-        f"weight_{c[3:]}": (t[c].log2()) for c in band.columns if c.startswith("bf_") and not c.startswith("bf_tf")
-    }
+    weights = {f"weight_{c[3:]}": t[c] for c in band.columns if c.startswith("mw_")}
     t = t.select(
         "record_key_l",
         "record_key_r",

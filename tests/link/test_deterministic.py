@@ -1,0 +1,124 @@
+"""Known answers for the deterministic NIK pass and the attachment of family-level records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from dtsen.engine import Engine
+from dtsen.link.deterministic import nik_pass, source_rank
+from dtsen.link.families import attach_family_records, family_members
+
+D = dt.date
+NIK_A = "3204054505900001"  # a woman born 05-05-1990
+NIK_T = "3204051203150001"
+
+
+def _records(rows: Sequence[tuple[str, str, str | None, str | None, str, D | None]]) -> pa.Table:
+    keys, sources, niks, names, sexes, dobs = zip(*rows, strict=True)
+    return pa.table({
+        "record_key": list(keys),
+        "source": list(sources),
+        "nik": list(niks),
+        "name": list(names),
+        "name_tokens": [n.split() if n else [] for n in names],
+        "name_phonetic": [n.replace("OE", "U") if n else None for n in names],
+        "sex": list(sexes),
+        "birth_date": pa.array(list(dobs), pa.date32()),
+        "observed_at": pa.array([D(2025, 6, 30)] * len(rows), pa.date32()),
+    })
+
+
+ROWS = [
+    # one woman in three sources: the Dukcapil record anchors
+    ("a1", "dukcapil", NIK_A, "SITI NUR AISYAH", "P", D(1990, 5, 5)),
+    ("a2", "dtks", NIK_A, "NUR AISYAH", "P", D(1990, 5, 5)),  # a name part dropped
+    ("a3", "bpjs", NIK_A, "SITI NUR AISAH", "P", None),  # a typo, birth date unknown
+    ("a4", "dtks", NIK_A, "SITI NUR AISYAH", "P", D(1990, 5, 5)),
+    # someone else carrying her NIK (a mis-keyed or duplicated number): a conflict
+    ("x1", "dtks", NIK_A, "BAMBANG SUTRISNO", "L", D(1971, 2, 9)),
+    # day and month swapped still agrees; old spelling agrees by sound
+    ("t1", "dukcapil", NIK_T, "SUKARNO", "L", D(2015, 3, 12)),
+    ("t2", "dtks", NIK_T, "SOEKARNO", "L", D(2015, 12, 3)),
+    # without a valid NIK: alone, for the probabilistic pass
+    ("n1", "dtks", None, "SUKARNO", "L", D(2015, 3, 12)),
+    ("n2", "dtks", "32040512031500", "SUKARNO", "L", D(2015, 3, 12)),
+    # a NIK seen once: its own node
+    ("s1", "bpjs", "3204050101800002", "ASEP", "L", D(1980, 1, 1)),
+]
+
+
+def test_nik_pass_known_answer(engine: Engine) -> None:
+    t = engine.from_arrow(_records(ROWS))
+    ranks = source_rank({"dukcapil": {"nik": 1.0}, "bpjs": {"nik": 0.8}, "dtks": {"nik": 0.6}})
+    assert ranks == {"dukcapil": 0, "bpjs": 1, "dtks": 2}
+    det = nik_pass(t, ranks)
+    got = {r["record_key"]: (r["node_key"], r["method"], r["nik_conflict"])
+           for r in engine.con.to_pyarrow(det.assignment).to_pylist()}
+    assert got == {
+        "a1": ("a1", "nik", False),
+        "a2": ("a1", "nik", False),
+        "a3": ("a1", "nik", False),
+        "a4": ("a1", "nik", False),
+        "x1": ("x1", "alone", True),
+        "t1": ("t1", "nik", False),
+        "t2": ("t1", "nik", False),
+        "n1": ("n1", "alone", False),
+        "n2": ("n2", "alone", False),
+        "s1": ("s1", "alone", False),
+    }
+    conflicts = engine.con.to_pyarrow(det.conflicts).to_pylist()
+    assert conflicts == [{"nik": NIK_A, "records": 5, "conflicting": 1}]
+
+
+def test_anchor_is_the_most_trusted_source(duck: Engine) -> None:
+    # Dukcapil says BAMBANG; two DTKS records say otherwise: the DTKS ones are the conflict
+    rows = [
+        ("d", "dukcapil", NIK_A, "BAMBANG", "L", D(1971, 2, 9)),
+        ("e", "dtks", NIK_A, "SITI AMINAH", "P", D(1990, 5, 5)),
+        ("f", "dtks", NIK_A, "SITI AMINAH", "P", D(1990, 5, 5)),
+    ]
+    det = nik_pass(duck.from_arrow(_records(rows)), {"dukcapil": 0, "dtks": 1})
+    got = {r["record_key"]: (r["node_key"], r["nik_conflict"])
+           for r in duck.con.to_pyarrow(det.assignment).to_pylist()}
+    assert got == {"d": ("d", False), "e": ("e", True), "f": ("f", True)}
+
+
+def test_family_records_attach_by_strongest_evidence(duck: Engine) -> None:
+    kk_new, kk_old, kk_other = "3204051111250001", "3204050101100001", "3204059999990001"
+    persons = duck.from_arrow(pa.table({
+        "person_id": pa.array([1, 2, 3, 4], pa.int64()),
+        "family_id": pa.array([10, 10, 20, 30], pa.int64()),
+        "kk": [kk_new, kk_new, kk_other, None],
+    }))
+    person_links = duck.from_arrow(pa.table({
+        "record_key": ["p1", "p1old", "p2", "p3", "p4"],
+        "person_id": pa.array([1, 1, 2, 3, 4], pa.int64()),
+        "kk": [kk_new, kk_old, kk_new, kk_other, None],
+        "nik": ["3204050101700001", None, None, "3204050202800002", None],
+        "name": ["ASEP", "ASEP", "IMAS", "DEDI", "UJANG"],
+        "region_code": ["32.04.05.2001"] * 4 + ["32.04.05.2002"],
+        "address": ["JL MELATI 1", "JL LAMA 9", "JL MELATI 1", "JL MAWAR 2", "KP CIBODAS"],
+    }))
+    fam = duck.from_arrow(pa.table({
+        "record_key": ["f_kk", "f_old", "f_head", "f_name", "f_addr", "f_none"],
+        "kk": [kk_new, kk_old, None, None, None, None],
+        "nik": [None, None, "3204050202800002", None, None, None],
+        "name": ["X", "Y", "Z", "UJANG", "PEMILIK KONTRAKAN", "NOBODY"],
+        "region_code": ["32.04.05.2001"] * 3 + ["32.04.05.2002", "32.04.05.2001", "32.04.05.2009"],
+        "address": [None, None, None, None, "JL MAWAR 2", "JL ENTAH"],
+    }))
+    got = {r["record_key"]: (r["family_id"], r["method"])
+           for r in duck.con.to_pyarrow(attach_family_records(fam, person_links, persons)).to_pylist()}
+    assert got == {
+        "f_kk": (10, "kk"),
+        "f_old": (10, "kk_old"),
+        "f_head": (20, "head"),
+        "f_name": (30, "name"),
+        "f_addr": (20, "address"),
+        "f_none": (None, "unlinked"),
+    }
+    members = {r["member_key"]: r["cluster"] for r in duck.con.to_pyarrow(family_members(persons)).to_pylist()}
+    assert members == {"1": f"kk:{kk_new}", "2": f"kk:{kk_new}", "3": f"kk:{kk_other}", "4": "p:4"}
