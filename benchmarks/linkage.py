@@ -158,6 +158,10 @@ def report(name: str, phases: dict[str, float], peak: int, pairs_per_record: flo
     print(f"   persons: precision {p.precision:.5f} recall {p.recall:.5f} F1 {p.f1:.5f} "
           f"(B-cubed F1 {p.bcubed_f1:.5f}; {p.linked:,} records, {p.true_clusters:,} true persons, "
           f"{p.predicted_clusters:,} predicted)")
+    f = scores.families
+    if f.predicted_pairs:
+        print(f"   families: precision {f.precision:.5f} recall {f.recall:.5f} F1 {f.f1:.5f} "
+              f"(exact {f.exact_share:.4f} of {f.true_clusters:,} true families)")
 
 
 def main() -> None:

@@ -18,17 +18,19 @@ NIK_T = "3204051203150001"
 
 def _records(rows: Sequence[tuple[str, str, str | None, str | None, str, D | None]]) -> pa.Table:
     keys, sources, niks, names, sexes, dobs = zip(*rows, strict=True)
-    return pa.table({
-        "record_key": list(keys),
-        "source": list(sources),
-        "nik": list(niks),
-        "name": list(names),
-        "name_tokens": [n.split() if n else [] for n in names],
-        "name_phonetic": [n.replace("OE", "U") if n else None for n in names],
-        "sex": list(sexes),
-        "birth_date": pa.array(list(dobs), pa.date32()),
-        "observed_at": pa.array([D(2025, 6, 30)] * len(rows), pa.date32()),
-    })
+    return pa.table(
+        {
+            "record_key": list(keys),
+            "source": list(sources),
+            "nik": list(niks),
+            "name": list(names),
+            "name_tokens": [n.split() if n else [] for n in names],
+            "name_phonetic": [n.replace("OE", "U") if n else None for n in names],
+            "sex": list(sexes),
+            "birth_date": pa.array(list(dobs), pa.date32()),
+            "observed_at": pa.array([D(2025, 6, 30)] * len(rows), pa.date32()),
+        }
+    )
 
 
 ROWS = [
@@ -55,8 +57,10 @@ def test_nik_pass_known_answer(engine: Engine) -> None:
     ranks = source_rank({"dukcapil": {"nik": 1.0}, "bpjs": {"nik": 0.8}, "dtks": {"nik": 0.6}})
     assert ranks == {"dukcapil": 0, "bpjs": 1, "dtks": 2}
     det = nik_pass(t, ranks)
-    got = {r["record_key"]: (r["node_key"], r["method"], r["nik_conflict"])
-           for r in engine.con.to_pyarrow(det.assignment).to_pylist()}
+    got = {
+        r["record_key"]: (r["node_key"], r["method"], r["nik_conflict"])
+        for r in engine.con.to_pyarrow(det.assignment).to_pylist()
+    }
     assert got == {
         "a1": ("a1", "nik", False),
         "a2": ("a1", "nik", False),
@@ -81,37 +85,50 @@ def test_anchor_is_the_most_trusted_source(duck: Engine) -> None:
         ("f", "dtks", NIK_A, "SITI AMINAH", "P", D(1990, 5, 5)),
     ]
     det = nik_pass(duck.from_arrow(_records(rows)), {"dukcapil": 0, "dtks": 1})
-    got = {r["record_key"]: (r["node_key"], r["nik_conflict"])
-           for r in duck.con.to_pyarrow(det.assignment).to_pylist()}
+    got = {r["record_key"]: (r["node_key"], r["nik_conflict"]) for r in duck.con.to_pyarrow(det.assignment).to_pylist()}
     assert got == {"d": ("d", False), "e": ("e", True), "f": ("f", True)}
 
 
 def test_family_records_attach_by_strongest_evidence(duck: Engine) -> None:
     kk_new, kk_old, kk_other = "3204051111250001", "3204050101100001", "3204059999990001"
-    persons = duck.from_arrow(pa.table({
-        "person_id": pa.array([1, 2, 3, 4], pa.int64()),
-        "family_id": pa.array([10, 10, 20, 30], pa.int64()),
-        "kk": [kk_new, kk_new, kk_other, None],
-    }))
-    person_links = duck.from_arrow(pa.table({
-        "record_key": ["p1", "p1old", "p2", "p3", "p4"],
-        "person_id": pa.array([1, 1, 2, 3, 4], pa.int64()),
-        "kk": [kk_new, kk_old, kk_new, kk_other, None],
-        "nik": ["3204050101700001", None, None, "3204050202800002", None],
-        "name": ["ASEP", "ASEP", "IMAS", "DEDI", "UJANG"],
-        "region_code": ["32.04.05.2001"] * 4 + ["32.04.05.2002"],
-        "address": ["JL MELATI 1", "JL LAMA 9", "JL MELATI 1", "JL MAWAR 2", "KP CIBODAS"],
-    }))
-    fam = duck.from_arrow(pa.table({
-        "record_key": ["f_kk", "f_old", "f_head", "f_name", "f_addr", "f_none"],
-        "kk": [kk_new, kk_old, None, None, None, None],
-        "nik": [None, None, "3204050202800002", None, None, None],
-        "name": ["X", "Y", "Z", "UJANG", "PEMILIK KONTRAKAN", "NOBODY"],
-        "region_code": ["32.04.05.2001"] * 3 + ["32.04.05.2002", "32.04.05.2001", "32.04.05.2009"],
-        "address": [None, None, None, None, "JL MAWAR 2", "JL ENTAH"],
-    }))
-    got = {r["record_key"]: (r["family_id"], r["method"])
-           for r in duck.con.to_pyarrow(attach_family_records(fam, person_links, persons)).to_pylist()}
+    persons = duck.from_arrow(
+        pa.table(
+            {
+                "person_id": pa.array([1, 2, 3, 4], pa.int64()),
+                "family_id": pa.array([10, 10, 20, 30], pa.int64()),
+                "kk": [kk_new, kk_new, kk_other, None],
+            }
+        )
+    )
+    person_links = duck.from_arrow(
+        pa.table(
+            {
+                "record_key": ["p1", "p1old", "p2", "p3", "p4"],
+                "person_id": pa.array([1, 1, 2, 3, 4], pa.int64()),
+                "kk": [kk_new, kk_old, kk_new, kk_other, None],
+                "nik": ["3204050101700001", None, None, "3204050202800002", None],
+                "name": ["ASEP", "ASEP", "IMAS", "DEDI", "UJANG"],
+                "region_code": ["32.04.05.2001"] * 4 + ["32.04.05.2002"],
+                "address": ["JL MELATI 1", "JL LAMA 9", "JL MELATI 1", "JL MAWAR 2", "KP CIBODAS"],
+            }
+        )
+    )
+    fam = duck.from_arrow(
+        pa.table(
+            {
+                "record_key": ["f_kk", "f_old", "f_head", "f_name", "f_addr", "f_none"],
+                "kk": [kk_new, kk_old, None, None, None, None],
+                "nik": [None, None, "3204050202800002", None, None, None],
+                "name": ["X", "Y", "Z", "UJANG", "PEMILIK KONTRAKAN", "NOBODY"],
+                "region_code": ["32.04.05.2001"] * 3 + ["32.04.05.2002", "32.04.05.2001", "32.04.05.2009"],
+                "address": [None, None, None, None, "JL MAWAR 2", "JL ENTAH"],
+            }
+        )
+    )
+    got = {
+        r["record_key"]: (r["family_id"], r["method"])
+        for r in duck.con.to_pyarrow(attach_family_records(fam, person_links, persons)).to_pylist()
+    }
     assert got == {
         "f_kk": (10, "kk"),
         "f_old": (10, "kk_old"),

@@ -131,7 +131,10 @@ def veto_different_niks(edges: ir.Table, nodes: ir.Table) -> ir.Table:
     cols = ["unique_id", "nik", "name", "name_tokens", "name_phonetic"]
     left = nodes.select(cols).rename(record_key_l="unique_id")
     right = nodes.select(cols).rename(
-        record_key_r="unique_id", nik_a="nik", name_a="name", name_tokens_a="name_tokens",
+        record_key_r="unique_id",
+        nik_a="nik",
+        name_a="name",
+        name_tokens_a="name_tokens",
         name_phonetic_a="name_phonetic",
     )
     j = edges.join(left, "record_key_l").join(right, "record_key_r")

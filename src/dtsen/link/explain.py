@@ -20,8 +20,19 @@ import pyarrow.parquet as pq
 
 from dtsen.errors import DtsenError
 
-SHOWN = ("source", "file", "row", "nik", "full_name", "sex", "birth_date", "kk", "region_code", "address",
-         "observed_at")
+SHOWN = (
+    "source",
+    "file",
+    "row",
+    "nik",
+    "full_name",
+    "sex",
+    "birth_date",
+    "kk",
+    "region_code",
+    "address",
+    "observed_at",
+)
 
 
 class ExplainError(DtsenError):
@@ -49,7 +60,9 @@ class PersonExplanation:
 def _read(link_dir: Path, name: str) -> pa.Table:
     path = link_dir / f"{name}.parquet"
     if not path.exists():
-        raise ExplainError(f"no linkage output at {link_dir} ({path.name} missing)", )
+        raise ExplainError(
+            f"no linkage output at {link_dir} ({path.name} missing)",
+        )
     return pq.read_table(path)
 
 
@@ -83,8 +96,9 @@ def explain_person(link_dir: Path, person_id: int, records: pa.Table) -> PersonE
     links = _read(link_dir, "links")
     mine = links.filter(pc.equal(links["person_id"], person_id))
     if mine.num_rows == 0:
-        raise ExplainError(f"person {person_id} is not in the run at {link_dir}",
-                           )
+        raise ExplainError(
+            f"person {person_id} is not in the run at {link_dir}",
+        )
     persons = _read(link_dir, "persons")
     golden = persons.filter(pc.equal(persons["person_id"], person_id)).to_pylist()
     prov = _read(link_dir, "provenance")
@@ -95,16 +109,23 @@ def explain_person(link_dir: Path, person_id: int, records: pa.Table) -> PersonE
     values = {r["record_key"]: r for r in held.select(["record_key", *shown]).to_pylist()}
     rows = []
     for link in mine.sort_by([("source", "ascending"), ("row", "ascending")]).to_pylist():
-        rows.append({"record_key": link["record_key"], "method": link["method"],
-                     "match_probability": link["match_probability"], **values.get(link["record_key"], {})})
+        rows.append(
+            {
+                "record_key": link["record_key"],
+                "method": link["method"],
+                "match_probability": link["match_probability"],
+                **values.get(link["record_key"], {}),
+            }
+        )
     pairs = _pairs(link_dir, set(keys.to_pylist()))
     return PersonExplanation(person_id, golden[0] if golden else {}, prov.to_pylist(), rows, pairs)
 
 
 def _pairs(link_dir: Path, keys: set[str]) -> list[PairReason]:
     table = _read(link_dir, "pairs")
-    mask = pc.and_(pc.is_in(table["record_key_l"], pa.array(sorted(keys))),
-                   pc.is_in(table["record_key_r"], pa.array(sorted(keys))))
+    mask = pc.and_(
+        pc.is_in(table["record_key_l"], pa.array(sorted(keys))), pc.is_in(table["record_key_r"], pa.array(sorted(keys)))
+    )
     model_path = link_dir / "model.json"
     levels = _levels(json.loads(model_path.read_text(encoding="utf-8"))) if model_path.exists() else {}
     out = []
@@ -118,6 +139,13 @@ def _pairs(link_dir: Path, keys: set[str]) -> list[PairReason]:
                 weight += float(tf)
                 label += f" (term frequency {float(tf):+.2f})"
             fields.append((comp, label, round(weight, 2)))
-        out.append(PairReason(row["record_key_l"], row["record_key_r"], float(row["match_probability"]),
-                              float(row["match_weight"] or 0.0), fields))
+        out.append(
+            PairReason(
+                row["record_key_l"],
+                row["record_key_r"],
+                float(row["match_probability"]),
+                float(row["match_weight"] or 0.0),
+                fields,
+            )
+        )
     return out

@@ -71,8 +71,9 @@ def attach_family_records(family_records: ir.Table, person_links: ir.Table, pers
     )
 
     placed = pl.filter(pl.address.notnull() & pl.region_code.notnull())
-    homes = placed.group_by(["address", "region_code"]).agg(family_id=placed.family_id.min(),
-                                                            n=placed.family_id.nunique())
+    homes = placed.group_by(["address", "region_code"]).agg(
+        family_id=placed.family_id.min(), n=placed.family_id.nunique()
+    )
     homes = homes.filter(homes.n == 1).select("address", "region_code", "family_id")
     by_home = f.join(homes, ["address", "region_code"]).select(
         "record_key", "family_id", method=ibis.literal("address"), rank=ibis.literal(4)

@@ -203,7 +203,7 @@ class Trained:
 
     model: dict[str, Any]
     training_records: int
-    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 EM_SESSIONS = (
@@ -268,7 +268,7 @@ def train(engine: Engine, records: ir.Table, tf_name: ir.Table, options: ModelOp
         if not level.get("is_null_level") and level.get("m_probability") is None
     ]
     notes = [f"level not seen among training matches, Splink's default m used: {u}" for u in untrained]
-    return Trained(model=model, training_records=int(t.count().execute()), skipped=notes)
+    return Trained(model=model, training_records=int(t.count().execute()), notes=notes)
 
 
 def name_frequencies(nodes: ir.Table) -> ir.Table:

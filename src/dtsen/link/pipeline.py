@@ -15,7 +15,6 @@ Steps, each on the engine:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shutil
 import time
@@ -35,7 +34,7 @@ from dtsen.link import cluster, model
 from dtsen.link.deterministic import nik_pass, source_rank, veto_different_niks
 from dtsen.link.families import attach_family_records, family_members
 from dtsen.link.identity import assign_ids
-from dtsen.link.previous import PreviousRun, load_previous, write_manifest
+from dtsen.link.previous import PreviousRun, file_sha256, load_previous, write_manifest
 from dtsen.link.records import load_records
 from dtsen.link.review import apply_decisions, read_decisions, write_review
 
@@ -138,7 +137,8 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     phase("ids")
 
     say("golden persons")
-    records = persons_in.join(person_links.select("record_key", "person_id"), "record_key")
+    # materialized once: survivorship reads it once per field
+    records = engine.materialize(persons_in.join(person_links.select("record_key", "person_id"), "record_key"))
     gp = golden_persons(records, settings.survivorship, trust, engine=engine)
     persons = engine.materialize(gp.table)
     phase("golden_persons")
@@ -158,7 +158,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
         person_links.select("record_key", "person_id"), "record_key"
     )
     fam_links = engine.materialize(attach_family_records(li.family, pl_full, persons))
-    fam_records = li.family.join(fam_links.filter(fam_links.family_id.notnull()), "record_key")
+    fam_records = engine.materialize(li.family.join(fam_links.filter(fam_links.family_id.notnull()), "record_key"))
     as_of = max(src.as_of for src in settings.sources.values()) if settings.sources else dt.date.today()
     gf = golden_families(fam_records, persons, settings.survivorship, trust, as_of, engine=engine)
     families = engine.materialize(gf.table)
@@ -181,28 +181,12 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
         "nik_conflicts": (det.conflicts, ["nik"]),
         "pairs": (edges, ["record_key_l", "record_key_r"]),
     }
-    paths: dict[str, Path] = {}
-    counts: dict[str, int] = {}
-    for name, (table, order) in tables.items():
-        paths[name] = tmp / f"{name}.parquet"
-        if name == "links":
-            # one file, whose checksum the next run verifies (previous.py)
-            data = engine.con.to_pyarrow(table.order_by(order))
-            pq.write_table(data, paths[name])
-            counts[name] = data.num_rows
-        else:
-            # streamed by the engine: a directory of Parquet parts, which pyarrow reads as one table
-            engine.write_parquet(table, paths[name], order_by=order)
-            counts[name] = pq.ParquetDataset(paths[name]).read(columns=[]).num_rows
-    (tmp / "model.json").write_text(json.dumps(trained.model, indent=1, default=str), encoding="utf-8")
-    release_id = "L" + _sha256(paths["links"])[:12]
-    write_manifest(
+    counts, release_id = _write_tables(
+        engine,
         tmp,
-        release_id,
-        {"links": paths["links"]},
+        tables,
+        trained,
         {
-            "rows": counts,
-            "training_notes": trained.skipped,
             "next_person_id": person_ids.next_id,
             "next_family_id": fam_ids.next_id,
             "previous_release": previous.release_id if previous else None,
@@ -214,22 +198,15 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     tmp.rename(out)
 
     review_path = settings.path(opts.review_file)
-    n_review = _write_review(engine, persons_in, edges, assignment, opts.threshold, review_path)
+    n_review = _write_review(engine, persons_in, edges, opts.threshold, review_path)
     phase("write")
     counts["records_person"] = int(persons_in.count().execute())
     counts["records_family"] = int(li.family.count().execute())
     counts["nodes"] = int(nodes.count().execute())
     counts["family_unlinked"] = int(fam_links.filter(fam_links.family_id.isnull()).count().execute())
-    return LinkResult(out, release_id, counts, timings, review_path if n_review else None, n_review,
-                      notes=list(trained.skipped))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return LinkResult(
+        out, release_id, counts, timings, review_path if n_review else None, n_review, notes=list(trained.notes)
+    )
 
 
 def _read_decisions(engine: Engine, settings: Settings, records: ir.Table) -> ir.Table | None:
@@ -259,6 +236,35 @@ def _detach(assignment: ir.Table, decisions: ir.Table) -> ir.Table:
         method=ibis.ifelse(out, "alone", t.method),
         nik_conflict=t.nik_conflict | out,
     )
+
+
+def _write_tables(
+    engine: Engine,
+    tmp: Path,
+    tables: dict[str, tuple[ir.Table, list[str]]],
+    trained: model.Trained,
+    extra: dict[str, object],
+) -> tuple[dict[str, int], str]:
+    """Every output table, the model and the manifest, into the directory being built."""
+    paths: dict[str, Path] = {}
+    counts: dict[str, int] = {}
+    for name, (table, order) in tables.items():
+        paths[name] = tmp / f"{name}.parquet"
+        if name == "links":
+            # one file, whose checksum the next run verifies (previous.py)
+            data = engine.con.to_pyarrow(table.order_by(order))
+            pq.write_table(data, paths[name])
+            counts[name] = data.num_rows
+        else:
+            # streamed by the engine: a directory of Parquet parts, which pyarrow reads as one table
+            engine.write_parquet(table, paths[name], order_by=order)
+            counts[name] = pq.ParquetDataset(paths[name]).read(columns=[]).num_rows
+    (tmp / "model.json").write_text(json.dumps(trained.model, indent=1, default=str), encoding="utf-8")
+    release_id = "L" + file_sha256(paths["links"])[:12]
+    write_manifest(
+        tmp, release_id, {"links": paths["links"]}, {"rows": counts, "training_notes": trained.notes, **extra}
+    )
+    return counts, release_id
 
 
 def _to_nodes(decisions: ir.Table, assignment: ir.Table) -> ir.Table:
@@ -326,9 +332,7 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
     return p.union(f)
 
 
-def _write_review(
-    engine: Engine, records: ir.Table, edges: ir.Table, assignment: ir.Table, threshold: float, path: Path
-) -> int:
+def _write_review(engine: Engine, records: ir.Table, edges: ir.Table, threshold: float, path: Path) -> int:
     """Pairs in the uncertain band, the two records side by side, for a person to decide."""
     band = edges.filter(
         (edges.match_probability < threshold) & (edges.method != "review") & (edges.match_probability > 0)
