@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from dtsen.engine import Engine
-from dtsen.link.deterministic import nik_pass, source_rank
+from dtsen.link.deterministic import LINKING_METHODS, nik_pass, source_rank, veto_different_niks
 from dtsen.link.families import attach_family_records, family_members
 
 D = dt.date
@@ -94,34 +94,42 @@ def test_family_records_attach_by_strongest_evidence(duck: Engine) -> None:
     persons = duck.from_arrow(
         pa.table(
             {
-                "person_id": pa.array([1, 2, 3, 4], pa.int64()),
-                "family_id": pa.array([10, 10, 20, 30], pa.int64()),
-                "kk": [kk_new, kk_new, kk_other, None],
+                "person_id": pa.array([1, 2, 3, 4, 5], pa.int64()),
+                "family_id": pa.array([10, 10, 20, 30, 40], pa.int64()),
+                "kk": [kk_new, kk_new, kk_other, None, None],
             }
         )
     )
     person_links = duck.from_arrow(
         pa.table(
             {
-                "record_key": ["p1", "p1old", "p2", "p3", "p4"],
-                "person_id": pa.array([1, 1, 2, 3, 4], pa.int64()),
-                "kk": [kk_new, kk_old, kk_new, kk_other, None],
-                "nik": ["3204050101700001", None, None, "3204050202800002", None],
-                "name": ["ASEP", "ASEP", "IMAS", "DEDI", "UJANG"],
-                "region_code": ["32.04.05.2001"] * 4 + ["32.04.05.2002"],
-                "address": ["JL MELATI 1", "JL LAMA 9", "JL MELATI 1", "JL MAWAR 2", "KP CIBODAS"],
+                "record_key": ["p1", "p1old", "p2", "p3", "p4", "p5"],
+                "person_id": pa.array([1, 1, 2, 3, 4, 5], pa.int64()),
+                "kk": [kk_new, kk_old, kk_new, kk_other, None, None],
+                "nik": ["3204050101700001", None, None, "3204050202800002", None, None],
+                "name": ["ASEP", "ASEP", "IMAS", "DEDI", "UJANG", "ENDANG"],
+                "region_code": ["32.04.05.2001"] * 4 + ["32.04.05.2002"] * 2,
+                "address": ["JL MELATI 1", "JL LAMA 9", "JL MELATI 1", "JL MAWAR 2", "KP CIBODAS", "KP CIBODAS"],
+                # two families in one kampung: only the RT tells them apart
+                "rt": ["001", "001", "001", "002", "003", "004"],
+                "rw": ["001"] * 6,
             }
         )
     )
     fam = duck.from_arrow(
         pa.table(
             {
-                "record_key": ["f_kk", "f_old", "f_head", "f_name", "f_addr", "f_none"],
-                "kk": [kk_new, kk_old, None, None, None, None],
-                "nik": [None, None, "3204050202800002", None, None, None],
-                "name": ["X", "Y", "Z", "UJANG", "PEMILIK KONTRAKAN", "NOBODY"],
-                "region_code": ["32.04.05.2001"] * 3 + ["32.04.05.2002", "32.04.05.2001", "32.04.05.2009"],
-                "address": [None, None, None, None, "JL MAWAR 2", "JL ENTAH"],
+                "record_key": ["f_kk", "f_old", "f_head", "f_name", "f_addr", "f_rt", "f_shared", "f_none"],
+                "kk": [kk_new, kk_old, None, None, None, None, None, None],
+                "nik": [None, None, "3204050202800002", None, None, None, None, None],
+                "name": ["X", "Y", "Z", "UJANG", "PEMILIK KONTRAKAN", "JURAGAN", "JURAGAN", "NOBODY"],
+                "region_code": ["32.04.05.2001"] * 3
+                + ["32.04.05.2002", "32.04.05.2001"]
+                + ["32.04.05.2002"] * 2
+                + ["32.04.05.2009"],
+                "address": [None, None, None, None, "JL MAWAR 2", "KP CIBODAS", "KP CIBODAS", "JL ENTAH"],
+                "rt": [None, None, None, None, None, "004", None, None],
+                "rw": [None, None, None, None, None, "001", None, None],
             }
         )
     )
@@ -135,7 +143,56 @@ def test_family_records_attach_by_strongest_evidence(duck: Engine) -> None:
         "f_head": (20, "head"),
         "f_name": (30, "name"),
         "f_addr": (20, "address"),
+        "f_rt": (40, "address"),
+        "f_shared": (None, "unlinked"),  # two families at that address, no RT to choose
         "f_none": (None, "unlinked"),
     }
     members = {r["member_key"]: r["cluster"] for r in duck.con.to_pyarrow(family_members(persons)).to_pylist()}
-    assert members == {"1": f"kk:{kk_new}", "2": f"kk:{kk_new}", "3": f"kk:{kk_other}", "4": "p:4"}
+    assert members == {"1": f"kk:{kk_new}", "2": f"kk:{kk_new}", "3": f"kk:{kk_other}", "4": "p:4", "5": "p:5"}
+
+
+def test_pairs_of_different_niks_are_vetoed_or_sent_to_review(duck: Engine) -> None:
+    def node(key: str, source: str, nik: str | None, name: str) -> dict[str, object]:
+        return {
+            "unique_id": key,
+            "source": source,
+            "nik": nik,
+            "name": name,
+            "name_tokens": name.split(),
+            "name_phonetic": name,
+        }
+
+    nodes = duck.from_arrow(
+        pa.Table.from_pylist(
+            [
+                node("twin_a", "dukcapil", "3204054505100001", "PUTRI ANGGRAENI"),
+                node("twin_b", "dukcapil", "3204054505100002", "DEWI ANGGRAENI"),
+                node("same_day", "dukcapil", "3204054505100003", "PUTRI"),  # a namesake in the registry
+                node("typo", "dtks", "3204054505100009", "PUTRI ANGGRAENI"),  # a mistyped NIK, outside it
+                node("no_nik", "dtks", None, "DEWI ANGGRAINI"),
+            ]
+        )
+    )
+    pairs = [("twin_a", "twin_b"), ("twin_a", "same_day"), ("twin_a", "typo"), ("twin_b", "no_nik")]
+    edges = duck.from_arrow(
+        pa.table(
+            {
+                "record_key_l": [a for a, _ in pairs],
+                "record_key_r": [b for _, b in pairs],
+                "match_probability": [0.999] * len(pairs),
+                "method": ["splink"] * len(pairs),
+            }
+        )
+    )
+    out = veto_different_niks(edges, nodes, ["dukcapil"])
+    got = {
+        (r["record_key_l"], r["record_key_r"]): (r["method"], r["match_probability"])
+        for r in duck.con.to_pyarrow(out).to_pylist()
+    }
+    assert got == {
+        ("twin_a", "twin_b"): ("nik_name_veto", 0.999),
+        ("twin_a", "same_day"): ("two_registry_niks", 0.999),
+        ("twin_a", "typo"): ("splink", 0.999),
+        ("twin_b", "no_nik"): ("splink", 0.999),
+    }
+    assert set(LINKING_METHODS) == {"splink", "review"}

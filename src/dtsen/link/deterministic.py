@@ -18,7 +18,7 @@ compares nodes, not records, which takes most records off its hands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -122,13 +122,24 @@ def names_agree(j: ir.Table) -> ir.BooleanValue:
     )
 
 
-def veto_different_niks(edges: ir.Table, nodes: ir.Table) -> ir.Table:
-    """Two nodes that both carry a valid NIK, different ones, are two people unless their names
-    agree (the test above). Such a pair scored high is what twins and others born the same day on
-    one KK look like: NIKs one serial apart, the same birth date and household, other names. A
-    mistyped NIK keeps its name, so the typo still links. Vetoed pairs keep their score for review
-    and explanation, with probability 0 and method `nik_name_veto`."""
-    cols = ["unique_id", "nik", "name", "name_tokens", "name_phonetic"]
+LINKING_METHODS = ("splink", "review")
+"""Edge methods that may join two nodes; the others are kept for review and explanation only."""
+
+
+def veto_different_niks(edges: ir.Table, nodes: ir.Table, registry: Sequence[str]) -> ir.Table:
+    """Two nodes that carry different valid NIKs are two people unless shown otherwise:
+
+    - `nik_name_veto`: their names do not agree (the test above). Scored high, such a pair is what
+      twins and others born the same day on one KK look like: NIKs one serial apart, the same
+      birth date and household, other names. A mistyped NIK keeps its name, so a typo still links.
+    - `two_registry_niks`: both NIKs are confirmed by a registry source (`registry`: Dukcapil),
+      which lists each person once. In a dense regency, people born the same day in the same
+      district with the same short name are common; if two registry entries really are one person,
+      that is for a person to decide: the pair goes to clerical review, whatever its score.
+
+    Such edges keep Splink's score; only their method changes, and clustering uses only
+    `LINKING_METHODS`."""
+    cols = ["unique_id", "nik", "name", "name_tokens", "name_phonetic", "source"]
     left = nodes.select(cols).rename(record_key_l="unique_id")
     right = nodes.select(cols).rename(
         record_key_r="unique_id",
@@ -136,12 +147,14 @@ def veto_different_niks(edges: ir.Table, nodes: ir.Table) -> ir.Table:
         name_a="name",
         name_tokens_a="name_tokens",
         name_phonetic_a="name_phonetic",
+        source_a="source",
     )
     j = edges.join(left, "record_key_l").join(right, "record_key_r")
     both = j.nik.notnull() & j.nik_a.notnull() & (j.nik != j.nik_a)
-    veto = both & ~names_agree(j)
-    out = j.mutate(
-        match_probability=ibis.ifelse(veto, 0.0, j.match_probability),
-        method=ibis.ifelse(veto, "nik_name_veto", j.method),
+    confirmed = j.source.isin(list(registry)) & j.source_a.isin(list(registry)) if registry else ibis.literal(False)
+    method = ibis.cases(
+        (both & ~names_agree(j), ibis.literal("nik_name_veto")),
+        (both & confirmed, ibis.literal("two_registry_niks")),
+        else_=j.method,
     )
-    return out.select(edges.columns)
+    return j.mutate(method=method).select(edges.columns)

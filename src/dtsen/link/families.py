@@ -12,8 +12,8 @@ a family by the strongest evidence they carry, in this order:
 3. `head`: the NIK of a person (the head, or the customer) known from the person records;
 4. `name`: the same standardized name as a person living in the same village, when only one
    person matches;
-5. `address`: the same address in the same village as the members of exactly one family (a
-   tenant's electricity is billed under the landlord's name);
+5. `address`: the same address in the same village (with the same RT/RW, or else without) as
+   the members of exactly one family (a tenant's electricity is billed under the landlord's name);
 
 and otherwise stay unattached (method `unlinked`, family_id null), counted and reported, never
 dropped.
@@ -25,7 +25,6 @@ import ibis
 import ibis.expr.types as ir
 
 _VALID = r"^[0-9]{16}$"
-METHOD_ORDER = ("kk", "kk_old", "head", "name", "address")
 
 
 def family_members(persons: ir.Table) -> ir.Table:
@@ -44,7 +43,7 @@ def attach_family_records(family_records: ir.Table, person_links: ir.Table, pers
 
     person_links: record_key, person_id, kk, nik, name, region_code (the person records, with
     their person); persons: person_id, family_id, kk (golden, with the family)."""
-    f = family_records.select("record_key", "kk", "nik", "name", "region_code", "address")
+    f = family_records.select("record_key", "kk", "nik", "name", "region_code", "address", "rt", "rw")
     fam_kk = persons.filter(persons.kk.notnull()).group_by("kk").agg(family_id=persons.family_id.min())
     by_kk = f.join(fam_kk, "kk").select("record_key", "family_id", method=ibis.literal("kk"), rank=ibis.literal(0))
 
@@ -70,13 +69,8 @@ def attach_family_records(family_records: ir.Table, person_links: ir.Table, pers
         "record_key", "family_id", method=ibis.literal("name"), rank=ibis.literal(3)
     )
 
-    placed = pl.filter(pl.address.notnull() & pl.region_code.notnull())
-    homes = placed.group_by(["address", "region_code"]).agg(
-        family_id=placed.family_id.min(), n=placed.family_id.nunique()
-    )
-    homes = homes.filter(homes.n == 1).select("address", "region_code", "family_id")
-    by_home = f.join(homes, ["address", "region_code"]).select(
-        "record_key", "family_id", method=ibis.literal("address"), rank=ibis.literal(4)
+    by_home = _unique_place(f, pl, ["address", "rt", "rw", "region_code"], rank=4).union(
+        _unique_place(f, pl, ["address", "region_code"], rank=5)
     )
 
     cands = by_kk.union(by_old).union(by_head).union(by_name).union(by_home)
@@ -88,4 +82,15 @@ def attach_family_records(family_records: ir.Table, person_links: ir.Table, pers
         record_key=out.record_key,
         family_id=out.family_id,
         method=out.method.fill_null("unlinked"),
+    )
+
+
+def _unique_place(f: ir.Table, pl: ir.Table, keys: list[str], rank: int) -> ir.Table:
+    """Family records at a place (address within the village, with or without RT/RW) where the
+    person records know exactly one family."""
+    placed = pl.filter(ibis.and_(*(pl[k].notnull() for k in keys)))
+    homes = placed.group_by(keys).agg(family_id=placed.family_id.min(), n=placed.family_id.nunique())
+    homes = homes.filter(homes.n == 1).select(*keys, "family_id")
+    return f.join(homes, keys).select(
+        "record_key", "family_id", method=ibis.literal("address"), rank=ibis.literal(rank)
     )

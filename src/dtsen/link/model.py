@@ -42,8 +42,6 @@ import ibis.expr.types as ir
 
 from dtsen.engine import Engine
 
-COMPARED = ("nik", "name", "birth_date", "sex", "household")
-
 _NIK_RULES = (
     # a mistyped serial: district and birth part agree
     "l.nik_region = r.nik_region and l.nik_birth = r.nik_birth",
@@ -75,7 +73,6 @@ PRIOR_RECALL = 0.6
 
 @dataclass(frozen=True)
 class ModelOptions:
-    threshold: float = 0.9
     u_max_pairs: float = 2e6
     em_max_pairs: float = 2e6
     seed: int = 42

@@ -5,7 +5,8 @@ Steps, each on the engine:
 1. stack the ingested records of every source, one table per level, each with a record key;
 2. the deterministic NIK pass (`deterministic.py`), which maps every record to a node;
 3. the Splink model (`model.py`): trained on all records, scoring pairs among the nodes;
-4. clerical-review decisions applied, clusters formed (`cluster.py`);
+4. the NIK vetoes (`deterministic.veto_different_niks`), clerical-review decisions applied,
+   clusters formed (`cluster.py`);
 5. stable person ids (`identity.py`) against the previous run, if one is named;
 6. golden persons with provenance (`dtsen.consolidate`), families from the chosen KK, stable
    family ids, family-level records attached (`families.py`), golden families;
@@ -31,7 +32,7 @@ from dtsen.config import Settings
 from dtsen.consolidate import golden_families, golden_persons
 from dtsen.engine import Engine
 from dtsen.link import cluster, model
-from dtsen.link.deterministic import nik_pass, source_rank, veto_different_niks
+from dtsen.link.deterministic import LINKING_METHODS, nik_pass, source_rank, veto_different_niks
 from dtsen.link.families import attach_family_records, family_members
 from dtsen.link.identity import assign_ids
 from dtsen.link.previous import PreviousRun, file_sha256, load_previous, write_manifest
@@ -90,7 +91,8 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     say("deterministic NIK pass")
     trust = _trust(settings)
     decisions = _read_decisions(engine, settings, persons_in)
-    det = nik_pass(persons_in, source_rank({s: trust[s] for s in li.person_sources}))
+    ranks = source_rank({s: trust[s] for s in li.person_sources})
+    det = nik_pass(persons_in, ranks)
     assignment = det.assignment if decisions is None else _detach(det.assignment, decisions)
     assignment = engine.materialize(assignment)
     node_rows = persons_in.join(assignment.filter(assignment.record_key == assignment.node_key), "record_key")
@@ -100,9 +102,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     phase("deterministic")
 
     say("training the model (EM)")
-    options = model.ModelOptions(
-        threshold=opts.threshold, u_max_pairs=opts.u_max_pairs, em_max_pairs=opts.em_max_pairs, seed=opts.seed
-    )
+    options = model.ModelOptions(u_max_pairs=opts.u_max_pairs, em_max_pairs=opts.em_max_pairs, seed=opts.seed)
     trained = model.train(engine, persons_in, tf, options)
     phase("train")
 
@@ -112,7 +112,8 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
 
     say("clustering")
     edges = scored.rename(record_key_l="unique_id_l", record_key_r="unique_id_r")
-    edges = veto_different_niks(edges.mutate(method=ibis.literal("splink")), nodes)
+    registry = [src for src, rank in ranks.items() if rank == 0]
+    edges = veto_different_niks(edges.mutate(method=ibis.literal("splink")), nodes, registry)
     cannot = pa.table({"node_l": pa.array([], pa.string()), "node_r": pa.array([], pa.string())})
     if decisions is not None:
         node_decisions = _to_nodes(decisions, assignment)
@@ -120,7 +121,9 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
         cannot_t = node_decisions.filter(node_decisions.decision == "cannot_link")
         cannot = engine.con.to_pyarrow(cannot_t.select(node_l="record_key_l", node_r="record_key_r"))
     edges = engine.materialize(edges)
-    graph = edges.rename(unique_id_l="record_key_l", unique_id_r="record_key_r")
+    graph = edges.filter(edges.method.isin(LINKING_METHODS)).rename(
+        unique_id_l="record_key_l", unique_id_r="record_key_r"
+    )
     clusters = cluster.components(engine, nodes.select(node_key="unique_id"), graph, opts.threshold)
     clusters = cluster.enforce_cannot_links(engine, clusters, graph, cannot, opts.threshold)
     phase("cluster")
@@ -154,7 +157,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     persons = engine.materialize(
         persons.join(fm.select(person_id=fm.member_key.cast("int64"), family_id=fm.id), "person_id")
     )
-    pl_full = persons_in.select("record_key", "kk", "nik", "name", "region_code", "address").join(
+    pl_full = persons_in.select("record_key", "kk", "nik", "name", "region_code", "address", "rt", "rw").join(
         person_links.select("record_key", "person_id"), "record_key"
     )
     fam_links = engine.materialize(attach_family_records(li.family, pl_full, persons))
@@ -333,10 +336,10 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
 
 
 def _write_review(engine: Engine, records: ir.Table, edges: ir.Table, threshold: float, path: Path) -> int:
-    """Pairs in the uncertain band, the two records side by side, for a person to decide."""
-    band = edges.filter(
-        (edges.match_probability < threshold) & (edges.method != "review") & (edges.match_probability > 0)
-    )
+    """Pairs in the uncertain band, and pairs of two registry NIKs that look like one person, the
+    two records side by side, for a person to decide."""
+    uncertain = (edges.match_probability < threshold) & (edges.method == "splink")
+    band = edges.filter(uncertain | (edges.method == "two_registry_niks"))
     cols = [c for c in REVIEW_FIELDS if c in records.columns]
     left = records.select("record_key", "row", *cols).rename(**{f"{c}_l": c for c in ["record_key", "row", *cols]})
     right = records.select("record_key", "row", *cols).rename(**{f"{c}_r": c for c in ["record_key", "row", *cols]})
