@@ -60,9 +60,7 @@ class PersonExplanation:
 def _read(link_dir: Path, name: str) -> pa.Table:
     path = link_dir / f"{name}.parquet"
     if not path.exists():
-        raise ExplainError(
-            f"no linkage output at {link_dir} ({path.name} missing)",
-        )
+        raise ExplainError(f"no linkage output at {link_dir} ({path.name} missing): run `dtsen link` first")
     return pq.read_table(path)
 
 
@@ -96,9 +94,7 @@ def explain_person(link_dir: Path, person_id: int, records: pa.Table) -> PersonE
     links = _read(link_dir, "links")
     mine = links.filter(pc.equal(links["person_id"], person_id))
     if mine.num_rows == 0:
-        raise ExplainError(
-            f"person {person_id} is not in the run at {link_dir}",
-        )
+        raise ExplainError(f"person {person_id} is not in the run at {link_dir}")
     persons = _read(link_dir, "persons")
     golden = persons.filter(pc.equal(persons["person_id"], person_id)).to_pylist()
     prov = _read(link_dir, "provenance")
