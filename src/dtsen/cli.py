@@ -115,16 +115,9 @@ def ingest(
     engine: Annotated[str | None, typer.Option(help="Override the engine: duckdb or spark.")] = None,
 ) -> None:
     """Read, check and standardize every source; print rows read, accepted and quarantined."""
-    from dtsen.config import load_settings
-    from dtsen.engine import Engine
     from dtsen.ingest.pipeline import ingest as run_ingest
 
-    settings = load_settings(project)
-    if engine:
-        if engine not in ("duckdb", "spark"):
-            raise DtsenError(f"--engine must be duckdb or spark, not {engine!r}")
-        settings.engine.kind = engine  # type: ignore[assignment]
-    eng = Engine.from_settings(settings.engine)
+    settings, eng = _engine_for(project, engine)
     columns = (SpinnerColumn(), TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn())
     try:
