@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 .venv/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $@
 
 sync: .venv/.synced

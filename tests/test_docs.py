@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from dtsen.cli import app
 from dtsen.config import Settings, SourceMapping
+from dtsen.welfare.settings import BoostedSettings, ProgrammeRule
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -15,6 +16,10 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 def test_every_command_is_in_the_readme() -> None:
     names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
     assert len(names) >= 5
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        assert sub is not None
+        names += [f"{group.name} {c.name or (c.callback.__name__ if c.callback else '')}" for c in sub.registered_commands]
     missing = [n for n in names if f"dtsen {n}" not in README]
     assert not missing, f"commands not in README: {missing}"
 
@@ -26,6 +31,13 @@ def test_every_setting_is_in_the_readme() -> None:
         if section == "sources":
             missing += [f"sources.NAME.{f}" for f in SourceMapping.model_fields if f"`sources.NAME.{f}`" not in README]
             continue
+        if section == "programmes":
+            missing += [f"programmes.NAME.{f}" for f in ProgrammeRule.model_fields
+                        if f"`programmes.NAME.{f}`" not in README]
+            continue
+        if section == "welfare":
+            missing += [f"welfare.boosted.{f}" for f in BoostedSettings.model_fields
+                        if f"`welfare.boosted.{f}`" not in README]
         assert isinstance(model, type) and issubclass(model, BaseModel)
         missing += [f"{section}.{f}" for f in model.model_fields if f"`{section}.{f}`" not in README]
     assert not missing, f"settings not in README: {missing}"
@@ -37,3 +49,5 @@ def test_every_setting_has_a_description() -> None:
         if isinstance(model, type) and issubclass(model, BaseModel):
             assert all(f.description for f in model.model_fields.values()), section
     assert all(f.description for f in SourceMapping.model_fields.values())
+    assert all(f.description for f in ProgrammeRule.model_fields.values())
+    assert all(f.description for f in BoostedSettings.model_fields.values())

@@ -21,6 +21,7 @@ from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
 from dtsen.schema import FIELDS
+from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
 PROJECT_FILE = "dtsen.toml"
 
@@ -131,6 +132,8 @@ class Settings(BaseSettings):
     link: LinkSettings = Field(default_factory=lambda: LinkSettings())
     survivorship: SurvivorshipSettings = Field(default_factory=lambda: SurvivorshipSettings())
     sources: dict[str, SourceMapping] = Field(default_factory=dict)
+    welfare: WelfareSettings = Field(default_factory=lambda: WelfareSettings())
+    programmes: dict[str, ProgrammeRule] = Field(default_factory=dict)
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")
@@ -223,6 +226,7 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
     for path, source in unknown_source_refs(settings.survivorship, set(settings.sources)):
         log.add(f"names unknown source {source!r}; known: {', '.join(sorted(settings.sources))}",
                 where=lines.where(label, ("survivorship", *path)))
+    _check_welfare(settings, lines, label, log)
     for name, src in settings.sources.items():
         base = ("sources", name)
         fields = FIELDS[src.level]
@@ -271,4 +275,28 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
                     where=lines.where(label, (*base, "columns")))
         if not src.files:
             log.add("no files listed", where=lines.where(label, (*base, "files")))
-    log.raise_if_any(SettingsError, f"{label} has mistakes in its source mappings")
+    log.raise_if_any(SettingsError, f"{label} has mistakes")
+
+
+def _check_welfare(settings: Settings, lines: LineIndex, label: str, log: ProblemLog) -> None:
+    """The survey names a family source; programme rules name fields that the ranking writes."""
+    survey = settings.welfare.survey
+    if "survey" in settings.welfare.model_fields_set and survey not in settings.sources:
+        log.add(f"survey {survey!r} is not a source; known: {', '.join(sorted(settings.sources))}",
+                where=lines.where(label, ("welfare", "survey")))
+    for name, rule in settings.programmes.items():
+        base = ("programmes", name)
+        named = [("any_of", f) for f in rule.any_of] + [
+            (part, f) for part in ("minimum", "maximum", "equals") for f in getattr(rule, part)
+        ]
+        for part, field in named:
+            kind = RULE_FIELDS.get(field)
+            where = lines.where(label, (*base, part) if part == "any_of" else (*base, part, field))
+            if kind is None:
+                log.add(f"programme {name!r} names unknown field {field!r}", where=where,
+                        hint=f"known fields: {', '.join(RULE_FIELDS)}")
+            elif part == "any_of" and kind != "count":
+                log.add(f"any_of needs count fields; {field!r} is a {kind} field", where=where,
+                        hint=f"count fields: {', '.join(f for f, k in RULE_FIELDS.items() if k == 'count')}")
+            elif part in ("minimum", "maximum") and kind not in ("count", "number"):
+                log.add(f"{part} needs a number field; {field!r} is a {kind} field", where=where)

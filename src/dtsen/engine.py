@@ -218,3 +218,26 @@ def read_parquet_arrow(directory: str | Path) -> pa.Table:
         files = sorted(str(f) for f in p.glob("*.parquet"))
         return pads.dataset(files, format="parquet").to_table() if files else pa.table({})
     return pads.dataset(str(p), format="parquet").to_table()
+
+
+# -- types that survive every engine's own Parquet writer -------------------------------------
+# Ibis drops a cast to the type it already assumes, but the engines disagree with it: Spark's
+# row_number() and integer literals are 32-bit, DuckDB's SUM of BIGINT is a 128-bit HUGEINT
+# (written to Parquet as a double) and its float literals are DECIMALs. A round trip through an
+# exact decimal forces the cast that Ibis would have dropped.
+
+
+def as_int64(value: ir.NumericValue) -> ir.IntegerValue:
+    """A real 64-bit integer on every engine, also in the Parquet the engine writes."""
+    return value.cast(ibis.expr.datatypes.Decimal(20, 0)).cast("int64")
+
+
+def as_float64(value: ir.NumericValue) -> ir.FloatingValue:
+    """A real double on every engine (a DuckDB float literal is otherwise a DECIMAL)."""
+    return value.cast("string").cast("float64")
+
+
+def typed(t: ir.Table, types: dict[str, str]) -> ir.Table:
+    """`t` with each column of `types` forced to int64 or float64 (see `as_int64`)."""
+    force = {"int64": as_int64, "float64": as_float64}
+    return t.mutate(**{c: force[k](t[c]) for c, k in types.items()})

@@ -181,3 +181,26 @@ def test_cli_reports_errors_without_a_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "dtsen init DIR" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_code_list_translates_a_number_field(tmp_path: Path, duck: Engine) -> None:
+    """Regsosek writes the PLN power as a class (1 = 450 VA ... 5 = 3500 VA): the code list of a
+    number field applies before the number is parsed; a plain number passes through."""
+    (tmp_path / "regions.csv").write_text(REGIONS, encoding="utf-8")
+    (tmp_path / "rumah.csv").write_text(
+        "NO_KK;DAYA;LUAS\n3204050101100001;1;36\n3204050101100002;3;45,5\n3204050101100003;2200;\n"
+        "3204050101100004;X;20\n",  # a code that is not in the list and no number
+        encoding="utf-8",
+    )
+    (tmp_path / "dtsen.toml").write_text(
+        '[sources.rumah]\nlevel = "family"\nfiles = ["rumah.csv"]\nas_of = 2025-06-30\n'
+        '[sources.rumah.columns]\nNO_KK = "kk"\nDAYA = "electricity_va"\nLUAS = "floor_area"\n'
+        '[sources.rumah.codes.electricity_va]\n"1" = "450"\n"2" = "900"\n"3" = "1300"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(tmp_path)
+    ingest(settings, duck)
+    records = by_row(read_parquet_arrow(settings.work_dir / "ingest/records/rumah"))
+    assert [records[r]["electricity_va"] for r in (2, 3, 4, 5)] == [450, 1300, 2200, None]
+    assert records[3]["floor_area"] == 45.5
+    assert "value_invalid" in str(records[5]["flags"])  # kept, flagged, the value unknown

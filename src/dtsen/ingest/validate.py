@@ -92,6 +92,9 @@ def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser
             parsed = parse_date(raw, src.date_formats, as_of)
             return parsed.value, parsed.invalid
         if spec.dtype in ("int", "float"):
+            if extra:  # a code list for a number (Regsosek's VA classes 1-5 -> 450..3500)
+                key = raw.strip()
+                raw = key.cases(*extra.items(), else_=raw)
             number = parse_int(raw) if spec.dtype == "int" else parse_float(raw)
             return number.value, number.invalid
         if spec.dtype == "bool":

@@ -73,7 +73,10 @@ def project_text(
         if spec.trust:
             lines += ["", f"[sources.{spec.name}.trust]"]
             lines += [f"{_key(field)} = {value:.2f}" for field, value in spec.trust.items()]
-    return "\n".join(lines) + "\n"
+    from dtsen.welfare.example import welfare_toml
+
+    survey = next((spec.name for spec, _ in specs if "consumption_per_capita" in spec.columns.values()), "susenas")
+    return "\n".join(lines) + "\n" + welfare_toml(survey)
 
 
 def write_project(path: Path, text: str) -> None:

@@ -1,0 +1,1 @@
+"""Welfare ranking: the proxy means test, deciles, poverty lines, targeting and evaluation."""
