@@ -1,5 +1,5 @@
 # dtsen: two commands on a fresh machine with Python 3.11+ (and Java for the Spark tests).
-#   make demo   synthesise a regency of ~50,000 people, ingest it, link it, score the linkage
+#   make demo   synthesise a regency of ~50,000 people, ingest, link, rank by welfare, draw PKH, score it all
 #   make test   ruff, mypy and pytest (DuckDB always; Spark where Java is found)
 # Both install uv if it is missing (into .tools/, from PyPI) and sync the locked environment.
 
@@ -34,6 +34,9 @@ endif
 	$(UV) run dtsen ingest --project $(DEMO_DIR)
 	$(UV) run dtsen link --project $(DEMO_DIR)
 	$(UV) run dtsen evaluate --project $(DEMO_DIR)
+	$(UV) run dtsen rank --project $(DEMO_DIR)
+	$(UV) run dtsen target pkh --project $(DEMO_DIR)
+	$(UV) run dtsen evaluate welfare --project $(DEMO_DIR)
 
 lint: .venv/.synced
 	$(UV) run ruff check src tests benchmarks

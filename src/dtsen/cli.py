@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -40,7 +41,7 @@ def clean_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DtsenError as exc:
-            _console(stderr=True).print(f"[bold red]Galat / error:[/] {exc}", highlight=False, markup=True)
+            _console(stderr=True).print(f"[bold red]Galat / error:[/] {escape(str(exc))}", highlight=False, markup=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -433,11 +434,20 @@ def target(
     finally:
         eng.close()
     sim = result.simulation.to_dict()
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool) or value is None:
+            return str(value)
+        if isinstance(value, float):
+            return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.0f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
     table = Table("figure", "value", title=f"Programme {programme}")
     for key, value in sim.items():
         if not isinstance(value, (list, dict)):
-            table.add_row(key, f"{value:,.4f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int)
-                          else str(value))
+            table.add_row(key, shown(value))
+    for key, value in (sim.get("truth") or {}).items():
+        table.add_row(f"against the truth: {key}", shown(value))
     _console().print(table)
     for name, path in result.files.items():
         _console().print(f"{name}: {path}")

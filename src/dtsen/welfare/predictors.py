@@ -93,7 +93,20 @@ PREDICTORS: dict[str, Predictor] = {
         Predictor("has_land", "boolean", "owns land"),
         Predictor("has_gold", "boolean", "owns gold or jewellery of 10 g or more"),
         Predictor("livestock", "numeric", "large livestock, head (capped at 20)"),
+        Predictor("district_fridge", "numeric", "share of the district's families owning a fridge"),
+        Predictor("district_motorbike", "numeric", "share of the district's families owning a motorbike"),
+        Predictor("district_ceramic", "numeric", "share of the district's families with a ceramic floor"),
+        Predictor("district_floor_area", "numeric", "mean ln floor area per member in the district"),
     )
+}
+# Area predictors: means over every registry family of the district (kecamatan). The registry
+# covers everyone, so these carry the local level of living that the survey's few families in
+# a district cannot; PMTs have long used community variables for this.
+AREA_PREDICTORS: dict[str, tuple[str, str | None]] = {
+    "district_fridge": ("has_fridge", None),
+    "district_motorbike": ("has_motorbike", None),
+    "district_ceramic": ("floor_type", "KERAMIK"),
+    "district_floor_area": ("log_floor_area_pc", None),
 }
 assert all(p.categories for p in PREDICTORS.values() if p.kind == "categorical")
 
@@ -152,6 +165,19 @@ def _member_features(persons: ir.Table, as_of: dt.date) -> ir.Table:
     return best
 
 
+def _area_means(t: ir.Table) -> ir.Table:
+    """Add the AREA_PREDICTORS: district means over the families with a living member."""
+    window = ibis.window(group_by=t.district_code)
+    columns = {}
+    for name, (source, category) in AREA_PREDICTORS.items():
+        col = t[source]
+        value = (col == category) if category is not None else col
+        value = value.cast("float64")
+        counted = (t.persons > 0) & col.notnull()
+        columns[name] = counted.ifelse(value, ibis.null("float64")).mean().over(window)
+    return t.mutate(**columns)
+
+
 def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir.Table:
     """One row per golden family: the key columns, every predictor, and the survey target.
 
@@ -173,7 +199,7 @@ def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir
     region = j.region_code
     urban = (region.substr(9, 1) == "1") | (region.substr(3, 2).cast("int64") >= 71)
     area_pc = (j.floor_area > 0).ifelse(j.floor_area / members, ibis.null("float64"))
-    return j.select(
+    base = j.select(
         family_id=j.family_id,
         region_code=region,
         province_code=region.substr(0, 2),
@@ -210,3 +236,4 @@ def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir
         livestock=j.livestock.cast("float64").clip(lower=0, upper=20),
         consumption_per_capita=j.consumption_per_capita.cast("float64"),
     )
+    return _area_means(base).select(*KEY_COLUMNS, *PREDICTORS, "consumption_per_capita")

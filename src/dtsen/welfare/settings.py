@@ -56,7 +56,9 @@ class WelfareSettings(_Section):
         None,
         description="CSV of lines by province and area: province,area,poverty_line,extreme_line (area URBAN/RURAL/ALL).",
     )
-    boosted: BoostedSettings = Field(default_factory=lambda: BoostedSettings())
+    boosted: BoostedSettings = Field(
+        default_factory=lambda: BoostedSettings(), description="Settings of the gradient-boosted model."
+    )
 
     @model_validator(mode="after")
     def _lines(self) -> WelfareSettings:
