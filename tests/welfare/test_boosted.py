@@ -232,8 +232,11 @@ def test_score_boosted_matches_predict_frame(engine: Engine, planted_model, tmp_
     table = pa.Table.from_pandas(frame, preserve_index=False)
     features = engine.from_arrow(table)
     scored = score_boosted(engine, booster, PREDICTORS, features, tmp_path / "work", batch_rows=128)
-    parts = list((tmp_path / "work").glob("*/*.parquet"))
-    assert len(parts) == 4  # 500 families in batches of 128
+    parts = list((tmp_path / "work").glob("*/scores/*.parquet"))
+    if engine.kind == "duckdb":
+        assert len(parts) == 4  # 500 families streamed in batches of 128
+    else:
+        assert parts  # Spark scored on its executors (mapInArrow) and wrote its own parts
     got = scored.to_pyarrow()
     assert got.schema.field("family_id").type == pa.int64()
     assert got.schema.field("log_predicted").type == pa.float64()

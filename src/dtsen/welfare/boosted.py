@@ -28,7 +28,6 @@ import lightgbm
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError
@@ -183,19 +182,24 @@ def contributions_boosted(
     return pd.DataFrame(values, columns=columns, index=frame.index)
 
 
-def _record_batches(engine: Engine, table: ir.Table, batch_rows: int) -> pa.RecordBatchReader:
-    """`table` as a stream of Arrow record batches of at most `batch_rows` rows.
+class _BatchScorer:
+    """Scores one Arrow batch of (family_id, predictors...); picklable, so Spark can ship it
+    to its executors (the model travels as its text and is rebuilt once per process)."""
 
-    Ibis 12's DuckDB `to_pyarrow_batches` calls `fetch_record_batch`, which DuckDB 2 no longer
-    has; DuckDB's own relation reader streams the same batches. (This dialect difference
-    belongs in `dtsen.engine`; it is here until the engine offers a batch stream.) On Spark,
-    Ibis' reader collects the result on the driver before cutting it into batches.
-    """
-    if engine.kind == "duckdb":
-        engine.con._run_pre_execute_hooks(table)  # registers in-memory tables, as Ibis does
-        reader: pa.RecordBatchReader = engine.con.con.sql(engine.con.compile(table)).to_arrow_reader(batch_rows)
-        return reader
-    return table.to_pyarrow_batches(chunk_size=batch_rows)
+    def __init__(self, model_text: str, predictors: tuple[Predictor, ...]) -> None:
+        self.model_text = model_text
+        self.predictors = predictors
+        self._booster: lightgbm.Booster | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"model_text": self.model_text, "predictors": self.predictors, "_booster": None}
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if self._booster is None:
+            self._booster = lightgbm.Booster(model_str=self.model_text)
+        scores = predict_frame_boosted(self._booster, self.predictors, batch.to_pandas())
+        ids = batch.column(0).cast(pa.int64())
+        return pa.RecordBatch.from_arrays([ids, pa.array(scores, type=pa.float64())], schema=SCORE_SCHEMA)
 
 
 def score_boosted(
@@ -208,29 +212,19 @@ def score_boosted(
 ) -> ir.Table:
     """ln(consumption per capita) for every family of `features`, as (family_id, log_predicted).
 
-    The feature table is streamed `batch_rows` families at a time; each batch is encoded,
-    scored and written as a Parquet part into a new directory under `work`, which the
-    returned table reads (the caller keeps `work` until the table is no longer needed).
+    The feature table streams `batch_rows` families at a time through the model
+    (`Engine.map_batches`: to this process on DuckDB, on the executors on Spark); the scores
+    are written as Parquet into a new directory under `work`, which the returned table reads
+    (the caller keeps `work` until the table is no longer needed).
     """
     _check_features(booster, predictors)
     if batch_rows < 1:
         raise BoostedModelError(f"batch_rows must be at least 1, got {batch_rows}")
     work.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix="boosted-", dir=work))
+    out = Path(tempfile.mkdtemp(prefix="boosted-", dir=work)) / "scores"
     columns = ["family_id", *(p.name for p in predictors)]
-    parts = 0
-    for batch in _record_batches(engine, features.select(*columns), batch_rows):
-        if batch.num_rows == 0:
-            continue
-        frame = batch.to_pandas()
-        scores = predict_frame_boosted(booster, predictors, frame)
-        part = pa.table([batch.column(0).cast(pa.int64()), pa.array(scores, type=pa.float64())], schema=SCORE_SCHEMA)
-        pq.write_table(part, out / f"part-{parts:05d}.parquet")
-        parts += 1
-    if parts == 0:
-        # no families: one empty part, so that the table still has its schema
-        pq.write_table(SCORE_SCHEMA.empty_table(), out / "part-00000.parquet")
-    return engine.read_parquet(out)
+    scorer = _BatchScorer(booster.model_to_string(), predictors)
+    return engine.map_batches(features.select(*columns), scorer, SCORE_SCHEMA, out, batch_rows)
 
 
 # -- the model file ---------------------------------------------------------------------------
