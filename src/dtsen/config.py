@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
+from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
@@ -134,6 +135,9 @@ class Settings(BaseSettings):
     sources: dict[str, SourceMapping] = Field(default_factory=dict)
     welfare: WelfareSettings = Field(default_factory=lambda: WelfareSettings())
     programmes: dict[str, ProgrammeRule] = Field(default_factory=dict)
+    release: ReleaseSettings = Field(default_factory=lambda: ReleaseSettings())
+    quality: QualitySettings = Field(default_factory=lambda: QualitySettings())
+    verify: VerifySettings = Field(default_factory=lambda: VerifySettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")

@@ -187,6 +187,27 @@ def test_explain_family_contributions_add_up_and_name_what_moved_it(ranked: Path
         assert changed["floor_type"]["effect"] == pytest.approx(coef.weight("floor_type", old_floor), abs=1e-12)
 
 
+def test_boosted_contributions_add_up_to_its_prediction(ranked: Path) -> None:
+    from dtsen.welfare.explain import contributions
+    from dtsen.welfare.pipeline import features_path
+    from dtsen.welfare.ranking import predict_log
+
+    settings = load_settings(ranked)
+    current = json.loads((welfare_dir(settings) / "models" / "current.json").read_text())
+    engine = _engine()
+    try:
+        model = find_model(settings.work_dir, current["boosted"])
+        assert model.coefficients is not None  # the trees start from the OLS prediction
+        feats = engine.read_parquet(features_path(settings))
+        family = int(feats.filter(feats.persons > 0).family_id.min().execute())
+        base, mine, _ = contributions(engine, model, feats, family)
+        scored = predict_log(engine, model, feats, settings.work_dir / "welfare", 10_000)
+        expected = scored.filter(scored.family_id == family).log_predicted.execute().iloc[0]
+    finally:
+        engine.close()
+    assert base + sum(mine.values()) == pytest.approx(expected, abs=1e-9)
+
+
 def test_programme_and_welfare_mistakes_are_reported_with_their_lines(linked: Path, tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()

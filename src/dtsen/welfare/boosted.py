@@ -123,8 +123,14 @@ def fit_boosted(
     target: np.ndarray,
     settings: BoostedSettings,
     seed: int,
+    init_score: np.ndarray | None = None,
 ) -> lightgbm.Booster:
-    """LightGBM regression of `target` (ln consumption per capita) on the predictors of `train`."""
+    """LightGBM regression of `target` (ln consumption per capita) on the predictors of `train`.
+
+    With `init_score` (the OLS prediction of each family) the trees start from it and learn
+    only what it misses; the booster's own output is then that correction, to be added to
+    the starting prediction when scoring.
+    """
     if not predictors:
         raise BoostedModelError("the boosted model needs at least one predictor")
     y = np.asarray(target, dtype="float64")
@@ -142,6 +148,7 @@ def fit_boosted(
         categorical_feature=_categorical_indices(predictors),
         params=params,
         free_raw_data=True,
+        init_score=None if init_score is None else np.asarray(init_score, dtype="float64"),
     )
     return lightgbm.train(params, dataset, num_boost_round=settings.rounds)
 

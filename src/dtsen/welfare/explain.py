@@ -3,8 +3,9 @@
 For one family: the contribution of each predictor to its predicted ln consumption per capita,
 next to the average contribution over all ranked families, so that "+0.20 for a ceramic floor"
 reads against the typical family. For the OLS model the contributions are exact (weight x
-value); for the boosted model they are LightGBM's per-feature contributions (TreeSHAP), which
-also add up to the prediction.
+value); for the boosted model they are LightGBM's per-feature contributions (TreeSHAP) of the
+trees, added to the OLS contributions of the start they learned from; both add up to the
+prediction.
 
 Between two runs (this one and an earlier WORK directory), the predictors whose values changed,
 each with the change of its contribution under the current model, and the deciles before and
@@ -66,6 +67,7 @@ def contributions(
     engine: Engine, model: ModelArtefact, features: ir.Table, family_id: int
 ) -> tuple[float, dict[str, float], dict[str, float]]:
     """(base, this family's contributions, the average contributions of ranked families)."""
+    linear: tuple[float, dict[str, float], dict[str, float]] | None = None
     if model.coefficients is not None:
         coef = model.coefficients
         exprs = contribution_exprs(coef, features)
@@ -74,7 +76,9 @@ def contributions(
         live = t.filter(t.persons > 0)
         avg = live.aggregate(**{k: live[k].mean() for k in exprs}).to_pyarrow().to_pylist()[0]
         base = coef.intercept + float(mine["_region"])
-        return base, {k: float(mine[k]) for k in exprs}, {k: float(avg[k] or 0.0) for k in exprs}
+        linear = (base, {k: float(mine[k]) for k in exprs}, {k: float(avg[k] or 0.0) for k in exprs})
+        if model.kind != "boosted":
+            return linear
     from dtsen.welfare.boosted import contributions_boosted, load_booster
 
     if model.path is None:
@@ -87,11 +91,14 @@ def contributions(
     sample = features.filter(features.persons > 0).select(*names).limit(20_000).to_pandas()
     mine_c = contributions_boosted(booster, model.predictors, row[names])
     avg_c = contributions_boosted(booster, model.predictors, sample)
-    return (
-        float(mine_c["base"].iloc[0]),
-        {k: float(mine_c[k].iloc[0]) for k in names},
-        {k: float(avg_c[k].mean()) for k in names},
-    )
+    base = float(mine_c["base"].iloc[0])
+    mine = {k: float(mine_c[k].iloc[0]) for k in names}
+    avg = {k: float(avg_c[k].mean()) for k in names}
+    if linear is not None:  # trees on top of the OLS start: the two parts add up
+        base += linear[0]
+        mine = {k: mine[k] + linear[1][k] for k in names}
+        avg = {k: avg[k] + linear[2][k] for k in names}
+    return base, mine, avg
 
 
 def explain_family(

@@ -45,7 +45,13 @@ def predict_log(engine: Engine, artefact: ModelArtefact, features: ir.Table, wor
     if artefact.path is None:
         raise ModelArtefactError(f"model {artefact.model_id} was never saved")
     booster = load_booster(artefact.path / "model.txt", artefact.booster_sha256)
-    return score_boosted(engine, booster, artefact.predictors, features, work, batch_rows)
+    trees = score_boosted(engine, booster, artefact.predictors, features, work, batch_rows)
+    if artefact.coefficients is None:  # trees from zero
+        return trees
+    # trees that start from the OLS prediction: add it back
+    start = features.select(_fid=features.family_id, _start=score_expr(artefact.coefficients, features))
+    j = trees.inner_join(start, trees.family_id == start._fid)
+    return j.select("family_id", log_predicted=j.log_predicted + j._start)
 
 
 def person_deciles(t: ir.Table, value: str, group_by: list[str] | None = None) -> ir.IntegerValue:

@@ -21,10 +21,14 @@ class _Section(BaseModel):
 
 
 class BoostedSettings(_Section):
-    rounds: int = Field(400, ge=1, description="Boosting rounds of the gradient-boosted model.")
-    learning_rate: float = Field(0.05, gt=0, le=1, description="Learning rate of the gradient-boosted model.")
-    leaves: int = Field(15, ge=2, description="Leaves per tree of the gradient-boosted model.")
-    min_leaf: int = Field(20, ge=1, description="Fewest survey families in a leaf.")
+    start: Literal["ols", "zero"] = Field(
+        "ols",
+        description="Where the trees start: from the OLS prediction (they learn what OLS misses) or from zero.",
+    )
+    rounds: int = Field(200, ge=1, description="Boosting rounds of the gradient-boosted model.")
+    learning_rate: float = Field(0.02, gt=0, le=1, description="Learning rate of the gradient-boosted model.")
+    leaves: int = Field(7, ge=2, description="Leaves per tree of the gradient-boosted model.")
+    min_leaf: int = Field(40, ge=1, description="Fewest survey families in a leaf.")
     batch_rows: int = Field(200_000, ge=1_000, description="Families scored per streamed batch.")
 
 

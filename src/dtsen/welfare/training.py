@@ -69,12 +69,31 @@ def _fit_predict(kind: str, settings: WelfareSettings, predictors: tuple[Predict
             coef, _ = fit_ols(predictors, train, y, region_level=settings.region_level,
                               min_region_families=settings.min_region_families, ridge=ridge_of(settings))
             return lambda frame: predict_frame(coef, frame)
-        from dtsen.welfare.boosted import fit_boosted, predict_frame_boosted
+        from dtsen.welfare.boosted import predict_frame_boosted
 
-        booster = fit_boosted(predictors, train, y, settings.boosted, settings.seed)
-        return lambda frame: predict_frame_boosted(booster, predictors, frame)
+        start, booster = fit_boosted_model(predictors, train, y, settings)
+        return lambda frame: start_of(start, frame) + predict_frame_boosted(booster, predictors, frame)
 
     return fit
+
+
+def fit_boosted_model(
+    predictors: tuple[Predictor, ...], train: pd.DataFrame, y: np.ndarray, settings: WelfareSettings
+) -> tuple[Coefficients | None, Any]:
+    """(the OLS start or None, the booster): with `boosted.start = "ols"` the trees learn what the
+    OLS model leaves (gradient boosting from the linear fit), else they start from zero."""
+    from dtsen.welfare.boosted import fit_boosted
+
+    start = None
+    if settings.boosted.start == "ols":
+        start, _ = fit_ols(predictors, train, y, region_level=settings.region_level,
+                           min_region_families=settings.min_region_families, ridge=ridge_of(settings))
+    init = predict_frame(start, train) if start is not None else None
+    return start, fit_boosted(predictors, train, y, settings.boosted, settings.seed, init_score=init)
+
+
+def start_of(start: Coefficients | None, frame: pd.DataFrame) -> np.ndarray:
+    return predict_frame(start, frame) if start is not None else np.zeros(len(frame))
 
 
 def fit_metrics(y: np.ndarray, predicted: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
@@ -164,13 +183,15 @@ def train_models(
             artefact = ModelArtefact(kind="ols", predictors=predictors, training=training, metrics=metrics,
                                      fallback=fallback, settings=model_settings, coefficients=coef)
         else:
-            from dtsen.welfare.boosted import fit_boosted, predict_frame_boosted
+            from dtsen.welfare.boosted import predict_frame_boosted
 
-            booster = fit_boosted(predictors, train, y, settings.boosted, settings.seed)
-            metrics["in_sample"] = fit_metrics(y, predict_frame_boosted(booster, predictors, train), weight)
+            start, booster = fit_boosted_model(predictors, train, y, settings)
+            fitted = start_of(start, train) + predict_frame_boosted(booster, predictors, train)
+            metrics["in_sample"] = fit_metrics(y, fitted, weight)
             booster_text = booster.model_to_string()
             artefact = ModelArtefact(kind="boosted", predictors=predictors, training=training, metrics=metrics,
-                                     fallback={}, settings=model_settings)
+                                     fallback={"start": settings.boosted.start}, settings=model_settings,
+                                     coefficients=start)
         save_artefact(artefact, work_dir, booster_text)
         artefacts[kind] = artefact
     return TrainedModels(artefacts=artefacts, survey_families=len(train), fold_level=level, notes=notes)

@@ -1,0 +1,1 @@
+"""Data-quality indicators per region and source, and the regency scorecards (issue 5)."""

@@ -1,0 +1,1 @@
+"""Releases: build directory, manifest, atomic publish, history and diff (issue 5)."""

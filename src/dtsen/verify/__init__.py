@@ -1,0 +1,1 @@
+"""Ground checks: risk scores, candidate lists per village, field forms and results (issue 5)."""
