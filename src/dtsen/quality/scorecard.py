@@ -296,13 +296,20 @@ def chart(spec: dict[str, Any]) -> dict[str, str]:
 def _trend_spec(points: list[dict[str, Any]], releases: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
     return {
         "data": {"values": points},
-        "facet": {"field": "indikator", "type": "nominal", "columns": 3, "sort": list(labels), "title": None},
+        "facet": {"field": "indikator", "type": "nominal", "sort": list(labels), "title": None},
+        "columns": 3,
         "spec": {
             "width": 200,
             "height": 110,
             "mark": {"type": "line", "point": True},
             "encoding": {
-                "x": {"field": "rilis", "type": "ordinal", "sort": list(releases), "title": "Rilis"},
+                "x": {
+                    "field": "rilis",
+                    "type": "ordinal",
+                    "sort": list(releases),
+                    "title": "Rilis",
+                    "axis": {"labelAngle": 0},
+                },
                 "y": {"field": "nilai", "type": "quantitative", "title": "%", "scale": {"zero": False}},
                 "tooltip": [{"field": "rilis"}, {"field": "nilai", "title": "%"}],
             },

@@ -98,12 +98,12 @@ class ReleaseStore:
     def manifest(self, release_id: str) -> dict[str, Any]:
         path = self.path(release_id) / MANIFEST
         if not path.exists():
-            known = ", ".join(r.release_id for r in self.list()) or "none"
+            known = ", ".join(r.release_id for r in self.releases()) or "none"
             raise ReleaseError(f"no release {release_id!r} in {self.root}; known: {known}")
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return data
 
-    def list(self) -> list[ReleaseInfo]:
+    def releases(self) -> list[ReleaseInfo]:
         """Published releases, oldest first."""
         if not self.root.exists():
             return []

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from dtsen import schema
@@ -259,31 +260,29 @@ def xlsform(
     WELFARE_FIELDS (current values; missing ones are left blank), e.g. the rows of
     `dtsen.verify.campaign.export_frame` for one village."""
     header, choices = choice_rows(candidates_frame)
-    wb = Workbook()
-    survey = wb.active
-    assert survey is not None
-    survey.title = "survey"
-    survey.append(list(SURVEY_COLUMNS))
-    for r in survey_rows():
-        survey.append([r.get(c) for c in SURVEY_COLUMNS])  # None: no cell written at all
-    sheet = wb.create_sheet("choices")
-    sheet.append(header)
-    for c in choices:
-        sheet.append([v if v != "" else None for v in c])
-    settings = wb.create_sheet("settings")
-    settings.append(["form_title", "form_id", "version", "instance_name"])
-    settings.append(
-        [
-            title or f"Verifikasi lapangan DTSEN - {village}",
-            form_id(village),
-            form_version,
-            "concat(${keluarga}, '-', ${tanggal_kunjungan})",
-        ]
-    )
+    wb = Workbook(write_only=True)  # streamed: a national campaign writes tens of thousands of forms
     bold = Font(bold=True)
-    for ws in (survey, sheet, settings):
-        for cell in ws[1]:
+
+    def sheet(name: str, head: list[str], rows: list[list[Any]]) -> None:
+        ws = wb.create_sheet(name)
+        cells = []
+        for text in head:
+            cell = WriteOnlyCell(ws, value=text)
             cell.font = bold
+            cells.append(cell)
+        ws.append(cells)
+        for row in rows:
+            ws.append([None if v == "" else v for v in row])  # None: no cell written at all
+
+    sheet("survey", list(SURVEY_COLUMNS), [[r.get(c) for c in SURVEY_COLUMNS] for r in survey_rows()])
+    sheet("choices", header, [list(c) for c in choices])
+    title_text = title or f"Verifikasi lapangan DTSEN - {village}"
+    instance_name = "concat(${keluarga}, '-', ${tanggal_kunjungan})"
+    sheet(
+        "settings",
+        ["form_title", "form_id", "version", "instance_name"],
+        [[title_text, form_id(village), form_version, instance_name]],
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

@@ -1,0 +1,221 @@
+"""`dtsen build`: the quarterly job, from the ministries' files to a published release.
+
+Steps, each timed and reported to a progress callback (name, rows, seconds):
+
+ingest     read, check and standardize every source; the row accounting must balance
+link       persons and families, golden records; ids carry on from the current release
+rank       train the PMT when there is no current model, rank every family
+assess     quality indicators per region and source; ground-check candidates by risk
+publish    write the release aside (tables, manifest, scorecards, village lists), flush,
+           rename into place, switch CURRENT: atomic (see `store`)
+
+The work directory is scratch: a build that dies leaves it half-updated, and the next build
+redoes every step. Only the release store is the record, and it changes atomically. A second
+build started while one runs is refused (`BuildLockedError`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from dtsen.config import Settings
+from dtsen.engine import Engine, read_parquet_arrow
+from dtsen.release.manifest import (
+    accounting,
+    code_version,
+    input_entries,
+    require_intact,
+    settings_sha256,
+    table_entries,
+    write_manifest,
+)
+from dtsen.release.store import ReleaseStore, checkpoint
+from dtsen.release.tables import ReleaseTables, work_tables
+
+OnStep = Callable[[str, str, int | None, float], None]  # step, status ("start"/"done"), rows, seconds
+
+# The release's Parquet tables, each with the columns that give its deterministic order.
+TABLE_ORDER: dict[str, list[str]] = {
+    "persons": ["person_id"],
+    "families": ["family_id"],
+    "links": ["source", "file", "sheet", "row"],
+    "provenance": ["entity", "id", "field"],
+    "conflicts": ["entity", "id", "field", "other_source", "other_value"],
+    "events": ["kind", "event", "id", "other_id"],
+    "quarantine": ["source", "file", "sheet", "row"],
+    "quality": ["level", "region", "source", "indicator"],
+    "verification_candidates": ["region_code", "priority", "family_id"],
+}
+RANK_COLUMNS = (
+    "province_code", "regency_code", "district_code", "urban", "head_age", "head_education",
+    "predicted_consumption", "decile", "decile_province", "decile_regency", "rank_province", "rank_regency",
+    "poverty_line", "extreme_line", "poor", "extreme_poor", "model_id",
+)  # fmt: skip
+
+
+@dataclass
+class BuildResult:
+    release_id: str
+    path: Path
+    manifest: dict[str, Any]
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+def store_for(settings: Settings) -> ReleaseStore:
+    return ReleaseStore(settings.path(settings.release.dir))
+
+
+def _families(tables: ReleaseTables) -> ir.Table:
+    """Golden families with their rank (the release's `families` table)."""
+    r = tables.ranking.select("family_id", *RANK_COLUMNS).rename(_fid="family_id")
+    j = tables.families.left_join(r, tables.families.family_id == r._fid)
+    return j.drop("_fid")
+
+
+def _carry_ids(settings: Settings, store: ReleaseStore) -> str | None:
+    """Point the linkage at the current release's mapping, so that ids carry on."""
+    current = store.current()
+    if current is None or settings.link.previous is not None:
+        return current
+    link_dir = store.path(current) / "link"
+    if (link_dir / "manifest.json").exists():
+        settings.link.previous = str(link_dir)
+        settings.link.previous_release = json.loads((link_dir / "manifest.json").read_text())["release_id"]
+    return current
+
+
+def _history(store: ReleaseStore, engine: Engine) -> list[tuple[str, pd.DataFrame]]:
+    """Earlier releases' quality indicators, oldest first (for the scorecards' trends)."""
+    out = []
+    for info in store.releases():
+        path = info.path / "quality.parquet"
+        if path.exists():
+            out.append((info.release_id, read_parquet_arrow(path).to_pandas()))
+    return out
+
+
+def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> BuildResult:
+    """Run every step and publish a new release; see the module docstring."""
+    from dtsen.ingest.pipeline import ingest, load_regions, resolve_files
+    from dtsen.link.pipeline import link
+    from dtsen.quality.indicators import indicators
+    from dtsen.quality.scorecard import write_scorecards
+    from dtsen.verify.campaign import draw_candidates, write_village_exports
+    from dtsen.verify.risk import risk_signals
+    from dtsen.welfare.pipeline import rank
+
+    store = store_for(settings)
+    steps: dict[str, float] = {}
+
+    def run(name: str, fn: Callable[[], Any], rows: Callable[[Any], int | None] = lambda _: None) -> Any:
+        if on_step:
+            on_step(name, "start", None, 0.0)
+        t0 = time.perf_counter()
+        out = fn()
+        steps[name] = round(time.perf_counter() - t0, 3)
+        if on_step:
+            on_step(name, "done", rows(out), steps[name])
+        checkpoint(f"after:{name}")
+        return out
+
+    with store.lock():
+        store.clear_leftovers()
+        previous = _carry_ids(settings, store)
+        if previous is not None:
+            require_intact(store.path(previous))
+        report = run("ingest", lambda: ingest(settings, engine), lambda r: r.rows_read)
+        report_dict = report.to_dict()
+        acc = accounting(report_dict)
+        linked = run("link", lambda: link(engine, settings), lambda r: r.counts.get("persons"))
+        ranked = run("rank", lambda: rank(engine, settings), lambda r: r.counts.get("families"))
+        tables = work_tables(engine, settings)
+
+        def assess() -> tuple[ir.Table, ir.Table]:
+            mapped = {name: set(src.columns.values()) for name, src in settings.sources.items()}
+            quality = engine.materialize(indicators(engine, tables, settings.quality, mapped_fields=mapped))
+            signals = engine.materialize(risk_signals(engine, tables, settings))
+            return quality, engine.materialize(draw_candidates(engine, signals, settings.verify))
+
+        quality, candidates = run("assess", assess, lambda out: int(out[1].count().execute()))
+
+        release_id = store.next_id()
+        staging = store.begin(release_id)
+
+        def write() -> dict[str, Any]:
+            out = {
+                "persons": tables.persons, "families": _families(tables), "links": tables.links,
+                "provenance": tables.provenance, "conflicts": tables.conflicts, "events": tables.events,
+                "quarantine": tables.quarantine, "quality": quality, "verification_candidates": candidates,
+            }  # fmt: skip
+            for name, table in out.items():
+                engine.write_parquet(table, staging / f"{name}.parquet", order_by=TABLE_ORDER[name])
+                checkpoint(f"write:{name}")
+            # the linkage mapping and the PMT model travel with the release
+            shutil.copytree(settings.work_dir / "link", staging / "link",
+                            ignore=lambda d, names: [n for n in names if n not in ("manifest.json", "links.parquet")])
+            if ranked.model.path is not None:
+                shutil.copytree(ranked.model.path, staging / "model" / ranked.model.model_id)
+            regions = load_regions(settings)
+            write_scorecards(engine, quality, staging / "rapor", release_id=release_id,
+                             regions=regions if len(regions) else None, history=_history(store, engine),
+                             settings=settings.quality)
+            write_village_exports(engine, candidates, tables, staging / "cek_lapangan", settings)
+            checkpoint("write:reports")
+            return out
+
+        written = run("write", write)
+        manifest = {
+            "release_id": release_id,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "previous": previous,
+            "engine": engine.kind,
+            "as_of": str(tables.as_of),
+            "code": code_version(),
+            "settings": {"sha256": settings_sha256(settings)},
+            "region_master": {"edition": settings.reference.regions_edition or None},
+            "inputs": input_entries(settings, report_dict, resolve_files(settings)),
+            "accounting": acc,
+            "models": {"link_run": linked.release_id, "pmt": ranked.model.model_id, "pmt_kind": ranked.model.kind},
+            "metrics": _metrics(ranked.counts, linked.counts, acc, candidates, quality),
+            "timings": steps,
+            "tables": table_entries(staging, list(written)),
+        }
+        write_manifest(staging, manifest)
+        checkpoint("write:manifest")
+        if on_step:
+            on_step("publish", "start", None, 0.0)
+        t0 = time.perf_counter()
+        path = store.publish(staging, release_id)
+        steps["publish"] = round(time.perf_counter() - t0, 3)
+        if on_step:
+            on_step("publish", "done", None, steps["publish"])
+    return BuildResult(release_id=release_id, path=path, manifest=manifest, steps=steps)
+
+
+def _metrics(rank_counts: dict[str, int], link_counts: dict[str, int], acc: dict[str, Any],
+             candidates: ir.Table, quality: ir.Table) -> dict[str, Any]:
+    c = candidates.aggregate(n=candidates.count(), risk=(candidates.selection == "risk").cast("int64").sum())
+    cand = c.to_pyarrow().to_pylist()[0]
+    return {
+        "persons": link_counts.get("persons"),
+        "families": link_counts.get("families"),
+        "rows_read": acc["total"]["rows_read"],
+        "rows_quarantined": acc["total"]["quarantined"],
+        "families_ranked": rank_counts.get("ranked"),
+        "persons_poor": rank_counts.get("poor_persons"),
+        "persons_extreme_poor": rank_counts.get("extreme_persons"),
+        "verification_candidates": int(cand["n"] or 0),
+        "verification_by_risk": int(cand["risk"] or 0),
+        "quality_rows": int(quality.count().execute()),
+    }
+
