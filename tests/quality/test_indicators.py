@@ -281,7 +281,9 @@ _expect("completeness_electricity_va", "pln", source=(2, 3))
 
 def _by_key(frame: pd.DataFrame) -> dict[tuple[str, str, str, str], tuple[int, int, float]]:
     keys = zip(frame.level, frame.region, frame.source, frame.indicator, strict=True)
-    return {k: (int(n), int(d), v) for k, n, d, v in zip(keys, frame.numerator, frame.denominator, frame.value, strict=True)}
+    return {
+        k: (int(n), int(d), v) for k, n, d, v in zip(keys, frame.numerator, frame.denominator, frame.value, strict=True)
+    }
 
 
 def test_known_answers(engine: Engine) -> None:

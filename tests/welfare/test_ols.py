@@ -122,3 +122,15 @@ def test_engine_score_matches_numpy(engine: Engine) -> None:
         table.select("family_id", y=score_expr(coef, table)).to_pyarrow().to_pandas().sort_values("family_id")
     )
     np.testing.assert_allclose(got.y.to_numpy(), predict_frame(coef, frame), rtol=0, atol=1e-9)
+
+
+def test_a_column_constant_up_to_rounding_is_dropped_not_blown_up() -> None:
+    """One district: its district mean is the same float for every family, and summing it
+    leaves a standard deviation of ~1e-17, which must not be scaled up into noise."""
+    frame = make_frame(200, seed=7)
+    frame["district_fridge"] = 0.1 + 0.2  # 0.30000000000000004, for everyone
+    frame.loc[::3, "district_fridge"] = 0.3  # differs in the last bit only
+    predictors = select_predictors([*PREDICTOR_NAMES, "district_fridge"])
+    coef, _ = fit_ols(predictors, frame, truth(frame), region_level="province", min_region_families=10, ridge=None)
+    assert coef.weights[("district_fridge", "")] == 0.0
+    np.testing.assert_allclose(predict_frame(coef, frame), truth(frame), atol=1e-6)

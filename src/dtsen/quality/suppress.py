@@ -7,8 +7,9 @@ The rule, with threshold t (`QualitySettings.suppress_below`, 10 by default):
 2. A share n / d is shown as "–" (an en dash) when d = 0, when n or d is shown as "<t", or when
    the complement d - n is in 1..t - 1: with d and the share on the page, n and d - n could be
    backed out, so a share is shown only when n, d and d - n are each 0 or at least t.
-3. A count shown next to its denominator (a numerator column) is shown as "–" when the
-   complement d - n is in 1..t - 1, for the same reason.
+3. A count n shown next to its denominator d (a numerator column) is shown as "–" when d is
+   shown as a number (d = 0 or d >= t) and the complement d - n is in 1..t - 1, for the same
+   reason; otherwise as in rule 1.
 4. A mean over d units (for example the mean age of the newest observation) is shown as "–"
    when d is 0 or shown as "<t".
 5. A score combining several shares is shown only when every share in it may be shown.
@@ -57,7 +58,8 @@ def suppress_share(numerator: int, denominator: int, threshold: int, digits: int
 
 def suppress_numerator(numerator: int, denominator: int, threshold: int) -> str:
     """A count shown beside its denominator: as `suppress`, or "–" when d - n is small (rule 3)."""
-    if not is_small(numerator, threshold) and is_small(denominator - numerator, threshold):
+    shown = not is_small(numerator, threshold) and not is_small(denominator, threshold)
+    if shown and is_small(denominator - numerator, threshold):
         return DASH
     return suppress(numerator, threshold)
 

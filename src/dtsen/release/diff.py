@@ -69,9 +69,9 @@ def diff_releases(engine: Engine, a_dir: Path, b_dir: Path) -> ReleaseDiff:
         "removed": _count(da.anti_join(db, da._fid == db.family_id)),
         "decile_moved": _count(j.filter(j.move != 0)),
     }
-    moves = j.filter(j.move != 0).group_by("move").aggregate(families=j.count()).order_by("move")
-    out.decile_moves = [{k: int(v) for k, v in r.items()} for r in moves.to_pyarrow().to_pylist()]
     moved = j.filter(j.move != 0)
+    moves = moved.group_by("move").aggregate(families=moved.count()).order_by("move")
+    out.decile_moves = [{k: int(v) for k, v in r.items()} for r in moves.to_pyarrow().to_pylist()]
     regency = moved.group_by("regency_code").aggregate(
         families_moved=moved.count(),
         poorer=(moved.move < 0).cast("int64").sum(),

@@ -37,11 +37,12 @@ import pyarrow as pa
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from dtsen.config import Settings
 from dtsen.engine import Engine, as_float64, as_int64
-from dtsen.release.settings import VerifySettings
 from dtsen.reference import RegionMaster
+from dtsen.release.settings import VerifySettings
 from dtsen.release.tables import ReleaseTables
 from dtsen.verify.risk import SIGNALS
 from dtsen.verify.xlsform import WELFARE_FIELDS, xlsform
@@ -104,7 +105,7 @@ def random_key(family_id: ir.IntegerValue, seed: int) -> ir.StringValue:
 
 def random_visits(visits_per_village: int, random_share: float) -> int:
     """How many of a village's visits are drawn at random: floor(C * share + 0.5)."""
-    return int(math.floor(visits_per_village * random_share + 0.5))
+    return math.floor(visits_per_village * random_share + 0.5)
 
 
 def draw_candidates(engine: Engine, signals: ir.Table, settings: VerifySettings) -> ir.Table:
@@ -227,7 +228,7 @@ def write_list_xlsx(rows: Sequence[dict[str, Any]], path: Path) -> Path:
                 cell.number_format = "@"
     ws.freeze_panes = "A2"
     for i, (_, header, _) in enumerate(_LIST_COLUMNS):
-        ws.column_dimensions[ws.cell(row=1, column=i + 1).column_letter].width = max(10, min(40, len(header) + 4))
+        ws.column_dimensions[get_column_letter(i + 1)].width = max(10, min(40, len(header) + 4))
     wb.save(path)
     return path
 
@@ -262,7 +263,6 @@ def write_village_exports(
             xlsform(village_rows, code, d / FORM_XLSX, title=_form_title(master, code), form_version=version)
         )
     return written
-
 
 
 def _region_master(settings: Settings) -> RegionMaster:

@@ -132,7 +132,8 @@ def true_errors(engine: Engine, tables: ReleaseTables, truth_dir: Path) -> ir.Ta
         **{f"_t_{f.name}": truth_families[f.name] for f in WELFARE_FIELDS},
     )
     fam = tables.families.select(
-        _gf_id=tables.families.family_id.cast("int64"), **{f"_g_{f.name}": tables.families[f.name] for f in WELFARE_FIELDS}
+        _gf_id=tables.families.family_id.cast("int64"),
+        **{f"_g_{f.name}": tables.families[f.name] for f in WELFARE_FIELDS},
     )
 
     r = tables.ranking.filter(checkable(tables.ranking))
@@ -182,20 +183,30 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else round(a / b, 6)
 
 
+def _kind_counts(kinds: ir.StringValue) -> dict[str, ir.IntegerScalar]:
+    padded = ibis.literal(";").concat(kinds, ibis.literal(";"))
+    return {f"_n_{k}": padded.contains(f";{k};").cast("int64").sum() for k in ERROR_KINDS}
+
+
 def effectiveness(candidates: ir.Table, errors: ir.Table, *, seed: int = 42) -> dict[str, Any]:
     """True errors found per 100 visits: risk visits, random visits, an all-random draw of the
     same size (per village), and the ratios. `seed` is the draw's (`VerifySettings.seed`).
 
     Keys: risk_visits, risk_found, risk_per_100, random_visits, random_found, random_per_100,
     ratio (risk / random), all_random_visits, all_random_found, all_random_per_100,
-    ratio_all_random (risk / all-random), target (3.0), target_met (ratio_all_random >= 3).
+    ratio_all_random (risk / all-random), by_kind (per error kind: risk_per_100 and
+    all_random_per_100, visits to a family with that kind), target (3.0), target_met
+    (ratio_all_random >= 3).
     A rate over no visits, and a ratio over a zero or missing rate, is None."""
-    e = errors.select(_efid=errors.family_id.cast("int64"), _err=errors.error.fill_null(False))
+    e = errors.select(
+        _efid=errors.family_id.cast("int64"), _err=errors.error.fill_null(False), _kinds=errors.kinds.fill_null("")
+    )
     c = candidates.left_join(e, candidates.family_id.cast("int64") == e._efid)
     by_sel = c.group_by(_sel=c.selection).aggregate(
-        _visits=c.count(), _found=c._err.fill_null(False).cast("int64").sum()
+        _visits=c.count(), _found=c._err.fill_null(False).cast("int64").sum(), **_kind_counts(c._kinds)
     )
-    counts = {row["_sel"]: (int(row["_visits"]), int(row["_found"] or 0)) for row in by_sel.to_pyarrow().to_pylist()}
+    per_sel = {row["_sel"]: row for row in by_sel.to_pyarrow().to_pylist()}
+    counts = {sel: (int(row["_visits"]), int(row["_found"] or 0)) for sel, row in per_sel.items()}
 
     size = candidates.group_by(_v=candidates.region_code).aggregate(_k=candidates.count())
     pool = errors.mutate(_key=random_key(errors.family_id, seed))
@@ -203,7 +214,11 @@ def effectiveness(candidates: ir.Table, errors: ir.Table, *, seed: int = 42) -> 
     pool = pool.mutate(_pos=ibis.row_number().over(w))
     drawn = pool.join(size, pool.region_code == size._v)
     drawn = drawn.filter(drawn._pos < drawn._k)
-    totals = drawn.aggregate(_visits=drawn.count(), _found=drawn.error.fill_null(False).cast("int64").sum())
+    totals = drawn.aggregate(
+        _visits=drawn.count(),
+        _found=drawn.error.fill_null(False).cast("int64").sum(),
+        **_kind_counts(drawn.kinds.fill_null("")),
+    )
     row = totals.to_pyarrow().to_pylist()[0]
     all_visits, all_found = int(row["_visits"] or 0), int(row["_found"] or 0)
 
@@ -225,6 +240,13 @@ def effectiveness(candidates: ir.Table, errors: ir.Table, *, seed: int = 42) -> 
         "all_random_found": all_found,
         "all_random_per_100": all_rate,
         "ratio_all_random": ratio_all,
+        "by_kind": {
+            k: {
+                "risk_per_100": _rate(int(per_sel.get(RISK, {}).get(f"_n_{k}") or 0), risk_visits),
+                "all_random_per_100": _rate(int(row[f"_n_{k}"] or 0), all_visits),
+            }
+            for k in ERROR_KINDS
+        },
         "target": TARGET_RATIO,
         "target_met": ratio_all is not None and ratio_all >= TARGET_RATIO,
     }

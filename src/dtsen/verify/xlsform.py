@@ -139,7 +139,9 @@ def _field_rows(f: WelfareField) -> list[dict[str, str]]:
     rows = [_row(type="calculate", name=current, calculation=lookup)]
     if f.kind != "integer":
         list_name = YES_NO if f.kind == "bool" else f.name
-        rows.append(_row(type="calculate", name=f"{current}_label", calculation=f"jr:choice-name({shown}, '${{{f.name}}}')"))
+        rows.append(
+            _row(type="calculate", name=f"{current}_label", calculation=f"jr:choice-name({shown}, '${{{f.name}}}')")
+        )
         shown = f"${{{current}_label}}"
         answer = f"select_one {list_name}"
     else:
@@ -216,7 +218,12 @@ def survey_rows() -> list[dict[str, str]]:
             required="yes",
         ),
         _row(type="end group", name="data_keluarga"),
-        _row(type=f"select_one {YES_NO}", name="pindah", label="Apakah keluarga sudah pindah dari desa ini?", required="yes"),
+        _row(
+            type=f"select_one {YES_NO}",
+            name="pindah",
+            label="Apakah keluarga sudah pindah dari desa ini?",
+            required="yes",
+        ),
         _row(type="text", name="catatan", label="Catatan", appearance="multiline"),
     ]
     return rows

@@ -143,7 +143,8 @@ def fit_ols(
         dummies = np.column_stack([(region == r).to_numpy(dtype=float) for r in region_names]) if region_names else None
         if dummies is not None:
             x = np.column_stack([x, dummies])
-    keep = x.std(axis=0) > 0
+    # constant columns (up to rounding: a district mean is the same float for everyone) carry nothing
+    keep = x.std(axis=0) > 1e-9 * np.maximum(1.0, np.abs(x).max(axis=0, initial=0.0))
     intercept, slopes = _solve(x[:, keep], np.asarray(target, dtype=float), ridge)
     full = np.zeros(x.shape[1])
     full[keep] = slopes
