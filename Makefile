@@ -1,5 +1,6 @@
 # dtsen: two commands on a fresh machine with Python 3.11+ (and Java for the Spark tests).
-#   make demo   synthesise a regency of ~50,000 people, ingest, link, rank by welfare, draw PKH, score it all
+#   make demo   synthesise a regency of ~50,000 people, build a release (ingest, link, rank, quality
+#               scorecards, ground-check lists), score it against the truth, draw the PKH list
 #   make test   ruff, mypy and pytest (DuckDB always; Spark where Java is found)
 # Both install uv if it is missing (into .tools/, from PyPI) and sync the locked environment.
 
@@ -31,12 +32,13 @@ ifneq ($(SHARED),)
 else
 	$(UV) run dtsen synth --persons $(DEMO_PERSONS) --seed 42 $(DEMO_DIR)
 endif
-	$(UV) run dtsen ingest --project $(DEMO_DIR)
-	$(UV) run dtsen link --project $(DEMO_DIR)
-	$(UV) run dtsen evaluate --project $(DEMO_DIR)
-	$(UV) run dtsen rank --project $(DEMO_DIR)
-	$(UV) run dtsen target pkh --project $(DEMO_DIR)
+	$(UV) run dtsen build --project $(DEMO_DIR)
+	$(UV) run dtsen evaluate linkage --project $(DEMO_DIR)
 	$(UV) run dtsen evaluate welfare --project $(DEMO_DIR)
+	$(UV) run dtsen target pkh --project $(DEMO_DIR)
+	@echo "Release: $(DEMO_DIR)/releases/$$(cat $(DEMO_DIR)/releases/CURRENT)"
+	@echo "Rapor kualitas data (scorecards): $(DEMO_DIR)/releases/$$(cat $(DEMO_DIR)/releases/CURRENT)/rapor/index.html"
+	@echo "Daftar cek lapangan (ground-check lists): $(DEMO_DIR)/releases/$$(cat $(DEMO_DIR)/releases/CURRENT)/cek_lapangan/"
 
 lint: .venv/.synced
 	$(UV) run ruff check src tests benchmarks
@@ -45,7 +47,7 @@ typecheck: .venv/.synced
 	$(UV) run mypy
 
 pytest: .venv/.synced
-	$(UV) run pytest -q $(PYTEST_ARGS)
+	$(UV) run pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

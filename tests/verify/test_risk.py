@@ -59,7 +59,7 @@ EXPECTED: dict[int, str] = {
     14: "implausible_composition",
     15: "suspected_deceased",
     17: "low_confidence_link",
-    18: "near_threshold",
+    18: "near_threshold;incomplete_welfare",
 }
 
 # persons: (person_id, family_id, relationship, birth_date, is_deceased)
@@ -137,8 +137,9 @@ def _families_table() -> pa.Table:
             "rt": pa.array(["003"] * n, pa.string()),
             "rw": pa.array(["001"] * n, pa.string()),
             "floor_type": pa.array(["KERAMIK"] * (n - 1) + [None], pa.string()),
-            "wall_type": pa.array(["TEMBOK"] * n, pa.string()),
-            "roof_type": pa.array(["GENTENG"] * n, pa.string()),
+            # the last family: no floor, wall or roof known (incomplete_welfare)
+            "wall_type": pa.array(["TEMBOK"] * (n - 1) + [None], pa.string()),
+            "roof_type": pa.array(["GENTENG"] * (n - 1) + [None], pa.string()),
             "water_source": pa.array(["SUMUR_TERLINDUNG"] * n, pa.string()),
             "sanitation": pa.array(["SENDIRI"] * n, pa.string()),
             "lighting": pa.array(["PLN_METER"] * n, pa.string()),
@@ -387,7 +388,7 @@ def test_each_signal_fires_on_its_family_and_nowhere_else(engine: Engine) -> Non
         assert row["signals"] == expected, fid
         assert ";".join(fired) == expected, fid
         assert row["score"] == sum(DEFAULT_WEIGHTS[s] for s in fired), fid
-    assert rows[11]["score"] == 4.5
+    assert rows[11]["score"] == 3.0  # suspected_deceased 1.5 + implausible_composition 1.5
     assert rows[15]["persons"] == 0 and rows[15]["decile"] is None
     assert rows[1]["kk"] == "3204050101000001" and rows[1]["region_code"] == VILLAGES[1]
 

@@ -74,6 +74,7 @@ SIGNAL_WORDS: dict[str, str] = {
     "poor_not_receiving": "sangat miskin tetapi tidak menerima bantuan",
     "near_threshold": "dekat batas kelayakan program",
     "implausible_composition": "susunan keluarga tidak wajar",
+    "incomplete_welfare": "data rumah dan aset belum lengkap",
 }
 SELECTION_WORDS = {RISK: "Risiko", RANDOM: "Acak"}
 
