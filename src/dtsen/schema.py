@@ -112,7 +112,10 @@ FAMILY_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("bpnt", "bool", "penerima BPNT/sembako"),
     FieldSpec("pbi_jk", "bool", "peserta PBI-JK"),
     FieldSpec("consumption_per_capita", "float", "measured consumption, Rp per person per month"),
-    FieldSpec("observed_at", "date", "as-of date of the row (defaults to the source's as_of)"),
+    # field checks (ODK / KoboToolbox exports, see dtsen.verify.field_results)
+    FieldSpec("family_ref", "int", "family_id of the current release that a field visit was for"),
+    FieldSpec("officer", "string", "ID petugas: the field officer who made the visit"),
+    FieldSpec("observed_at", "date", "as-of date of the row (defaults to the source's as_of; a visit's date)"),
 )
 
 FIELDS: dict[Level, dict[str, FieldSpec]] = {
@@ -123,7 +126,7 @@ FIELDS: dict[Level, dict[str, FieldSpec]] = {
 # Fields of which at least one must be mapped for a source of that level to be usable.
 IDENTITY_FIELDS: dict[Level, tuple[str, ...]] = {
     "person": ("nik", "full_name"),
-    "family": ("kk", "nik", "address"),
+    "family": ("kk", "nik", "address", "family_ref"),
 }
 
 BOOL_TRUE = ("1", "Y", "YA", "TRUE", "T", "ADA", "MILIK", "B")

@@ -109,6 +109,13 @@ def test_releases_cli_lists_shows_verifies_and_compares(project: Path, built: An
     d = json.loads(out.read_text())
     assert d["persons"]["added"] == 0 and d["persons"]["removed"] == 0
     assert d["families"]["decile_moved"] == 0
+    code = next(iter(read_parquet_arrow(built[1].path / "verification_candidates.parquet")["region_code"].to_pylist()))
+    checks = runner.invoke(app, ["releases", "checks", code[:8], "--project", str(project), "--out", str(tmp_path / "c")])
+    assert checks.exit_code == 0, checks.output
+    village = tmp_path / "c" / code[:5] / code[:8] / code
+    assert {p.name for p in village.iterdir()} == {"kunjungan.csv", "kunjungan.xlsx", "formulir.xlsx"}
+    released = built[1].path / "cek_lapangan" / code[:5] / code[:8] / code / "kunjungan.csv"
+    assert (village / "kunjungan.csv").read_bytes() == released.read_bytes()  # the same list, on demand
     unknown = runner.invoke(app, ["releases", "show", "R0099", "--project", str(project)])
     assert unknown.exit_code == 2 and "no release 'R0099'" in unknown.output
 

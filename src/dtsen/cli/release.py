@@ -59,6 +59,8 @@ def build(project: ProjectOpt = Path("."), engine: EngineOpt = None) -> None:
     console.print(f"Release: {result.path}")
     console.print(f"Rapor kualitas data (scorecards): {result.path / 'rapor' / 'index.html'}")
     console.print(f"Daftar cek lapangan (ground-check lists): {result.path / 'cek_lapangan'}")
+    for note in result.manifest.get("notes", []):
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)
 
 
 releases_app = typer.Typer(help="The published releases: list, show, compare.", no_args_is_help=True)
@@ -159,3 +161,38 @@ def releases_diff(
     console.print(reg)
     if json_out:
         json_out.write_text(json.dumps(d.to_dict(), indent=2), encoding="utf-8")
+
+
+@releases_app.command("checks")
+@clean_errors
+def releases_checks(
+    region: Annotated[str, typer.Argument(help="Region code prefix, e.g. 32.04 or 32.04.05.")],
+    release: Annotated[str | None, typer.Option(help="Release id (default: the current one).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory to write into (default: cek_lapangan_<region>_<id>).")] = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Write the ground-check lists and forms of a region's villages from a published release."""
+    from dtsen.config import load_settings
+    from dtsen.engine import Engine
+    from dtsen.release.build import store_for
+    from dtsen.release.tables import in_regions, release_tables
+    from dtsen.verify.campaign import write_village_exports
+
+    settings = load_settings(project)
+    store = store_for(settings)
+    release_id = release or store.current()
+    if release_id is None:
+        raise DtsenError(f"no release yet in {store.root}: run `dtsen build`")
+    store.manifest(release_id)
+    directory = out or Path(f"cek_lapangan_{region.replace('.', '_')}_{release_id}")
+    eng = Engine.duckdb()
+    try:
+        tables = release_tables(eng, store.path(release_id))
+        candidates = eng.read_parquet(store.path(release_id) / "verification_candidates.parquet")
+        chosen = candidates.filter(in_regions(candidates, [region]))
+        if int(chosen.count().execute()) == 0:
+            raise DtsenError(f"release {release_id} has no ground-check candidates in region {region!r}")
+        files = write_village_exports(eng, chosen, tables, directory, settings)
+    finally:
+        eng.close()
+    _console().print(f"{len(files) // 3:,} villages written to {directory}")

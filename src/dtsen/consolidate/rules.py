@@ -5,8 +5,8 @@ The rules are data (section `[survivorship]` of `dtsen.toml`), turned into one r
 records are ranked by:
 
 1. a decisive value (built in: a death reported by a source named in `deaths_from`);
-2. `above_all`: sources whose values win over everything when present (field checks), in the
-   order listed;
+2. `above_all`: sources whose values win over everything when present (field checks: by
+   default the source `cek_lapangan`), in the order listed;
 3. the field's rule: `source_order` (position of the source in `order`; sources not listed come
    after, among themselves by recency) or `most_recent` (the latest `observed_at`);
 4. tie-breakers: recency, then agreement (how many distinct sources hold the same value), then
@@ -117,7 +117,9 @@ def _family_key(key: str) -> str:
 PersonField = Annotated[str, AfterValidator(_person_key)]
 FamilyField = Annotated[str, AfterValidator(_family_key)]
 
-DEFAULT_ABOVE_ALL = ["field_check"]
+# The field-check source (ODK / KoboToolbox exports, `dtsen.verify.field_results`): its name is
+# the ground-check folder's, and what the quality indicators count as a field check.
+DEFAULT_ABOVE_ALL = ["cek_lapangan"]
 DEFAULT_DEATHS_FROM = ["dukcapil"]
 
 

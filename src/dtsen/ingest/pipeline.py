@@ -8,10 +8,16 @@ row accounting. Outputs under the project's work directory:
     ingest/records/<source>/      accepted records of the source's level (Parquet)
     ingest/quarantine/<source>/   rejected rows with reasons and their raw values (Parquet)
     ingest/report.json, .csv      row accounting per source and file
+
+A source that maps `family_ref` holds field results (see `dtsen.verify.field_results`): its
+rows are checked against the CURRENT release of the project's release store (its
+`families.parquet`) and, when `[verify] officers` names a CSV (officer,region_code), against
+the officers' villages. Without a current release every such row is `family_unknown`.
 """
 
 from __future__ import annotations
 
+import csv
 import glob
 import time
 from collections import Counter
@@ -22,16 +28,21 @@ from typing import Protocol
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from dtsen.config import Settings, SourceMapping
 from dtsen.engine import Engine
-from dtsen.errors import MappingError, Problem, ProblemLog
+from dtsen.errors import MappingError, Problem, ProblemLog, SettingsError
 from dtsen.ingest.accounting import FileCount, IngestReport, SourceCount
 from dtsen.ingest.quarantine import checked_rejects, reader_rejects
 from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
 from dtsen.ingest.reasons import severities
-from dtsen.ingest.validate import RegionTables, check_source, name_lookup
-from dtsen.reference.regions import RegionMaster
+from dtsen.ingest.validate import FieldCheckTables, RegionTables, check_source, name_lookup
+from dtsen.reference.regions import RegionMaster, normalize_code
+from dtsen.release.store import ReleaseStore
+from dtsen.standardize import clean_text
+
+OFFICER_COLUMNS = ("officer", "region_code")
 
 
 class Progress(Protocol):
@@ -59,6 +70,71 @@ def load_regions(settings: Settings) -> RegionMaster:
     if path is None:
         return RegionMaster.empty()
     return RegionMaster.load(settings.path(path), edition=settings.reference.regions_edition)
+
+
+def read_officers(path: Path) -> pa.Table:
+    """The officer list: a CSV with the header `officer,region_code` (comma or semicolon), one
+    row per officer and village they may visit (an officer with several villages has several
+    rows). Codes are village codes, dotted or as 10 digits. Every bad row is reported at once,
+    with the file and line; a missing file is a `SettingsError` naming it."""
+    if not path.is_file():
+        raise SettingsError(f"officer list {path} not found (setting verify.officers)",
+                            [Problem("the file does not exist", where=str(path),
+                                     hint="a CSV with the header officer,region_code")])
+    text = path.read_text(encoding="utf-8-sig")
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(text.splitlines(), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in OFFICER_COLUMNS if c not in header]
+    if missing:
+        raise SettingsError(f"officer list {path} lacks the column(s) {', '.join(missing)}",
+                            [Problem(f"header is {','.join(header) or '(empty)'}", where=f"{path} line 1",
+                                     hint="the header must be officer,region_code")])
+    at = [header.index(c) for c in OFFICER_COLUMNS]
+    log = ProblemLog()
+    officers: list[str] = []
+    codes: list[str] = []
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            log.add(f"{len(row)} fields where the header has {len(header)}", where=f"{path} line {line}")
+            continue
+        officer, raw_code = (row[i].strip() for i in at)
+        code = normalize_code(raw_code)
+        if not officer:
+            log.add("the officer id is empty", where=f"{path} line {line}")
+        if code is None or len(code) != 13:
+            log.add(f"{raw_code!r} is not a village code PP.KK.CC.DDDD", where=f"{path} line {line}")
+        if officer and code is not None and len(code) == 13:
+            officers.append(officer)
+            codes.append(code)
+    log.raise_if_any(SettingsError, f"officer list {path} has mistakes")
+    return pa.table({"officer": pa.array(officers, pa.string()), "region_code": pa.array(codes, pa.string())})
+
+
+def load_field_check(settings: Settings, engine: Engine) -> FieldCheckTables:
+    """The current release's families (with the head's NIK) and the officer list, for checking
+    field results."""
+    store = ReleaseStore(settings.path(settings.release.dir))
+    current = store.current()
+    families_path = store.path(current) / "families.parquet" if current is not None else None
+    if families_path is not None and families_path.exists():
+        f = engine.read_parquet(families_path)
+        f = f.select(family_id=f.family_id.cast("int64"), kk=f.kk.cast("string"),
+                     region_code=f.region_code.cast("string"), _head=f.head_person_id.cast("int64"))
+        p = engine.read_parquet(families_path.parent / "persons.parquet")
+        heads = p.select(_pid=p.person_id.cast("int64"), nik=p.nik.cast("string"))
+        j = f.left_join(heads, f._head == heads._pid)
+        families = j.select("family_id", "kk", "region_code", "nik")
+    else:
+        families = FieldCheckTables.empty(engine).families
+    officers = None
+    if settings.verify.officers is not None:
+        o = engine.from_arrow(read_officers(settings.path(settings.verify.officers)))
+        officers = engine.materialize(o.select(officer=clean_text(o.officer), region_code=o.region_code))
+    return FieldCheckTables(families=families, officers=officers, release=current)
 
 
 def resolve_files(settings: Settings, only: Sequence[str] | None = None) -> dict[str, list[Path]]:
@@ -156,7 +232,7 @@ def stage_source(settings: Settings, name: str, files: list[Path], progress: Pro
 
 def ingest_source(
     settings: Settings, engine: Engine, staged_source: StagedSource, regions: RegionTables,
-    names: ir.Table | None, progress: Progress,
+    names: ir.Table | None, progress: Progress, field_check: FieldCheckTables | None = None,
 ) -> SourceCount:
     name, src, staged = staged_source.name, staged_source.mapping, staged_source.files
     started = time.perf_counter()
@@ -169,6 +245,7 @@ def ingest_source(
         max_age=settings.ingest.max_age,
         excel_zero_share=settings.ingest.excel_zero_share,
         names=names,
+        field_check=field_check,
     ))
     accepted = checked.filter(checked._reject.isnull()).drop("_reject")
     order = ["file", "sheet", "row"]
@@ -215,6 +292,8 @@ def ingest(
     files = resolve_files(settings, sources)
     master = load_regions(settings)
     regions = RegionTables.build(engine, master)
+    field_results = any("family_ref" in settings.sources[name].columns.values() for name in files)
+    field_check = load_field_check(settings, engine) if field_results else None  # a missing officer list: now
     staged: list[StagedSource] = []
     for name, paths in files.items():
         watch.start(name, len(paths) + 2)
@@ -227,7 +306,7 @@ def ingest(
     names = name_lookup(engine, ibis.union(*with_names, distinct=False)) if with_names else None
     report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
     for s in staged:
-        report.sources.append(ingest_source(settings, engine, s, regions, names, watch))
+        report.sources.append(ingest_source(settings, engine, s, regions, names, watch, field_check))
     report.check()
     report.write(settings.work_dir / "ingest")
     return report

@@ -54,6 +54,11 @@ _ALL = (
     Reason("region_bad_format", "reject", "kode wilayah bukan format PP.KK.CC.DDDD", "region code is not in PP.KK.CC.DDDD format"),
     Reason("region_unknown", "reject", "kode wilayah tidak ada di daftar Kemendagri", "region code not in the Kemendagri list"),
     Reason("region_missing", "warn", "kode wilayah kosong dan nama desa tidak dapat dicocokkan", "no region code and the village name could not be resolved"),
+    # field-check results (ODK / KoboToolbox exports: sources that map `family_ref`)
+    Reason("family_ref_missing", "reject", "ID keluarga yang dikunjungi kosong", "the visited family's id is empty"),
+    Reason("family_unknown", "reject", "ID keluarga tidak ada di rilis yang berlaku", "the family id is not a family of the current release"),
+    Reason("officer_not_assigned", "reject", "petugas tidak ditugaskan di desa keluarga ini", "the officer is not assigned to the family's village"),
+    Reason("visit_in_future", "reject", "tanggal kunjungan setelah tanggal data", "the visit date is after the source's as-of date"),
 )
 
 REASONS: dict[str, Reason] = {r.code: r for r in _ALL}

@@ -5,6 +5,16 @@ canonical field names (all strings). The output has the canonical, typed columns
 level, plus `_reject` and `flags`: the reason codes (`;`-joined) that send a row to
 quarantine or merely flag it. Every check runs on the engine as Ibis expressions; the
 reasons a row has are all collected, not only the first.
+
+Field results (a source that maps `family_ref`: ODK / KoboToolbox exports of the ground-check
+form, see `dtsen.verify.field_results`) are also checked against the current release
+(`FieldCheckTables`): the family must be one of its families (`family_unknown`, or
+`family_ref_missing` when blank), the officer must be assigned to the family's village when an
+officer list is given (`officer_not_assigned`), and the visit may not be dated after the
+source's as-of date (`visit_in_future`). The record's `kk` and `region_code` are filled from
+the release family when the export lacks them, so that the linkage attaches the record to that
+family by its KK. For such a source `family_ref` stands in for the identity check
+(`identity_missing` is not applied: the family id is the identity).
 """
 
 from __future__ import annotations
@@ -167,6 +177,51 @@ class RegionTables:
         return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages))
 
 
+@dataclass(frozen=True)
+class FieldCheckTables:
+    """What field results are checked against, as engine tables.
+
+    families   the current release's families: family_id (int64), kk, region_code and nik
+               (the head's); empty when there is no current release (then every family_ref
+               is unknown)
+    officers   officer (as `clean_text` writes it), region_code (village): who may visit where;
+               None when the project lists no officers (the officer check is skipped)
+    release    the current release's id, or None
+    """
+
+    families: ir.Table
+    officers: ir.Table | None = None
+    release: str | None = None
+
+    @classmethod
+    def empty(cls, engine: Engine) -> FieldCheckTables:
+        """No release yet: no family is known."""
+        schema = pa.schema([("family_id", pa.int64()), *((c, pa.string()) for c in ("kk", "region_code", "nik"))])
+        return cls(engine.from_arrow(schema.empty_table()))
+
+
+def _field_check_join(t: ir.Table, refs: FieldCheckTables) -> ir.Table:
+    """Add the release family of each row's family_ref (_ref_hit, _ref_kk, _ref_region, _ref_nik)
+    and whether its officer is assigned to that family's village (_off_hit)."""
+    f = refs.families
+    fams = f.group_by(_ref_id=f.family_id.cast("int64")).aggregate(
+        _ref_kk=f.kk.cast("string").min(),
+        _ref_region=f.region_code.cast("string").min(),
+        _ref_nik=f.nik.cast("string").min(),
+    )
+    fams = fams.mutate(_ref_hit=ibis.literal(True))
+    t = t.left_join(fams, t._family_ref_value == fams._ref_id).drop("_ref_id")
+    t = t.mutate(_ref_hit=t._ref_hit.fill_null(False))
+    if refs.officers is None:
+        return t.mutate(_off_hit=ibis.literal(True))
+    o = refs.officers
+    off = o.select(_o_officer=o.officer.cast("string"), _o_region=o.region_code.cast("string")).distinct()
+    off = off.mutate(_off_hit=ibis.literal(True))
+    officer = t._officer_value if "_officer_value" in t.columns else NULL_STR
+    t = t.left_join(off, [officer == off._o_officer, t._ref_region == off._o_region]).drop("_o_officer", "_o_region")
+    return t.mutate(_off_hit=t._off_hit.fill_null(False))
+
+
 def _known(table: ir.Table, column: str, codes: ir.Table, flag: str) -> ir.Table:
     """Add boolean `flag`: the value of `column` is one of `codes.code`."""
     marks = codes.select(_k=codes.code, _hit=ibis.literal(True)).distinct()
@@ -185,8 +240,12 @@ def check_source(
     max_age: int,
     excel_zero_share: float,
     names: ir.Table | None = None,
+    field_check: FieldCheckTables | None = None,
 ) -> ir.Table:
-    """Typed canonical columns plus `flags` (warnings) and `_reject` (reasons to quarantine)."""
+    """Typed canonical columns plus `flags` (warnings) and `_reject` (reasons to quarantine).
+
+    `field_check` is what a source mapping `family_ref` is checked against (see the module
+    docstring); without it such a source's family ids are all unknown."""
     level: Level = src.level
     specs = FIELDS[level]
     mapped = set(src.columns.values())
@@ -239,6 +298,9 @@ def check_source(
     }
     if parsers:
         t = join_parsed(engine, t, raw, {f: (specs[f], p) for f, p in parsers.items()})
+    field_result = "family_ref" in mapped
+    if field_result:
+        t = _field_check_join(t, field_check or FieldCheckTables.empty(engine))
     if "full_name" in mapped:
         lookup = names if names is not None else name_lookup(engine, raw)
         t = t.left_join(lookup, t.full_name == lookup._v).drop("_v")
@@ -259,12 +321,16 @@ def check_source(
         checks.add("nik_bad_serial", t._nik_bad_serial & ~nik_damaged)
         checks.add("nik_bad_region", t._nik.notnull() & ~t._nik_district_ok & ~nik_damaged)
     if "kk" in mapped:
-        checks.add("kk_missing", t._kk_missing)
+        checks.add("kk_missing", t._kk_missing & (t._ref_kk.isnull() if field_result else ibis.literal(True)))
         checks.add("kk_bad_format", t._kk_bad_format & ~kk_damaged)
         checks.add("kk_bad_region", t._kk.notnull() & ~t._kk_district_ok & ~kk_damaged)
     nik_ok = ~nik_damaged & ~t._nik_bad_date.fill_null(False) & ~t._nik_bad_serial.fill_null(False)
     out["nik"] = ibis.ifelse(nik_ok, t._nik, NULL_STR)
+    if field_result:  # the head's NIK: a second way to the family when its KK is unknown
+        out["nik"] = out["nik"].fill_null(t._ref_nik)
     out["kk"] = ibis.ifelse(~kk_damaged, t._kk, NULL_STR)
+    if field_result:  # the export names the family by id: its KK is the release family's
+        out["kk"] = out["kk"].fill_null(t._ref_kk)
 
     for spec in specs.values():
         if spec.name in parsers:
@@ -282,7 +348,14 @@ def check_source(
     else:
         out.update(full_name=NULL_STR, name=NULL_STR, name_titles=NULL_STR,
                    name_tokens=ibis.null("array<string>"), name_phonetic=NULL_STR)
-    checks.add("identity_missing", t._nik_missing & t._kk_missing & out["name"].isnull())
+    if field_result:
+        ref_missing = t.family_ref.isnull() | (t.family_ref.strip() == "")
+        checks.add("family_ref_missing", ref_missing)
+        checks.add("family_unknown", ~ref_missing & ~t._ref_hit)
+        checks.add("officer_not_assigned", t._ref_hit & ~t._off_hit)
+        checks.add("visit_in_future", out["observed_at"] > ibis.literal(as_of))
+    else:
+        checks.add("identity_missing", t._nik_missing & t._kk_missing & out["name"].isnull())
 
     # Person checks that tie fields together
     if level == "person":
@@ -310,8 +383,11 @@ def check_source(
         region_given = t._region_given.fill_null(False)
         checks.add("region_bad_format", region_given & t._region.isnull())
         checks.add("region_unknown", t._region.notnull() & ~t._region_ok)
-        checks.add("region_missing", ~region_given & t._region.isnull())
+        resolved = t._ref_region.isnull() if field_result else ibis.literal(True)
+        checks.add("region_missing", ~region_given & t._region.isnull() & resolved)
     out["region_code"] = ibis.ifelse(t._region_ok, t._region, NULL_STR)
+    if field_result:
+        out["region_code"] = out["region_code"].fill_null(t._ref_region)
 
     out["flags"] = checks.joined(severity, "warn")
     out["_reject"] = checks.joined(severity, "reject")

@@ -40,7 +40,7 @@ from dtsen.release.manifest import (
     write_manifest,
 )
 from dtsen.release.store import ReleaseStore, checkpoint
-from dtsen.release.tables import ReleaseTables, work_tables
+from dtsen.release.tables import ReleaseTables, in_regions, work_tables
 
 OnStep = Callable[[str, str, int | None, float], None]  # step, status ("start"/"done"), rows, seconds
 
@@ -150,6 +150,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
 
         release_id = store.next_id()
         staging = store.begin(release_id)
+        notes: list[str] = []
 
         def write() -> dict[str, Any]:
             out = {
@@ -169,7 +170,15 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             write_scorecards(engine, quality, staging / "rapor", release_id=release_id,
                              regions=regions if len(regions) else None, history=_history(store, engine),
                              settings=settings.quality)
-            write_village_exports(engine, candidates, tables, staging / "cek_lapangan", settings)
+            chosen = export_candidates(candidates, settings)
+            if chosen is not None:
+                write_village_exports(engine, chosen, tables, staging / "cek_lapangan", settings)
+            else:
+                notes.append(
+                    "the ground-check lists were not written: more villages have candidates than "
+                    f"[verify] export_max_villages ({settings.verify.export_max_villages}); set [verify] "
+                    "export_regions, or run `dtsen releases checks REGION`"
+                )
             checkpoint("write:reports")
             return out
 
@@ -188,6 +197,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             "models": {"link_run": linked.release_id, "pmt": ranked.model.model_id, "pmt_kind": ranked.model.kind},
             "metrics": _metrics(ranked.counts, linked.counts, acc, candidates, quality),
             "timings": steps,
+            "notes": notes,
             "tables": table_entries(staging, list(written)),
         }
         write_manifest(staging, manifest)
@@ -200,6 +210,16 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         if on_step:
             on_step("publish", "done", None, steps["publish"])
     return BuildResult(release_id=release_id, path=path, manifest=manifest, steps=steps)
+
+
+def export_candidates(candidates: ir.Table, settings: Settings) -> ir.Table | None:
+    """The candidates whose village lists a build writes: those of `[verify] export_regions`,
+    else all while there are at most `export_max_villages` villages, else none (None)."""
+    regions = settings.verify.export_regions
+    if regions:
+        return candidates.filter(in_regions(candidates, regions))
+    villages = int(candidates.region_code.nunique().execute())
+    return candidates if villages <= settings.verify.export_max_villages else None
 
 
 def _metrics(rank_counts: dict[str, int], link_counts: dict[str, int], acc: dict[str, Any],

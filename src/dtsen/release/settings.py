@@ -32,6 +32,13 @@ class VerifySettings(_Section):
     weights: dict[str, float] = Field(
         default_factory=dict, description="Per risk signal, its weight in the risk score (default weights otherwise)."
     )
+    export_regions: list[str] = Field(
+        default_factory=list,
+        description="Region code prefixes whose village lists and forms a build writes; empty: all, up to export_max_villages.",
+    )
+    export_max_villages: int = Field(
+        2000, ge=0, description="With no export_regions, a build writes the lists of all villages only up to this many."
+    )
     officers: str | None = Field(
         None, description="CSV of field officers and their villages (officer,region_code) for checking field results."
     )

@@ -89,3 +89,33 @@ def work_tables(engine: Engine, settings: Settings) -> ReleaseTables:
         records=records,
         as_of=as_of,
     )
+
+
+def release_tables(engine: Engine, release_dir: Path) -> ReleaseTables:
+    """The tables of a published release (its `families` table also serves as the ranking: it
+    carries the rank columns). No per-source records: a release does not keep them."""
+    import json
+
+    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
+    families = _read(engine, release_dir / "families.parquet", "dtsen build")
+    return ReleaseTables(
+        persons=_read(engine, release_dir / "persons.parquet", "dtsen build"),
+        families=families,
+        ranking=families,
+        links=_read(engine, release_dir / "links.parquet", "dtsen build"),
+        provenance=_read(engine, release_dir / "provenance.parquet", "dtsen build"),
+        conflicts=_read(engine, release_dir / "conflicts.parquet", "dtsen build"),
+        events=_read(engine, release_dir / "events.parquet", "dtsen build"),
+        quarantine=_read(engine, release_dir / "quarantine.parquet", "dtsen build"),
+        as_of=dt.date.fromisoformat(manifest["as_of"]),
+    )
+
+
+def in_regions(t: ir.Table, prefixes: list[str], column: str = "region_code") -> ir.BooleanValue:
+    """Rows whose region code starts with one of `prefixes` (all rows when there are none)."""
+    if not prefixes:
+        return ibis.literal(True)
+    cond: ir.BooleanValue = ibis.literal(False)
+    for prefix in prefixes:
+        cond = cond | t[column].startswith(prefix)
+    return cond.fill_null(False)
