@@ -27,7 +27,7 @@ SCHEMA = pa.schema(
 ROWS: list[tuple[Any, ...]] = [
     # 1: Dukcapil reports the death; a later field check and BPJS still say alive
     (1, "a1", "dukcapil", DUK, "K1", True, D(2025, 1, 10)),
-    (1, "a2", "field_check", D(2025, 7, 1), None, False, None),
+    (1, "a2", "cek_lapangan", D(2025, 7, 1), None, False, None),
     (1, "a3", "bpjs", BPJS, "K1", False, None),
     # 2: DTKS says dead, Dukcapil alive: alive, and no death date
     (2, "b1", "dukcapil", DUK, "K2", False, None),

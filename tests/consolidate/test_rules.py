@@ -30,7 +30,7 @@ def test_defaults_put_dukcapil_first_for_identity_and_recency_for_the_rest() -> 
         assert s.rule_for("person", field) == FieldRule(rule="most_recent"), field
     for field in ("floor_area", "floor_type", "has_car", "has_motorbike", "livestock", "ownership", "address"):
         assert s.rule_for("family", field) == FieldRule(rule="most_recent"), field
-    assert s.above_all == ["field_check"]
+    assert s.above_all == ["cek_lapangan"]
     assert s.deaths_from == ["dukcapil"]
 
 
@@ -87,14 +87,14 @@ def test_unknown_sources_only_in_what_the_project_changed() -> None:
     assert unknown_sources(SurvivorshipSettings(), known) == []
     s = SurvivorshipSettings.model_validate(
         {
-            "above_all": ["field_check", "verifkasi"],
+            "above_all": ["cek_lapangan", "verifkasi"],
             "deaths_from": ["dukcapil"],
             "person": {"kk": {"rule": "source_order", "order": ["dukcapl", "dtks"]}},
             "family": {"default": {"rule": "most_recent", "order": ["pln"]}},
         }
     )
     assert unknown_source_refs(s, known) == [
-        (("above_all",), "field_check"),
+        (("above_all",), "cek_lapangan"),
         (("above_all",), "verifkasi"),
         (("person", "kk", "order"), "dukcapl"),
         (("family", "default", "order"), "pln"),

@@ -39,7 +39,7 @@ ROWS: list[tuple[Any, ...]] = [
     (2, "k22", "regsosek_art", D(2022, 11, 15), None, None, "JL LEBIH LAMA", None),
     (2, "k23", "dukcapil", DUK, D(1990, 5, 5), "P", "  ", None),
     # 3: a field check wins over Dukcapil, old as it is
-    (3, "k31", "field_check", D(2020, 1, 1), None, "P", None, None),
+    (3, "k31", "cek_lapangan", D(2020, 1, 1), None, "P", None, None),
     (3, "k32", "dukcapil", DUK, None, "L", None, None),
     # 4: same date: the value more sources agree on
     (4, "k41", "src_a", D(2025, 1, 1), None, None, "X", None),
@@ -85,7 +85,7 @@ PROVENANCE = [
     (2, "address", "JL LAMA 2", "dtks", "k21", DTKS, 1, 2),
     (2, "birth_date", "1990-05-05", "dukcapil", "k23", DUK, 1, 1),
     (2, "sex", "P", "dukcapil", "k23", DUK, 1, 1),
-    (3, "sex", "P", "field_check", "k31", D(2020, 1, 1), 1, 2),
+    (3, "sex", "P", "cek_lapangan", "k31", D(2020, 1, 1), 1, 2),
     (4, "address", "Y", "src_b", "k42", D(2025, 1, 1), 2, 3),
     (5, "birth_date", "2000-01-02", "dtks", "k52", D(2020, 1, 1), 1, 2),
     (6, "birth_date", "2001-01-01", "other1", "k61", D(2025, 1, 1), 1, 2),
