@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dtsen.errors import DtsenError
-from dtsen.welfare.coefficients import CoefficientTableError, parse_number, read_coefficients, write_coefficients
+from dtsen.ingest.small_table import parse_number
+from dtsen.welfare.coefficients import CoefficientTableError, read_coefficients, write_coefficients
 from dtsen.welfare.ols import Coefficients, fit_ols, predict_frame
 from dtsen.welfare.predictors import PREDICTORS, select_predictors
 

@@ -33,8 +33,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dtsen.errors import DtsenError, InputFileError, ProblemLog
-from dtsen.ingest.csv_reader import detect_delimiter, detect_encoding
+from dtsen.errors import DtsenError, ProblemLog
+from dtsen.ingest.small_table import parse_number, read_records
 from dtsen.welfare.ols import MISSING, Coefficients
 from dtsen.welfare.predictors import PREDICTORS, Predictor
 
@@ -44,8 +44,6 @@ REGION = "region"
 MEAN = "mean"
 _KEYWORDS = (INTERCEPT, REGION, MEAN)
 _REGION_LEVELS = (("province", re.compile(r"^\d{2}$")), ("regency", re.compile(r"^\d{2}\.\d{2}$")))
-_POINT_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_COMMA_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+([eE][+-]?\d+)?$")
 
 
 class CoefficientTableError(DtsenError):
@@ -61,40 +59,9 @@ class _Row:
     too_wide: tuple[str, str] | None = None  # (message, hint) for a record wider than the header
 
 
-def parse_number(text: str, decimal_comma: bool) -> float | None:
-    """A finite number written with a decimal point, or (when allowed) a decimal comma with
-    optional thousands points (``1.234,5``); None when `text` is not such a number."""
-    s = text.strip()
-    if decimal_comma and "," in s:
-        if not _COMMA_NUMBER.match(s):
-            return None
-        s = s.replace(".", "").replace(",", ".")
-    elif not _POINT_NUMBER.match(s):
-        return None
-    value = float(s)
-    return value if math.isfinite(value) else None
-
-
 def _read_rows(path: Path) -> tuple[str, list[_Row]]:
     """The delimiter and the non-blank records below the header, with their line numbers."""
-    try:
-        encoding = detect_encoding(path)
-        delimiter, _ = detect_delimiter(path, encoding)
-        with path.open("r", encoding=encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter, strict=True)
-            try:
-                records = [(reader.line_num, record) for record in reader]
-            except csv.Error as e:
-                raise CoefficientTableError(
-                    f"{path} line {reader.line_num}: cannot be parsed ({e}); perhaps a quote is never closed"
-                ) from None
-    except InputFileError as e:
-        raise CoefficientTableError(f"cannot read the coefficient table: {e}") from None
-    except OSError as e:
-        raise CoefficientTableError(f"{path}: cannot read the coefficient table ({e.strerror or e})") from None
-    records = [(n, r) for n, r in records if any(cell.strip() for cell in r)]
-    if not records:
-        raise CoefficientTableError(f"{path}: the coefficient table is empty; it needs the header {','.join(COLUMNS)}")
+    delimiter, records = read_records(path, CoefficientTableError, "the coefficient table", COLUMNS)
     header_line, header = records[0]
     names = [cell.strip().strip("\ufeff").strip().lower() for cell in header]
     absent = [c for c in COLUMNS if c not in names]

@@ -22,8 +22,6 @@ else the national one.
 
 from __future__ import annotations
 
-import csv
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +30,8 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 
-from dtsen.errors import DtsenError, InputFileError, ProblemLog
-from dtsen.ingest.csv_reader import detect_delimiter, detect_encoding
+from dtsen.errors import DtsenError, ProblemLog
+from dtsen.ingest.small_table import parse_number, read_records
 from dtsen.welfare.settings import EXTREME_LINE, POVERTY_LINE
 
 Area = Literal["URBAN", "RURAL", "ALL"]
@@ -49,8 +47,6 @@ AREAS: dict[str, Area] = {
 COLUMNS = ("province", "area", "poverty_line", "extreme_line")
 _REQUIRED = COLUMNS[:3]
 _PROVINCE = re.compile(r"^\d{2}$")
-_POINT_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_COMMA_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+([eE][+-]?\d+)?$")
 _THOUSANDS_POINTS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
 
 
@@ -136,39 +132,9 @@ def line_exprs(lines: PovertyLines, t: ir.Table) -> tuple[ir.FloatingValue, ir.F
 # -- reading the table ---------------------------------------------------------------------------
 
 
-def _number(text: str, decimal_comma: bool) -> float | None:
-    s = text.strip()
-    if decimal_comma and "," in s:
-        if not _COMMA_NUMBER.match(s):
-            return None
-        s = s.replace(".", "").replace(",", ".")
-    elif not _POINT_NUMBER.match(s):
-        return None
-    value = float(s)
-    return value if math.isfinite(value) else None
-
-
 def _records(path: Path) -> tuple[str, list[tuple[int, list[str]]]]:
     """The delimiter and the non-blank records with their line numbers (the header first)."""
-    try:
-        encoding = detect_encoding(path)
-        delimiter, _ = detect_delimiter(path, encoding)
-        with path.open("r", encoding=encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter, strict=True)
-            try:
-                records = [(reader.line_num, record) for record in reader]
-            except csv.Error as e:
-                raise PovertyLineError(
-                    f"{path} line {reader.line_num}: cannot be parsed ({e}); perhaps a quote is never closed"
-                ) from None
-    except InputFileError as e:
-        raise PovertyLineError(f"cannot read the poverty-line table: {e}") from None
-    except OSError as e:
-        raise PovertyLineError(f"{path}: cannot read the poverty-line table ({e.strerror or e})") from None
-    records = [(n, r) for n, r in records if any(cell.strip() for cell in r)]
-    if not records:
-        raise PovertyLineError(f"{path}: the poverty-line table is empty; it needs the header {','.join(COLUMNS)}")
-    return delimiter, records
+    return read_records(path, PovertyLineError, "the poverty-line table", COLUMNS)
 
 
 class _Reader:
@@ -185,7 +151,7 @@ class _Reader:
             plain = text.strip().replace(".", "")
             self.log.add(f"{what} {text!r} is ambiguous", where, f"write {plain} without thousands separators")
             return None
-        value = _number(text, self.decimal_comma)
+        value = parse_number(text, self.decimal_comma)
         if value is None:
             self.log.add(f"{what} {text!r} is not a number" if text else f"{what} is blank", where)
         elif value <= 0:
