@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -62,12 +62,13 @@ SPARK_CONF: dict[str, str] = {
 class Engine:
     """Holds an Ibis backend and knows how to read and write Parquet on it."""
 
-    def __init__(self, kind: EngineKind, backend: Any, *, spark: Any = None) -> None:
+    def __init__(self, kind: EngineKind, backend: Any, *, spark: Any = None, tag: str = "") -> None:
         self.kind: EngineKind = kind
         self.dialect = DIALECTS[kind]
         self.con = backend
         self._spark = spark
         self._n = 0
+        self._tag = tag  # in the names of the tables this engine makes (several share a database)
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -90,6 +91,24 @@ class Engine:
         # unless told to accept the older syntax.
         backend.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
         return cls("duckdb", backend)
+
+    def connection(self, tag: str) -> Engine:
+        """Another connection to this DuckDB database, for work on another thread.
+
+        The connections share the database (tables made by one are seen by all), its memory
+        limit and its threads, so that two threads interleave their Python work (building and
+        compiling expressions) with each other's queries. `tag` keeps their table names apart.
+        Close it with `close()`. DuckDB only: a Spark session already runs work in parallel.
+        """
+        if self.kind != "duckdb":
+            raise EngineError("Engine.connection is for DuckDB; Spark runs one session")
+        backend = ibis.duckdb.from_connection(self.con.con.cursor())
+        backend.raw_sql("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
+        return Engine("duckdb", backend, tag=tag)
+
+    def adopt(self, table: ir.Table) -> ir.Table:
+        """A table materialized (or registered) by another connection of the same database."""
+        return self.con.table(self.physical_name(table))
 
     @classmethod
     def spark(
@@ -164,13 +183,23 @@ class Engine:
     # -- tables ---------------------------------------------------------------------------
     def _name(self, prefix: str) -> str:
         self._n += 1
-        return f"_dtsen_{prefix}_{self._n}"
+        return f"_dtsen_{self._tag}{prefix}_{self._n}"
 
     def read_parquet(self, path: str | Path) -> ir.Table:
         """Read a Parquet file or a directory of Parquet files as an Ibis table."""
         p = Path(path)
         target = str(p / "*.parquet") if p.is_dir() else str(p)
         return self.con.read_parquet(target, table_name=self._name("pq"))
+
+    def read_parquet_files(self, paths: Sequence[str | Path]) -> ir.Table:
+        """Read several Parquet files with the same columns as one table (one scan, not a union)."""
+        if not paths:
+            raise ValueError("read_parquet_files needs at least one file")
+        if self.kind == "spark":
+            tname = self._name("pq")
+            self._spark.read.parquet(*(str(p) for p in paths)).createOrReplaceTempView(tname)
+            return self.con.table(tname)
+        return self.con.read_parquet([str(p) for p in paths], table_name=self._name("pq"))
 
     def from_arrow(self, table: pa.Table, name: str | None = None) -> ir.Table:
         """Register a small in-memory Arrow table (reference data, lookups) on the engine."""

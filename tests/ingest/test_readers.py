@@ -220,6 +220,29 @@ def test_fast_path_agrees_with_csv_module_on_a_clean_file(tmp_path: Path) -> Non
     }
 
 
+def test_fast_path_numbers_ragged_records_across_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dtsen.ingest.csv_reader as csv_reader
+
+    monkeypatch.setattr(csv_reader, "_ARROW_BLOCK_BYTES", 1024)  # hundreds of Arrow batches
+    lines = ["A,B,C"]
+    for i in range(5000):
+        if i % 97 == 5:
+            lines.append(f"{i},short")  # ragged: 2 fields
+        elif i % 211 == 7:
+            lines.append(f'{i},"two\nlines",x,extra')  # ragged, with a quoted newline: 4 fields
+        else:
+            lines.append(f'{i},"b{i}",c')
+    path = write(tmp_path, "ragged.csv", "\n".join(lines) + "\n")
+    with monkeypatch.context() as m:  # Arrow numbers the ragged records itself: no fallback
+        m.setattr(csv_reader, "_stage_python", lambda *a, **k: pytest.fail("fell back to the csv module"))
+        fast = check_accounting(stage_csv(path, tmp_path / "f", ReadOptions(), fast=True))
+    slow = check_accounting(stage_csv(path, tmp_path / "s", ReadOptions(chunk_rows=700), fast=False))
+    assert rows_of(fast) == rows_of(slow)
+    assert rejects_of(fast) == rejects_of(slow)
+    assert fast.rows_rejected == 75  # 52 with i = 5 + 97k, and 23 more with i = 7 + 211k
+    assert [r["_row"] for r in rejects_of(fast)][:3] == [7, 9, 104]
+
+
 # --- CSV: files that cannot be read -----------------------------------------------------------
 
 

@@ -19,17 +19,20 @@ rejected as ``ragged_row``, its fields re-joined with the same delimiter in ``_r
 
 Two parsers, one result. A file whose header is one line and has several columns is first read
 by Arrow's CSV reader (streaming, several times faster). Arrow agrees with the `csv` module on
-every record with as many fields as the header, but cannot say where a blank or ragged record
-was; at the first such record the Arrow output is discarded and the file is read again with the
-`csv` module, which numbers and rejects records exactly. That path holds ``chunk_rows`` records
-at a time and runs no Python loop per row: lengths are checked with numpy, good rows are
-flattened and cut into columns by Arrow.
+every record with as many fields as the header. At the first record with another number of
+fields, the file is read again by Arrow on one thread, which numbers such records so that they
+are rejected exactly as the `csv` module path rejects them. Arrow cannot tell a blank line from
+a row of empty fields (",,"): at the first such row, and at any other parse trouble, the Arrow
+output is discarded and the file is read again with the `csv` module, which numbers and rejects
+records exactly. That path holds ``chunk_rows`` records at a time and runs no Python loop per
+row: lengths are checked with numpy, good rows are flattened and cut into columns by Arrow.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 from dataclasses import dataclass
@@ -291,25 +294,65 @@ def _stage_python(
     return counts
 
 
-def _refuse_row(row: pcsv.InvalidRow) -> str:
-    return "error"
+class _Skipped:
+    """The records Arrow's parser set aside (wrong number of fields), by record number."""
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []
+        self.texts: dict[int, tuple[str, int]] = {}
+
+    def __call__(self, row: pcsv.InvalidRow) -> str:
+        if row.number is None or row.number < 0:
+            return "error"  # no record number: let the csv module say where
+        self.numbers.append(row.number)
+        self.texts[row.number] = (row.text, row.actual_columns)
+        return "skip"
+
+    def take(self, start: int, rows: int) -> tuple[np.ndarray, list[int]]:
+        """Record numbers for the next `rows` parsed rows, starting at record `start`, and the
+        skipped records among them (removed from the pending list)."""
+        pending = sorted(n for n in self.numbers if n >= start)
+        if len(pending) != len(self.numbers):  # pragma: no cover - Arrow reports records in order
+            raise _ArrowLost("a skipped record lies before the rows already staged")
+        k = 0
+        while True:
+            hi = start + rows + k
+            k_next = sum(1 for n in pending if n < hi)
+            if k_next == k:
+                break
+            k = k_next
+        skipped = pending[:k]
+        self.numbers = pending[k:]
+        numbers = np.setdiff1d(np.arange(start, start + rows + k, dtype=np.int64), np.array(skipped, dtype=np.int64))
+        return numbers, skipped
 
 
-def _stage_arrow(path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter) -> _Counts | None:
+class _ArrowLost(Exception):
+    """The Arrow path cannot number this file's records exactly: fall back to the csv module."""
+
+
+def _stage_arrow(
+    path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter, *, tolerant: bool
+) -> _Counts | None:
     """Stage the records after a one-line header with Arrow's CSV reader, or None to fall back.
 
     Arrow parses several times faster than the `csv` module and agrees with it on every record
-    that has as many fields as the header. It cannot tell where a blank or ragged record was, so
-    the first such record (or any other parse trouble) abandons this path and the caller falls
-    back to the `csv` module, which numbers and rejects records exactly.
+    that has as many fields as the header. Without `tolerant` (multi-threaded, fastest) the
+    first record with another number of fields abandons this path. With `tolerant` the parser
+    runs on one thread, which lets it say the record number of every such record: those are
+    rejected as ``ragged_row`` exactly as the `csv` module path does. A row of empty fields (a
+    blank line, or ",,") and any other parse trouble return None: the caller falls back to the
+    `csv` module.
     """
     names = [f"f{i}" for i in range(width)]
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    skipped = _Skipped()
     try:
         batches = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=_ARROW_BLOCK_BYTES, encoding=arrow_encoding
+                column_names=names, skip_rows=1, block_size=_ARROW_BLOCK_BYTES, encoding=arrow_encoding,
+                use_threads=not tolerant,
             ),
             parse_options=pcsv.ParseOptions(
                 delimiter=delimiter,
@@ -318,7 +361,7 @@ def _stage_arrow(path: Path, encoding: str, delimiter: str, width: int, writer: 
                 escape_char=False,
                 newlines_in_values=True,
                 ignore_empty_lines=False,
-                invalid_row_handler=_refuse_row,
+                invalid_row_handler=skipped if tolerant else (lambda row: "error"),
             ),
             convert_options=pcsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
@@ -333,11 +376,21 @@ def _stage_arrow(path: Path, encoding: str, delimiter: str, width: int, writer: 
             longest = max((pc.max(pc.utf8_length(c)).as_py() or 0) for c in batch.columns)
             if longest > limit:
                 return None  # the csv module refuses such a field; let it say where
-            numbers = np.arange(next_row, next_row + batch.num_rows, dtype=np.int64)
+            numbers, ragged = skipped.take(next_row, batch.num_rows)
+            if ragged:
+                rows = [next(csv.reader([skipped.texts[n][0]], delimiter=delimiter), []) for n in ragged]
+                details = [f"expected {width} fields, found {len(r)}" for r in rows]
+                writer.write_rejects(None, np.array(ragged, dtype=np.int64), rejoin(rows, delimiter), "ragged_row", details)
+            # Arrow reads a blank line as a row of empty fields, as it reads ",,": only the csv
+            # module can tell them apart (a blank line is skipped, ",," is a row of nulls).
+            if pc.any(functools.reduce(pc.and_, [pc.equal(pc.binary_length(c), 0) for c in batch.columns])).as_py():
+                return None
             writer.write_rows(None, numbers, [blank_to_null(c) for c in batch.columns])
-            next_row += batch.num_rows
-            counts.rows_read += batch.num_rows
-    except (pa.ArrowException, UnicodeDecodeError):
+            next_row += len(numbers) + len(ragged)
+            counts.rows_read += batch.num_rows + len(ragged)
+        if skipped.numbers:  # pragma: no cover - every skipped record falls within a batch
+            return None
+    except (pa.ArrowException, UnicodeDecodeError, _ArrowLost):
         return None
     return counts
 
@@ -357,12 +410,14 @@ def stage_csv(path: Path, out_dir: Path, options: ReadOptions, *, fast: bool = T
         width = len(header.columns)
         counts: _Counts | None = None
         if fast and width > 1 and header_row == 1 and reader.line_num == 1:
-            with StageWriter(path, out_dir, header.columns) as writer:
-                counts = _stage_arrow(path, encoding, delimiter, width, writer)
-                if counts is None:
-                    writer.abort()
-                else:
-                    writer.commit()
+            for tolerant in (False, True):
+                with StageWriter(path, out_dir, header.columns) as writer:
+                    counts = _stage_arrow(path, encoding, delimiter, width, writer, tolerant=tolerant)
+                    if counts is None:
+                        writer.abort()
+                    else:
+                        writer.commit()
+                        break
         if counts is None:
             with StageWriter(path, out_dir, header.columns) as writer:
                 counts = _stage_python(reader, path, header_row + 1, width, delimiter, options.chunk_rows, writer)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -127,7 +128,7 @@ def load_field_check(settings: Settings, engine: Engine) -> FieldCheckTables:
         p = engine.read_parquet(families_path.parent / "persons.parquet")
         heads = p.select(_pid=p.person_id.cast("int64"), nik=p.nik.cast("string"))
         j = f.left_join(heads, f._head == heads._pid)
-        families = j.select("family_id", "kk", "region_code", "nik")
+        families = engine.materialize(j.select("family_id", "kk", "region_code", "nik"))
     else:
         families = FieldCheckTables.empty(engine).families
     officers = None
@@ -205,13 +206,29 @@ class StagedSource:
     mapping: SourceMapping
     files: list[tuple[str, StagedFile]]
 
+    def groups(self) -> list[list[tuple[str, StagedFile]]]:
+        """The files grouped by their column lists (usually one group: a source's files share
+        a layout), so that each group is read in one scan."""
+        by_columns: dict[tuple[str, ...], list[tuple[str, StagedFile]]] = {}
+        for label, sf in self.files:
+            by_columns.setdefault(tuple(sf.columns), []).append((label, sf))
+        return list(by_columns.values())
+
+    @staticmethod
+    def staged(engine: Engine, group: list[tuple[str, StagedFile]]) -> ir.Table:
+        """One group's staged files as one table, `_file` holding each file's label."""
+        t = engine.read_parquet_files([sf.staged for _, sf in group])
+        labels = [(str(sf.path), label) for label, sf in group]
+        label = t._file.cases(*labels, else_=t._file) if len(group) > 1 else ibis.literal(group[0][0])
+        return t.mutate(_file=label)
+
     def raw(self, engine: Engine) -> ir.Table:
         """The union of the source's files, mapped columns renamed to canonical fields."""
         pieces = []
-        for label, sf in self.files:
-            t = engine.read_parquet(sf.staged)
+        for group in self.groups():
+            t = self.staged(engine, group)
             pieces.append(t.select(
-                _source=ibis.literal(self.name), _file=ibis.literal(label), _sheet=t._sheet.cast("string"),
+                _source=ibis.literal(self.name), _file=t._file, _sheet=t._sheet.cast("string"),
                 _row=t._row.cast("int64"),
                 **{field: t[column].cast("string") for column, field in self.mapping.columns.items()},
             ))
@@ -253,10 +270,11 @@ def ingest_source(
     engine.write_parquet(accepted, work / "ingest" / "records" / name, order_by=order)
 
     rejected = []
+    for group in staged_source.groups():
+        rejected.append(checked_rejects(checked, staged_source.staged(engine, group), group[0][1].columns))
     for label, sf in staged:
-        t = engine.read_parquet(sf.staged)
-        rejected.append(checked_rejects(checked, t, label, sf.columns))
-        rejected.append(reader_rejects(engine.read_parquet(sf.rejects), name, label))
+        if sf.rows_rejected:
+            rejected.append(reader_rejects(engine.read_parquet(sf.rejects), name, label))
     quarantine = engine.materialize(ibis.union(*rejected, distinct=False))
     engine.write_parquet(quarantine, work / "ingest" / "quarantine" / name, order_by=order)
 
@@ -305,8 +323,59 @@ def ingest(
     with_names = [s.raw(engine).select("full_name") for s in staged if "full_name" in s.mapping.columns.values()]
     names = name_lookup(engine, ibis.union(*with_names, distinct=False)) if with_names else None
     report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
-    for s in staged:
-        report.sources.append(ingest_source(settings, engine, s, regions, names, watch, field_check))
+    if engine.kind == "duckdb" and len(staged) > 1:
+        report.sources = _ingest_in_parallel(settings, engine, staged, regions, names, watch, field_check)
+    else:
+        for s in staged:
+            report.sources.append(ingest_source(settings, engine, s, regions, names, watch, field_check))
     report.check()
     report.write(settings.work_dir / "ingest")
     return report
+
+
+WORKERS = 2  # sources checked at once on DuckDB
+
+
+def _ingest_in_parallel(
+    settings: Settings, engine: Engine, staged: list[StagedSource], regions: RegionTables,
+    names: ir.Table | None, progress: Progress, field_check: FieldCheckTables | None,
+) -> list[SourceCount]:
+    """`ingest_source` for every source, two at a time, each thread on its own connection to
+    the same DuckDB database (see `Engine.connection`): while one thread builds and compiles a
+    source's expressions in Python, the other's query runs. The results do not depend on the
+    order. Largest sources go first, so that the two threads finish together; the counts come
+    back in the project file's order. The first error stops both threads and is raised."""
+    todo = sorted(range(len(staged)), key=lambda i: -sum(sf.rows_read for _, sf in staged[i].files))
+    results: dict[int, SourceCount] = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(tag: str) -> None:
+        con = engine.connection(tag)
+        try:
+            mine = RegionTables(regions.loaded, con.adopt(regions.districts), con.adopt(regions.villages))
+            their_names = con.adopt(names) if names is not None else None
+            checks = None
+            if field_check is not None:
+                officers = con.adopt(field_check.officers) if field_check.officers is not None else None
+                checks = FieldCheckTables(con.adopt(field_check.families), officers, field_check.release)
+            while True:
+                with lock:
+                    if not todo or errors:
+                        return
+                    i = todo.pop(0)
+                results[i] = ingest_source(settings, con, staged[i], mine, their_names, progress, checks)
+        except BaseException as error:  # handed to the main thread, which raises it
+            with lock:
+                errors.append(error)
+        finally:
+            con.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{k}_",), daemon=True) for k in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(staged))]

@@ -35,11 +35,13 @@ def raw_json(table: ir.Table, columns: list[str]) -> ir.StringValue:
     return ibis.literal("{") + ibis.literal(",").join(parts) + ibis.literal("}")
 
 
-def checked_rejects(checked: ir.Table, staged: ir.Table, file_label: str, columns: list[str]) -> ir.Table:
-    """Rows of one file that failed validation, joined to their raw values."""
-    q = checked.filter([checked._reject.notnull(), checked.file == file_label])
-    raw = staged.select(_r=staged._row, _s=staged._sheet.cast("string").fill_null(""), _raw=raw_json(staged, columns))
-    joined = q.left_join(raw, [q.row == raw._r, q.sheet.fill_null("") == raw._s])
+def checked_rejects(checked: ir.Table, staged: ir.Table, columns: list[str]) -> ir.Table:
+    """Rows that failed validation, joined to their raw values in `staged` (staged files that
+    share `columns`, `_file` holding each file's label)."""
+    q = checked.filter(checked._reject.notnull())
+    raw = staged.select(_f=staged._file, _r=staged._row, _s=staged._sheet.cast("string").fill_null(""),
+                        _raw=raw_json(staged, columns))
+    joined = q.inner_join(raw, [q.file == raw._f, q.row == raw._r, q.sheet.fill_null("") == raw._s])
     return joined.select(
         source=joined.source,
         file=joined.file,

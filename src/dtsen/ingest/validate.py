@@ -32,18 +32,27 @@ from dtsen.config import SourceMapping
 from dtsen.engine import Engine
 from dtsen.ingest.reasons import Severity
 from dtsen.reference.kk import kk_parts
-from dtsen.reference.nik import flag_rounded_column, nik_birth_date_mismatch, nik_parts, nik_sex_mismatch
+from dtsen.reference.nik import (
+    digits16_text,
+    flag_rounded_column,
+    nik_birth_date_mismatch,
+    nik_parts,
+    nik_sex_mismatch,
+)
 from dtsen.reference.regions import RegionMaster, name_key_expr, region_code_expr
 from dtsen.schema import FIELDS, FieldSpec, Level
 from dtsen.standardize import (
     age_at,
     clean_address,
     clean_text,
+    code_key_expr,
     extract_rt_rw,
     normalize_rt,
     parse_date,
     parse_float,
     parse_int,
+    prepared_date,
+    prepared_number,
     standardize_names,
     translate,
     translate_bool,
@@ -97,21 +106,30 @@ def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser
     """How one raw column becomes one typed value, and the reason it can fail with."""
     extra = src.codes.get(spec.name)
 
-    def parse(raw: ir.StringValue) -> tuple[ir.Value, ir.BooleanValue]:
-        if spec.dtype == "date":
-            parsed = parse_date(raw, src.date_formats, as_of)
-            return parsed.value, parsed.invalid
+    def prepare(raw: ir.StringValue) -> ir.StringValue:
         if spec.dtype in ("int", "float"):
             if extra:  # a code list for a number (Regsosek's VA classes 1-5 -> 450..3500)
                 key = raw.strip()
                 raw = key.cases(*extra.items(), else_=raw)
-            number = parse_int(raw) if spec.dtype == "int" else parse_float(raw)
+            return prepared_number(raw)
+        if spec.dtype == "bool" or spec.vocabulary:
+            return code_key_expr(raw)
+        if spec.dtype == "date":
+            return prepared_date(raw)
+        return raw
+
+    def parse(raw: ir.StringValue, prepared: ir.StringValue) -> tuple[ir.Value, ir.BooleanValue]:
+        if spec.dtype == "date":
+            parsed = parse_date(raw, src.date_formats, as_of, text=prepared)
+            return parsed.value, parsed.invalid
+        if spec.dtype in ("int", "float"):
+            number = parse_int(raw, prepared) if spec.dtype == "int" else parse_float(raw, text=prepared)
             return number.value, number.invalid
         if spec.dtype == "bool":
-            flag = translate_bool(raw, extra)
+            flag = translate_bool(raw, extra, key=prepared)
             return flag.value, flag.unknown
         if spec.vocabulary:
-            code = translate(raw, spec.name, extra)
+            code = translate(raw, spec.name, extra, key=prepared)
             return code.value, code.unknown
         return clean_text(raw), ibis.literal(False)
 
@@ -121,40 +139,68 @@ def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser
         reason = "value_invalid"
     else:
         reason = "sex_invalid" if spec.name == "sex" else "code_unknown"
-    return Parser(reason, parse)
+    return Parser(reason, prepare, parse)
 
 
 @dataclass(frozen=True)
 class Parser:
+    """How a field's raw text is read: `prepare` gives the text the parse reads (computed once,
+    as a column), `parse(raw, prepared)` the typed value and whether it is bad."""
+
     reason: str
-    parse: Callable[[ir.StringValue], tuple[ir.Value, ir.BooleanValue]]
+    prepare: Callable[[ir.StringValue], ir.StringValue]
+    parse: Callable[[ir.StringValue, ir.StringValue], tuple[ir.Value, ir.BooleanValue]]
 
 
-def join_parsed(
-    engine: Engine, table: ir.Table, raw: ir.Table, fields: dict[str, tuple[FieldSpec, Parser]]
-) -> ir.Table:
-    """Parse each distinct raw value of each field once, in one lookup table, and join back.
+def parsed_lookups(
+    engine: Engine, raw: ir.Table, fields: dict[str, tuple[FieldSpec, Parser]]
+) -> list[tuple[str, ir.Table]]:
+    """Parse each distinct raw value of each field once, in one lookup table.
 
     Raw values repeat (a source has a handful of sex codes, some thousands of birth dates):
     parsing each distinct value once and joining is far cheaper than parsing every row. The
     lookup has one row per (field, value) and one value column per type, and is computed in a
-    single pass; the distinct values are read from `raw` (cheap to scan) so that the work
-    upstream of `table` is not repeated. Adds `_<field>_value` and `_<field>_bad`; rows whose
-    raw value is null get nulls there.
+    single pass. Returns, per field, the raw column and its slice of the lookup, keyed by
+    `_k_<field>` with `_<field>_value` and `_<field>_bad` (for `join_lookups`).
     """
-    pieces = []
-    for fname, (spec, parser) in fields.items():
+    def union(pieces: list[ir.Table]) -> ir.Table:
+        return pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
+
+    # Two passes, so that the prepared text is a column and not repeated in every branch of
+    # the parse (which would make the SQL, and the time to compile it, several times larger).
+    prepared = []
+    for fname, (_, parser) in fields.items():
         values = raw.select(_v=raw[fname]).distinct()
         values = values.filter(values._v.notnull())
-        value, bad = parser.parse(values._v)
+        prepared.append(values.select(_f=ibis.literal(fname), _v=values._v, _p=parser.prepare(values._v)))
+    texts = engine.materialize(union(prepared))
+    pieces = []
+    for fname, (spec, parser) in fields.items():
+        values = texts.filter(texts._f == fname)
+        value, bad = parser.parse(values._v, values._p)
         typed = {f"_t_{d}": (value if d == spec.dtype else ibis.null(_IBIS_TYPES[d])) for d in _IBIS_TYPES}
-        pieces.append(values.select(_f=ibis.literal(fname), _v=values._v, _bad=bad, **typed))
-    lookup = engine.materialize(pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False))
+        pieces.append(values.select(_f=values._f, _v=values._v, _bad=bad, **typed))
+    lookup = engine.materialize(union(pieces))
+    out = []
     for fname, (spec, _) in fields.items():
         part = lookup.filter(lookup._f == fname)
-        part = part.select(_k=part._v, **{f"_{fname}_value": part[f"_t_{spec.dtype}"], f"_{fname}_bad": part._bad})
-        table = table.left_join(part, table[fname] == part._k).drop("_k")
-    return table
+        out.append((fname, part.select(**{f"_k_{fname}": part._v, f"_{fname}_value": part[f"_t_{spec.dtype}"],
+                                          f"_{fname}_bad": part._bad})))
+    return out
+
+
+def join_lookups(table: ir.Table, lookups: list[tuple[str, ir.Table]]) -> ir.Table:
+    """Left-join each lookup on its raw column (lookup key `_k_<column>`), as one join chain.
+
+    Joining them all before any other column is derived keeps the expression (and so the time
+    Ibis takes to build and compile it) small; the keys are dropped at the end, once.
+    """
+    keys = []
+    for column, lookup in lookups:
+        key = f"_k_{column}"
+        table = table.left_join(lookup, table[column] == lookup[key])
+        keys.append(key)
+    return table.drop(*keys) if keys else table
 
 
 @dataclass(frozen=True)
@@ -251,23 +297,47 @@ def check_source(
     mapped = set(src.columns.values())
     as_of = src.as_of
 
-    # Exact repeats of a row (same raw values in every mapped column) within the source.
-    dup_rank = ibis.row_number().over(group_by=[raw[c] for c in sorted(mapped)], order_by=[raw._file, raw._sheet, raw._row])
-    t = raw.mutate(_dup=dup_rank > 0)
+    t = _mark_repeats(raw, sorted(mapped))
+    # The identifiers' cleaned texts, once, as columns: every NIK and KK check reads them.
+    ids = [f for f in ("nik", "kk") if f in mapped]
+    texts = {f: digits16_text(t[f]) for f in ids}
+    t = t.mutate(**{f"_{f}_{part}": texts[f][i] for f in ids for i, part in enumerate(("t", "d"))})
+
+    # Every field but the identifiers and the region is parsed once per distinct raw value;
+    # these lookups (and names' and addresses') are joined first, in one chain.
+    parsers = {
+        spec.name: _field_parser(spec, src, as_of)
+        for spec in specs.values()
+        if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS
+    }
+    lookups = parsed_lookups(engine, raw, {f: (specs[f], p) for f, p in parsers.items()}) if parsers else []
+    if "full_name" in mapped:
+        named = names if names is not None else name_lookup(engine, raw)
+        lookups.append(("full_name", named.rename(_k_full_name="_v")))
+    if "address" in mapped:
+        lookups.append(("address", _address_lookup(engine, raw)))
+    if "region_code" in mapped:
+        codes = raw.select(_k_region_code=raw.region_code).distinct()
+        codes = codes.filter(codes._k_region_code.notnull())
+        lookups.append(("region_code", engine.materialize(codes.mutate(_region=region_code_expr(codes._k_region_code)))))
+    t = join_lookups(t, lookups)
 
     def col(f: str) -> ir.StringValue:
         return t[f] if f in mapped else NULL_STR
 
     # Identifiers first: the Excel-rounding check needs the cleaned values of the whole file.
-    nik = nik_parts(col("nik"), as_of)
-    kk = kk_parts(col("kk"))
+    def text(f: str) -> tuple[ir.StringValue, ir.StringValue] | None:
+        return (t[f"_{f}_t"], t[f"_{f}_d"]) if f in mapped else None
+
+    nik = nik_parts(col("nik"), as_of, text("nik"))
+    kk = kk_parts(col("kk"), text("kk"))
     t = t.mutate(
         _nik=nik.clean, _nik_missing=nik.missing, _nik_damaged=nik.excel_damaged, _nik_bad_format=nik.bad_format,
         _nik_bad_date=nik.bad_date, _nik_bad_serial=nik.bad_serial, _nik_district=nik.district_code,
         _nik_birth=nik.birth_date, _nik_sex=nik.sex,
         _kk=kk.clean, _kk_missing=kk.missing, _kk_damaged=kk.excel_damaged, _kk_bad_format=kk.bad_format,
         _kk_district=kk.district_code,
-        _region=region_code_expr(col("region_code")),
+        _region=t._region if "region_code" in mapped else NULL_STR,
         _region_given=col("region_code").strip().length() > 0,
     )
     t = flag_rounded_column(t, "_nik", by=["_file"], share=excel_zero_share)
@@ -290,22 +360,9 @@ def check_source(
     else:
         t = t.mutate(_nik_district_ok=ibis.literal(True), _kk_district_ok=ibis.literal(True), _region_ok=ibis.literal(True))
 
-    # Every other field is parsed once per distinct raw value, all fields in one lookup table.
-    parsers = {
-        spec.name: _field_parser(spec, src, as_of)
-        for spec in specs.values()
-        if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS
-    }
-    if parsers:
-        t = join_parsed(engine, t, raw, {f: (specs[f], p) for f, p in parsers.items()})
     field_result = "family_ref" in mapped
     if field_result:
         t = _field_check_join(t, field_check or FieldCheckTables.empty(engine))
-    if "full_name" in mapped:
-        lookup = names if names is not None else name_lookup(engine, raw)
-        t = t.left_join(lookup, t.full_name == lookup._v).drop("_v")
-    if "address" in mapped:
-        t = _join_address(engine, t, raw)
 
     checks = Checks()
     out: dict[str, ir.Value] = {"source": ibis.literal(name), "file": t._file, "sheet": t._sheet, "row": t._row}
@@ -394,6 +451,30 @@ def check_source(
     return t.select(**{c: out[c] for c in [*output_columns(level), "_reject"]})
 
 
+def _mark_repeats(raw: ir.Table, columns: list[str]) -> ir.Table:
+    """Add `_dup`: the row repeats an earlier row of the source (same raw values in every one
+    of `columns`; "earlier" by file, sheet and row).
+
+    Ranking every row within its group of identical values would sort the whole source; instead
+    a hash of the values finds the few rows that may repeat one another, and only those are
+    ranked on the values themselves (so a hash collision never marks a row).
+    """
+    if not columns:
+        return raw.mutate(_dup=ibis.literal(False))
+    hashed = raw.mutate(_h=ibis.struct({c: raw[c] for c in columns}).hash())
+    repeated = hashed.group_by("_h").aggregate(_n=hashed.count())
+    repeated = repeated.filter(repeated._n > 1).select(_rh="_h")
+    maybe = hashed.inner_join(repeated, hashed._h == repeated._rh)
+    rank = ibis.row_number().over(group_by=[maybe[c] for c in columns], order_by=[maybe._file, maybe._sheet, maybe._row])
+    maybe = maybe.mutate(_rank=rank)
+    repeats = maybe.filter(maybe._rank > 0).select(
+        _df=maybe._file, _ds=maybe._sheet.fill_null(""), _dr=maybe._row, _dup=ibis.literal(True)
+    )
+    t = raw.left_join(repeats, [raw._file == repeats._df, raw._sheet.fill_null("") == repeats._ds,
+                                raw._row == repeats._dr])
+    return t.mutate(_dup=t._dup.fill_null(False)).drop("_df", "_ds", "_dr")
+
+
 def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
     """Standardized name columns for every distinct `full_name` of `table`, keyed by `_v`.
 
@@ -405,13 +486,13 @@ def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
     return engine.materialize(named.mutate(_full_name_clean=clean_text(named._v)).rename(_name="_name_name"))
 
 
-def _join_address(engine: Engine, table: ir.Table, raw: ir.Table) -> ir.Table:
-    """Clean each distinct address once (one per family, roughly), with the RT/RW it names."""
-    values = raw.select(_v=raw.address).distinct()
-    values = values.filter(values._v.notnull())
-    rt, rw = extract_rt_rw(values._v)
-    lookup = engine.materialize(values.mutate(_addr_clean=clean_address(values._v), _addr_rt=rt, _addr_rw=rw))
-    return table.left_join(lookup, table.address == lookup._v).drop("_v")
+def _address_lookup(engine: Engine, raw: ir.Table) -> ir.Table:
+    """Each distinct address cleaned once (one per family, roughly), with the RT/RW it names,
+    keyed by `_k_address`."""
+    values = raw.select(_k_address=raw.address).distinct()
+    values = values.filter(values._k_address.notnull())
+    rt, rw = extract_rt_rw(values._k_address)
+    return engine.materialize(values.mutate(_addr_clean=clean_address(values._k_address), _addr_rt=rt, _addr_rw=rw))
 
 
 @dataclass(frozen=True)

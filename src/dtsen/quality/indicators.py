@@ -76,7 +76,7 @@ import ibis.expr.types as ir
 
 from dtsen.engine import Engine
 from dtsen.release.settings import QualitySettings
-from dtsen.release.tables import ReleaseTables
+from dtsen.release.tables import ReleaseTables, linked_record_dates
 from dtsen.schema import FAMILY_FIELDS, PERSON_FIELDS
 
 INDICATOR_COLUMNS: tuple[str, ...] = ("level", "region", "source", "indicator", "numerator", "denominator", "value")
@@ -192,32 +192,11 @@ def _person_units(tables: ReleaseTables, registry_source: str, pbi_source: str) 
 
 
 def _newest_observation(tables: ReleaseTables) -> ir.Table | None:
-    """Per family_id: the newest observed_at and whether a field check touched it."""
-    if not tables.records:
+    """Per family_id: the newest observed_at of the records linked to it."""
+    dates = linked_record_dates(tables)
+    if dates is None:
         return None
-    observed = ibis.union(
-        *(
-            r.select(
-                _s=r.source.cast("string"),
-                _f=r.file.cast("string"),
-                _h=r.sheet.cast("string").fill_null(""),
-                _r=r.row.cast("int64"),
-                _obs=r.observed_at.cast("date"),
-            )
-            for r in tables.records.values()
-        )
-    )
-    links = tables.links.filter(tables.links.family_id.notnull())
-    j = links.inner_join(
-        observed,
-        [
-            links.source == observed._s,
-            links.file == observed._f,
-            links.sheet.cast("string").fill_null("") == observed._h,
-            links.row == observed._r,
-        ],
-    )
-    return j.group_by(_fid=j.family_id).aggregate(_newest=j._obs.max())
+    return dates.group_by(_fid=dates.family_id).aggregate(_newest=dates.observed_at.max())
 
 
 def _family_units(tables: ReleaseTables, settings: QualitySettings) -> ir.Table:

@@ -28,9 +28,10 @@ class KkParts:
     district_code: ir.StringValue
 
 
-def kk_parts(raw: ir.StringValue) -> KkParts:
-    """Parse a raw nomor KK column: cleaning, Excel damage, format and district code."""
-    base = digits16_parts(raw)
+def kk_parts(raw: ir.StringValue, text: tuple[ir.StringValue, ir.StringValue] | None = None) -> KkParts:
+    """Parse a raw nomor KK column: cleaning, Excel damage, format and district code (`text` as
+    for `digits16_parts`)."""
+    base = digits16_parts(raw, text)
     return KkParts(base.clean, base.missing, base.excel_damaged, base.bad_format, base.district_code)
 
 

@@ -62,12 +62,29 @@ def _digits(raw: ir.StringValue) -> ir.StringValue:
     return _trimmed(raw).re_replace(_SEPARATORS, "")
 
 
-def digits16_parts(raw: ir.StringValue) -> Digits16Parts:
-    """Clean a raw NIK or KK column: strip whitespace, dots and dashes; detect Excel damage."""
-    t = _trimmed(raw)
+def digits16_text(raw: ir.StringValue) -> tuple[ir.StringValue, ir.StringValue]:
+    """The two cleaned texts every check reads: (trimmed, digits). `trimmed` is the value without
+    surrounding whitespace and Excel's text marker; `digits` also without inner whitespace, dots
+    and dashes.
+
+    Most values are already 16 plain digits: one cheap match sends them past the cleaning (the
+    engines evaluate a CASE branch only for the rows that take it). A caller with many checks
+    computes these once, as columns, and passes them to `digits16_parts` / `nik_parts`, so that
+    the regexes are not repeated in every expression that reads them.
+    """
+    plain = raw.re_search(_SIXTEEN).fill_null(False)
+    return ibis.ifelse(plain, raw, _trimmed(raw)), ibis.ifelse(plain, raw, _digits(raw))
+
+
+def digits16_parts(
+    raw: ir.StringValue, text: tuple[ir.StringValue, ir.StringValue] | None = None
+) -> Digits16Parts:
+    """Clean a raw NIK or KK column: strip whitespace, dots and dashes; detect Excel damage.
+
+    `text` is `digits16_text(raw)`, when the caller has it as columns already."""
+    t, digits = text if text is not None else digits16_text(raw)
     missing = (raw.isnull() | (t == "")).fill_null(True)
     damaged = (~missing & t.re_search(_EXCEL_FLOAT)).fill_null(False)
-    digits = _digits(raw)
     ok = ~damaged & digits.re_search(_SIXTEEN).fill_null(False)
     clean = ibis.ifelse(ok, digits, ibis.null("string"))
     bad_format = ~missing & ~damaged & ~ok
@@ -144,16 +161,20 @@ class NikParts:
     sex: ir.StringValue  # 'L' or 'P', null unless the day is 01-31 or 41-71
 
 
-def nik_parts(raw: ir.StringValue, as_of: dt.date) -> NikParts:
+def nik_parts(
+    raw: ir.StringValue, as_of: dt.date, text: tuple[ir.StringValue, ir.StringValue] | None = None
+) -> NikParts:
     """Parse a raw NIK column: cleaning, Excel damage, format, birth date, sex, serial, district.
 
     The date logic reads the digits with TRY_CAST and every result is gated by `clean`, so the
-    expressions stay small when compiled (Ibis inlines each use of a sub-expression).
+    expressions stay small when compiled (Ibis inlines each use of a sub-expression); `text`
+    is `digits16_text(raw)` when the caller has it as columns already.
     """
-    base = digits16_parts(raw)
+    text = text if text is not None else digits16_text(raw)
+    base = digits16_parts(raw, text)
     clean = base.clean
     present = clean.notnull()
-    n6 = _digits(raw).substr(6, 6).try_cast("int32")  # DDMMYY; equals clean's when clean is set
+    n6 = text[1].substr(6, 6).try_cast("int32")  # DDMMYY; equals clean's when clean is set
     dd = n6 // 10000
     mm = (n6 // 100) % 100
     yy = n6 % 100

@@ -119,3 +119,34 @@ def in_regions(t: ir.Table, prefixes: list[str], column: str = "region_code") ->
     for prefix in prefixes:
         cond = cond | t[column].startswith(prefix)
     return cond.fill_null(False)
+
+
+def linked_record_dates(tables: ReleaseTables) -> ir.Table | None:
+    """One row per source record linked to a family: `family_id` (int64) and the record's
+    `observed_at` (date). None when the tables carry no records (a published release)."""
+    if not tables.records:
+        return None
+    observed = ibis.union(
+        *(
+            r.select(
+                _s=r.source.cast("string"),
+                _f=r.file.cast("string"),
+                _h=r.sheet.cast("string").fill_null(""),
+                _r=r.row.cast("int64"),
+                _obs=r.observed_at.cast("date"),
+            )
+            for r in tables.records.values()
+        ),
+        distinct=False,
+    )
+    links = tables.links.filter(tables.links.family_id.notnull())
+    j = links.inner_join(
+        observed,
+        [
+            links.source == observed._s,
+            links.file == observed._f,
+            links.sheet.cast("string").fill_null("") == observed._h,
+            links.row.cast("int64") == observed._r,
+        ],
+    )
+    return j.select(family_id=j.family_id.cast("int64"), observed_at=j._obs)

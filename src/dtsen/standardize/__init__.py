@@ -12,10 +12,11 @@ from dtsen.standardize.codes import (
     Translated,
     clean_text,
     code_key,
+    code_key_expr,
     translate,
     translate_bool,
 )
-from dtsen.standardize.dates import FORMATS, ParsedDate, age_at, parse_date
+from dtsen.standardize.dates import FORMATS, ParsedDate, age_at, parse_date, prepared_date
 from dtsen.standardize.names import (
     MUHAMMAD_FORMS,
     PHONETIC_FOLDS,
@@ -25,7 +26,7 @@ from dtsen.standardize.names import (
     standardize_name,
     standardize_names,
 )
-from dtsen.standardize.numbers import Parsed, parse_float, parse_int
+from dtsen.standardize.numbers import Parsed, parse_float, parse_int, prepared_number
 
 __all__ = [
     "ABBREVIATIONS",
@@ -45,11 +46,14 @@ __all__ = [
     "clean_address",
     "clean_text",
     "code_key",
+    "code_key_expr",
     "extract_rt_rw",
     "normalize_rt",
     "parse_date",
     "parse_float",
     "parse_int",
+    "prepared_date",
+    "prepared_number",
     "standardize_name",
     "standardize_names",
     "translate",

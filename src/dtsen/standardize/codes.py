@@ -144,7 +144,12 @@ def _trimmed(raw: ir.StringValue) -> ir.StringValue:
     return raw.upper().re_replace(r"[\s\x{00A0}]+", " ").strip()
 
 
-def _key(raw: ir.StringValue) -> ir.StringValue:
+def code_key_expr(raw: ir.StringValue) -> ir.StringValue:
+    """The matching key of a raw code on the engine (`code_key` in Python): what `translate`
+    and `translate_bool` look up. Blank text gives "" and null gives null.
+
+    A caller that translates many values computes it once, as a column, and passes it as
+    `key`: the engines expand a CASE on an expression into one copy of it per code."""
     text = _trimmed(raw)
     number = text.re_extract(_NUMBER, 1).nullif("")
     letters = text.re_replace(r"[^\p{L}\p{N}]+", "").nullif("")
@@ -156,9 +161,12 @@ def clean_text(raw: ir.StringValue) -> ir.StringValue:
     return _trimmed(raw).nullif("")
 
 
-def _lookup(raw: ir.StringValue, table: Mapping[str, object]) -> Translated:
-    missing = raw.isnull() | (_trimmed(raw) == "")
-    value = ibis.map(dict(table)).get(_key(raw))
+def _lookup(raw: ir.StringValue, table: Mapping[str, object], key: ir.StringValue | None) -> Translated:
+    key = code_key_expr(raw) if key is None else key
+    missing = raw.isnull() | (key == "")
+    # A simple CASE, not a map literal: Ibis writes a map literal out four times per lookup.
+    kind = "boolean" if all(isinstance(v, bool) for v in table.values()) else "string"
+    value = key.cases(*table.items(), else_=ibis.null(kind))
     return Translated(value=value, missing=missing, unknown=~missing & value.isnull())
 
 
@@ -169,10 +177,13 @@ def _builtin(field: str) -> dict[str, str]:
     return table
 
 
-def translate(raw: ir.StringValue, field: str, extra: Mapping[str, str] | None = None) -> Translated:
+def translate(
+    raw: ir.StringValue, field: str, extra: Mapping[str, str] | None = None, key: ir.StringValue | None = None
+) -> Translated:
     """Translate a coded column to `field`'s canonical vocabulary; `extra` codes win over built-ins.
 
     An `extra` target may be a canonical value or anything the built-ins translate ("LAKI-LAKI").
+    `key` is `code_key_expr(raw)`, when the caller has it as a column.
     """
     if field not in VOCABULARIES:
         raise MappingError(
@@ -192,14 +203,16 @@ def translate(raw: ir.StringValue, field: str, extra: Mapping[str, str] | None =
             f"codes for {field!r} map to values outside its vocabulary ({', '.join(VOCABULARIES[field])}): "
             + ", ".join(bad)
         )
-    return _lookup(raw, table)
+    return _lookup(raw, table, key)
 
 
-def translate_bool(raw: ir.StringValue, extra: Mapping[str, bool | str] | None = None) -> Translated:
+def translate_bool(
+    raw: ir.StringValue, extra: Mapping[str, bool | str] | None = None, key: ir.StringValue | None = None
+) -> Translated:
     """Translate a yes/no column to a boolean; `extra` codes win over built-ins.
 
     An `extra` value is a bool, or text naming one ("TRUE", "YA", "FALSE", "TIDAK"), as the
-    project file writes it.
+    project file writes it. `key` is `code_key_expr(raw)`, when the caller has it as a column.
     """
     table = {code_key(s): flag for flag, synonyms in BOOL_SYNONYMS.items() for s in synonyms}
     for code, value in (extra or {}).items():
@@ -207,4 +220,4 @@ def translate_bool(raw: ir.StringValue, extra: Mapping[str, bool | str] | None =
         if flag is None:
             raise MappingError(f"boolean code {code!r} must map to true or false, not {value!r}")
         table[code_key(str(code))] = flag
-    return _lookup(raw, table)
+    return _lookup(raw, table, key)

@@ -87,10 +87,18 @@ def _check_formats(formats: Sequence[str]) -> None:
         )
 
 
-def parse_date(raw: ir.StringValue, formats: Sequence[str], as_of: dt.date) -> ParsedDate:
-    """Parse `raw` with the first format (in `formats` order) whose shape matches it."""
+def prepared_date(raw: ir.StringValue) -> ir.StringValue:
+    """The text a date is read from: whitespace runs as one space, trimmed."""
+    return raw.re_replace(r"[\s\x{00A0}]+", " ").strip()
+
+
+def parse_date(
+    raw: ir.StringValue, formats: Sequence[str], as_of: dt.date, text: ir.StringValue | None = None
+) -> ParsedDate:
+    """Parse `raw` with the first format (in `formats` order) whose shape matches it; `text` is
+    `prepared_date(raw)`, when the caller has it as a column (it is read in every branch)."""
     _check_formats(formats)
-    text = raw.re_replace(r"[\s\x{00A0}]+", " ").strip()
+    text = prepared_date(raw) if text is None else text
     missing = raw.isnull() | text.re_search("^-*$")
 
     # the first format whose shape matches wins; its parts are written as "YYYY-MM-DD", then

@@ -379,15 +379,42 @@ def standardize_name(raw: ir.StringValue) -> NameParts:
     return NameParts(named["name"], named["titles"], keys["tokens"], keys["phonetic"])
 
 
+def _title_like_tokens() -> list[str]:
+    """Every token that could be (part of) a title or a form of Muhammad: each run of
+    consecutive parts of each spelling, written together (for a `joined` title) or alone."""
+    tokens = {"M", *MUHAMMAD_FORMS}
+    for title in TITLES:
+        for spelling in title.spellings:
+            parts = spelling.replace(" ", ".").split(".")
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts) + 1 if title.joined else i + 2):
+                    tokens.add("".join(parts[i:j]))
+    return sorted(tokens, key=lambda t: (-len(t), t))
+
+
+# A plain name: letters A-Z in single-spaced tokens, none of which could be a title or a form of
+# Muhammad. Every stage leaves such a name as it is (it has no titles); most names are plain.
+_PLAIN = "^[A-Z]+(?: [A-Z]+)*$"
+_TITLE_LIKE = "(?:^| )(?:" + "|".join(_title_like_tokens()) + ")(?: |$)"
+
+
 def standardize_names(materialize: Callable[[ir.Table], ir.Table], table: ir.Table, column: str, prefix: str) -> ir.Table:
     """`standardize_name` on a table, materialising between stages (for large tables).
 
     Adds `{prefix}name`, `{prefix}titles`, `{prefix}tokens` and `{prefix}phonetic`; gives the
-    same values as `standardize_name`.
+    same values as `standardize_name`. Plain names (see `_PLAIN`) skip the title stages, which
+    would leave them unchanged.
     """
     p = prefix
-    t = materialize(table.mutate(**{p + k: v for k, v in _stage_spaced(table[column]).items()}))
+    upper = table[column].upper()
+    marked = materialize(table.mutate(**{p + "plain": (upper.re_search(_PLAIN) & ~upper.re_search(_TITLE_LIKE))
+                                         .fill_null(False)}))
+    plain = marked.filter(marked[p + "plain"]).drop(p + "plain")
+    plain = plain.mutate(**{p + "name": plain[column].upper(), p + "titles": ibis.null("string")})
+    rest = marked.filter(~marked[p + "plain"]).drop(p + "plain")
+    t = materialize(rest.mutate(**{p + k: v for k, v in _stage_spaced(rest[column]).items()}))
     t = materialize(t.mutate(**{p + k: v for k, v in _stage_runs(t[p + "main"], t[p + "after"]).items()}))
     t = t.mutate(**{p + k: v for k, v in _stage_name(t[column], t[p + "run"], t[p + "core"]).items()})
-    t = materialize(t.drop(p + "main", p + "after", p + "run", p + "core"))
+    t = t.drop(p + "main", p + "after", p + "run", p + "core")
+    t = materialize(ibis.union(plain, t.select(*plain.columns), distinct=False))
     return t.mutate(**{p + k: v for k, v in _stage_keys(t[p + "name"]).items()})

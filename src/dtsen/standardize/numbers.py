@@ -44,7 +44,11 @@ class Parsed:
     invalid: ir.BooleanValue  # the text is present but not a number of an accepted shape
 
 
-def _prepared(raw: ir.StringValue) -> ir.StringValue:
+def prepared_number(raw: ir.StringValue) -> ir.StringValue:
+    """The text a number is read from: upper case, no spaces, no "Rp" prefix, no ",-" suffix.
+
+    `parse_int` and `parse_float` compute it themselves; a caller that has it as a column
+    already passes it as `text`, so that its regexes are not repeated in every branch."""
     text = raw.upper().re_replace(r"[\s\x{00A0}]+", "")
     text = text.re_replace(r"^RP\.?", "")
     return text.re_replace("[.,]-$", "")
@@ -56,9 +60,10 @@ def _parsed(raw: ir.StringValue, text: ir.StringValue, number: ir.StringValue, d
     return Parsed(value=value, missing=missing, invalid=~missing & value.isnull())
 
 
-def parse_int(raw: ir.StringValue) -> Parsed:
-    """An integer (int64) from Indonesian or spreadsheet text; see the module doc for the shapes."""
-    text = _prepared(raw)
+def parse_int(raw: ir.StringValue, text: ir.StringValue | None = None) -> Parsed:
+    """An integer (int64) from Indonesian or spreadsheet text; see the module doc for the shapes.
+    `text` is `prepared_number(raw)`, when the caller has it."""
+    text = prepared_number(raw) if text is None else text
     digits = ibis.cases(
         (text.re_search(f"{_S}[0-9]+$"), text),
         (text.re_search(f"{_S}{_GROUPS_DOT}(?:,0+)?$"), text.re_replace(",0+$", "").replace(".", "")),
@@ -70,9 +75,12 @@ def parse_int(raw: ir.StringValue) -> Parsed:
     return _parsed(raw, text, digits, "int64")
 
 
-def parse_float(raw: ir.StringValue, decimal: Literal["auto", "dot"] = "auto") -> Parsed:
-    """A float64 from Indonesian or machine text; `decimal` says how to read a lone dot."""
-    text = _prepared(raw)
+def parse_float(
+    raw: ir.StringValue, decimal: Literal["auto", "dot"] = "auto", text: ir.StringValue | None = None
+) -> Parsed:
+    """A float64 from Indonesian or machine text; `decimal` says how to read a lone dot; `text`
+    is `prepared_number(raw)`, when the caller has it."""
+    text = prepared_number(raw) if text is None else text
     if decimal == "dot":
         number = ibis.cases(
             (text.re_search(f"{_S}[0-9]+(?:\\.[0-9]+)?$"), text),

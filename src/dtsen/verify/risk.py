@@ -59,7 +59,7 @@ from dtsen.config import Settings
 from dtsen.consolidate.families import age_on
 from dtsen.engine import Engine, as_float64, as_int64
 from dtsen.errors import SettingsError
-from dtsen.release.tables import ReleaseTables
+from dtsen.release.tables import ReleaseTables, linked_record_dates
 
 SIGNALS: tuple[str, ...] = (
     "conflict",
@@ -187,31 +187,9 @@ def _newest_observation(tables: ReleaseTables, members: ir.Table) -> ir.Table:
     pv = _with_member_family(tables.provenance, members)
     seen = pv.select(_fid=_person_family(pv), _seen=pv.observed_at.cast("date"))
     parts = [seen]
-    if tables.records:
-        rec = ibis.union(
-            *(
-                r.select(
-                    _rs=r.source.cast("string"),
-                    _rf=r.file.cast("string"),
-                    _rsh=r.sheet.cast("string").fill_null(""),
-                    _rr=r.row.cast("int64"),
-                    _seen=r.observed_at.cast("date"),
-                )
-                for r in tables.records.values()
-            ),
-            distinct=False,
-        )
-        lk = tables.links.filter(tables.links.family_id.notnull())
-        j = lk.join(
-            rec,
-            [
-                lk.source == rec._rs,
-                lk.file == rec._rf,
-                lk.sheet.cast("string").fill_null("") == rec._rsh,
-                lk.row.cast("int64") == rec._rr,
-            ],
-        )
-        parts.append(j.select(_fid=j.family_id.cast("int64"), _seen=j._seen))
+    dates = linked_record_dates(tables)
+    if dates is not None:
+        parts.append(dates.select(_fid=dates.family_id, _seen=dates.observed_at))
     allseen = ibis.union(*parts, distinct=False) if len(parts) > 1 else seen
     allseen = allseen.filter(allseen._fid.notnull())
     return allseen.group_by(_ob_fid=allseen._fid).aggregate(_newest=allseen._seen.max())
