@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +45,7 @@ from dtsen.release.store import ReleaseStore
 from dtsen.standardize import clean_text
 
 OFFICER_COLUMNS = ("officer", "region_code")
+WORKERS = 2  # sources staged at once; on DuckDB, also sources checked at once
 
 
 class Progress(Protocol):
@@ -312,20 +314,21 @@ def ingest(
     regions = RegionTables.build(engine, master)
     field_results = any("family_ref" in settings.sources[name].columns.values() for name in files)
     field_check = load_field_check(settings, engine) if field_results else None  # a missing officer list: now
-    staged: list[StagedSource] = []
     for name, paths in files.items():
         watch.start(name, len(paths) + 2)
-        staged.append(stage_source(settings, name, paths, watch))
+    # Staging is reading and writing files (Arrow and Parquet work outside the GIL): two
+    # sources at a time.
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        staged = list(pool.map(lambda item: stage_source(settings, item[0], item[1], watch), files.items()))
     log = ProblemLog()
     for s in staged:
         log.problems += column_problems(settings, s)
     log.raise_if_any(MappingError, "some sources do not fit their files")
-    with_names = [s.raw(engine).select("full_name") for s in staged if "full_name" in s.mapping.columns.values()]
-    names = name_lookup(engine, ibis.union(*with_names, distinct=False)) if with_names else None
     report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
     if engine.kind == "duckdb" and len(staged) > 1:
-        report.sources = _ingest_in_parallel(settings, engine, staged, regions, names, watch, field_check)
+        report.sources = _ingest_in_parallel(settings, engine, staged, regions, watch, field_check)
     else:
+        names = _names(engine, staged)
         for s in staged:
             report.sources.append(ingest_source(settings, engine, s, regions, names, watch, field_check))
     report.check()
@@ -333,20 +336,38 @@ def ingest(
     return report
 
 
-WORKERS = 2  # sources checked at once on DuckDB
+def _has_names(source: StagedSource) -> bool:
+    return "full_name" in source.mapping.columns.values()
+
+
+def _names(engine: Engine, staged: list[StagedSource]) -> ir.Table | None:
+    """The standardized names of every source that has names, in one lookup (`name_lookup`)."""
+    with_names = [s.raw(engine).select("full_name") for s in staged if _has_names(s)]
+    return name_lookup(engine, ibis.union(*with_names, distinct=False)) if with_names else None
 
 
 def _ingest_in_parallel(
     settings: Settings, engine: Engine, staged: list[StagedSource], regions: RegionTables,
-    names: ir.Table | None, progress: Progress, field_check: FieldCheckTables | None,
+    progress: Progress, field_check: FieldCheckTables | None,
 ) -> list[SourceCount]:
     """`ingest_source` for every source, two at a time, each thread on its own connection to
     the same DuckDB database (see `Engine.connection`): while one thread builds and compiles a
     source's expressions in Python, the other's query runs. The results do not depend on the
-    order. Largest sources go first, so that the two threads finish together; the counts come
-    back in the project file's order. The first error stops both threads and is raised."""
-    todo = sorted(range(len(staged)), key=lambda i: -sum(sf.rows_read for _, sf in staged[i].files))
+    order.
+
+    The name lookup is the first task; sources without names come next, so that they run while
+    it is made, and sources with names wait for it. Within each group the largest sources go
+    first, so that the two threads finish together. The counts come back in the project file's
+    order. The first error stops both threads and is raised."""
+    def size(i: int) -> int:
+        return -sum(sf.rows_read for _, sf in staged[i].files)
+
+    NAMES = -1  # the task that makes the name lookup
+    todo = [NAMES, *sorted((i for i, s in enumerate(staged) if not _has_names(s)), key=size),
+            *sorted((i for i, s in enumerate(staged) if _has_names(s)), key=size)]
     results: dict[int, SourceCount] = {}
+    names: list[ir.Table | None] = []  # set once, by the thread that makes it
+    names_ready = threading.Event()
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -354,7 +375,6 @@ def _ingest_in_parallel(
         con = engine.connection(tag)
         try:
             mine = RegionTables(regions.loaded, con.adopt(regions.districts), con.adopt(regions.villages))
-            their_names = con.adopt(names) if names is not None else None
             checks = None
             if field_check is not None:
                 officers = con.adopt(field_check.officers) if field_check.officers is not None else None
@@ -364,6 +384,18 @@ def _ingest_in_parallel(
                     if not todo or errors:
                         return
                     i = todo.pop(0)
+                if i == NAMES:
+                    try:
+                        names.append(_names(con, staged))
+                    finally:
+                        names_ready.set()  # also on failure: the error stops the other thread
+                    continue
+                their_names = None
+                if _has_names(staged[i]):
+                    names_ready.wait()
+                    if errors or not names:
+                        return
+                    their_names = con.adopt(names[0]) if names[0] is not None else None
                 results[i] = ingest_source(settings, con, staged[i], mine, their_names, progress, checks)
         except BaseException as error:  # handed to the main thread, which raises it
             with lock:

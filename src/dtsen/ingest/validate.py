@@ -34,7 +34,7 @@ from dtsen.ingest.reasons import Severity
 from dtsen.reference.kk import kk_parts
 from dtsen.reference.nik import (
     digits16_text,
-    flag_rounded_column,
+    flag_rounded_columns,
     nik_birth_date_mismatch,
     nik_parts,
     nik_sex_mismatch,
@@ -340,8 +340,7 @@ def check_source(
         _region=t._region if "region_code" in mapped else NULL_STR,
         _region_given=col("region_code").strip().length() > 0,
     )
-    t = flag_rounded_column(t, "_nik", by=["_file"], share=excel_zero_share)
-    t = flag_rounded_column(t, "_kk", by=["_file"], share=excel_zero_share)
+    t = flag_rounded_columns(t, ["_nik", "_kk"], by=["_file"], share=excel_zero_share)
 
     # Region: the village code as given, or resolved from the village name within its district.
     if {"village_name", "district_code"} <= mapped:

@@ -127,21 +127,37 @@ def flag_rounded_column(
     NIKs end in 0 about one time in ten, so a clean file is flagged with a probability below
     0.1% at the defaults (the worst case is a file of 9 values). Works for NIK and KK alike.
     """
+    return flag_rounded_columns(table, [clean_col], by, share, min_count)
+
+
+def flag_rounded_columns(
+    table: ir.Table, clean_cols: Sequence[str], by: Sequence[str], share: float = 0.5, min_count: int = 5
+) -> ir.Table:
+    """`flag_rounded_column` for several columns at once: one aggregate, one join."""
     # A group-by joined back, not a window: one file is one huge window partition, which an
     # engine sorts on one core, while an aggregate runs in parallel.
     keys = list(by)
     if not keys:
         table, keys = table.mutate(_rk_all=ibis.literal(1)), ["_rk_all"]
-    col = table[clean_col]
-    zero = (col.right(1) == "0").fill_null(False)
-    counts = table.group_by(keys).aggregate(
-        _n_zero=ibis.ifelse(zero, 1, 0).sum(), _n_present=ibis.ifelse(col.notnull(), 1, 0).sum()
+    sums: dict[str, ir.Value] = {}
+    for c in clean_cols:
+        col = table[c]
+        sums[f"_n_zero{c}"] = ibis.ifelse((col.right(1) == "0").fill_null(False), 1, 0).sum()
+        sums[f"_n_present{c}"] = ibis.ifelse(col.notnull(), 1, 0).sum()
+    counts = table.group_by(keys).aggregate(**sums)
+    counts = counts.select(
+        *[counts[k].name(f"_rk_{k}") for k in keys],
+        **{
+            f"_rk_hit{c}": (counts[f"_n_zero{c}"] >= min_count) & (counts[f"_n_zero{c}"] > counts[f"_n_present{c}"] * share)
+            for c in clean_cols
+        },
     )
-    damaged = counts.filter((counts._n_zero >= min_count) & (counts._n_zero > counts._n_present * share))
-    damaged = damaged.select(*[damaged[k].name(f"_rk_{k}") for k in keys], _rk_hit=ibis.literal(True))
-    joined = table.left_join(damaged, [table[k] == damaged[f"_rk_{k}"] for k in keys])
-    flag = (joined[clean_col].right(1) == "0").fill_null(False) & joined._rk_hit.fill_null(False)
-    out = joined.mutate(**{f"{clean_col}_rounded": flag}).drop(*[f"_rk_{k}" for k in keys], "_rk_hit")
+    joined = table.left_join(counts, [table[k] == counts[f"_rk_{k}"] for k in keys])
+    flags = {
+        f"{c}_rounded": (joined[c].right(1) == "0").fill_null(False) & joined[f"_rk_hit{c}"].fill_null(False)
+        for c in clean_cols
+    }
+    out = joined.mutate(**flags).drop(*[f"_rk_{k}" for k in keys], *[f"_rk_hit{c}" for c in clean_cols])
     return out.drop("_rk_all") if "_rk_all" in out.columns else out
 
 
