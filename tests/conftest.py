@@ -58,3 +58,12 @@ def refdata() -> Path:
     if not (REFDATA / "regions.csv").exists():
         pytest.skip(f"shared reference data not found at {REFDATA}")
     return REFDATA
+
+
+# Test files that take minutes (a whole build on Spark): run first, so that the two test workers
+# (`--dist loadfile`) finish together instead of one waiting on the other at the end.
+SLOWEST_FIRST = ("tests/release/test_build_spark.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOWEST_FIRST)  # stable: order kept otherwise
