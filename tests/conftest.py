@@ -6,10 +6,14 @@ import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dtsen.engine import Engine
+
+if TYPE_CHECKING:
+    from dtsen.release.build import BuildResult
 
 REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 
@@ -51,6 +55,31 @@ def duck() -> Iterator[Engine]:
     eng = Engine.duckdb(memory_limit="2GB", threads=2)
     yield eng
     eng.close()
+
+
+def regency_project(out: Path, persons: int, seed: int) -> Path:
+    """A synthetic project of one regency (Kab. Bandung with the shared region list, synthetic
+    regions without it), written to `out`."""
+    from dtsen.synth import generate
+
+    if (REFDATA / "regions.csv").exists():
+        generate(out, persons=persons, seed=seed, regions=REFDATA / "regions.csv", names=REFDATA / "names.csv",
+                 region_scope="32.04")
+    else:
+        generate(out, persons=persons, seed=seed)
+    return out
+
+
+def build_on_duckdb(project: Path) -> BuildResult:
+    """`dtsen build` of `project` on a fresh, closed-after DuckDB engine."""
+    from dtsen.config import load_settings
+    from dtsen.release.build import build
+
+    engine = Engine.duckdb(memory_limit="2GB", threads=2)
+    try:
+        return build(engine, load_settings(project))
+    finally:
+        engine.close()
 
 
 @pytest.fixture(scope="session")

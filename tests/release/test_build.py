@@ -18,38 +18,22 @@ from typer.testing import CliRunner
 
 from dtsen.cli import app
 from dtsen.config import load_settings
-from dtsen.engine import Engine, read_parquet_arrow
-from dtsen.release.build import BuildResult, build, store_for
+from dtsen.engine import read_parquet_arrow
+from dtsen.release.build import BuildResult, store_for
 from dtsen.release.manifest import verify_release
 from dtsen.release.store import CRASH_ENV
-from dtsen.synth import generate
 
-from ..conftest import REFDATA
+from ..conftest import build_on_duckdb, regency_project
 
 PERSONS = 1_500
 
 
-def _engine() -> Engine:
-    return Engine.duckdb(memory_limit="2GB", threads=2)
-
-
-def _build(project: Path) -> BuildResult:
-    engine = _engine()
-    try:
-        return build(engine, load_settings(project))
-    finally:
-        engine.close()
+_build = build_on_duckdb
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("build") / "project"
-    if (REFDATA / "regions.csv").exists():
-        generate(out, persons=PERSONS, seed=21, regions=REFDATA / "regions.csv", names=REFDATA / "names.csv",
-                 region_scope="32.04")
-    else:
-        generate(out, persons=PERSONS, seed=21)
-    return out
+    return regency_project(tmp_path_factory.mktemp("build") / "project", PERSONS, seed=21)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,10 @@ import pyarrow as pa
 import pytest
 
 from dtsen.config import load_settings
-from dtsen.engine import Engine, read_parquet_arrow
+from dtsen.engine import read_parquet_arrow
 from dtsen.release.build import build
-from dtsen.synth import generate
 
-from ..conftest import REFDATA, _spark_engine, spark_skip_reason
+from ..conftest import _spark_engine, build_on_duckdb, regency_project, spark_skip_reason
 
 PERSONS = 600
 # what must agree exactly between the engines, per table
@@ -38,18 +37,9 @@ def test_build_on_spark_gives_the_duckdb_release(tmp_path: Path) -> None:
     reason = spark_skip_reason()
     if reason:
         pytest.skip(reason)
-    project = tmp_path / "duckdb"
-    if (REFDATA / "regions.csv").exists():
-        generate(project, persons=PERSONS, seed=5, regions=REFDATA / "regions.csv", names=REFDATA / "names.csv",
-                 region_scope="32.04")
-    else:
-        generate(project, persons=PERSONS, seed=5)
+    project = regency_project(tmp_path / "duckdb", PERSONS, seed=5)
     shutil.copytree(project, tmp_path / "spark")
-    duck = Engine.duckdb(memory_limit="2GB", threads=2)
-    try:
-        on_duckdb = build(duck, load_settings(project))
-    finally:
-        duck.close()
+    on_duckdb = build_on_duckdb(project)
     on_spark = build(_spark_engine(), load_settings(tmp_path / "spark"))
 
     a, b = on_duckdb.manifest, on_spark.manifest

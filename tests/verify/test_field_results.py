@@ -25,8 +25,7 @@ from dtsen.ingest.reasons import REASONS, severities
 from dtsen.ingest.validate import FieldCheckTables, RegionTables, check_source
 from dtsen.link.records import with_keys
 from dtsen.reference.regions import RegionMaster
-from dtsen.release.build import BuildResult, build
-from dtsen.synth import generate
+from dtsen.release.build import BuildResult
 from dtsen.verify.field_results import (
     DAMAGED_REASONS,
     SOURCE_NAME,
@@ -39,7 +38,7 @@ from dtsen.verify.field_results import (
 )
 from dtsen.verify.xlsform import WELFARE_FIELDS
 
-from ..conftest import REFDATA
+from ..conftest import build_on_duckdb, regency_project
 
 D = dt.date
 AS_OF = D(2025, 6, 30)
@@ -223,28 +222,12 @@ def _engine() -> Engine:
     return Engine.duckdb(memory_limit="2GB", threads=2)
 
 
-def _build(project: Path) -> BuildResult:
-    engine = _engine()
-    try:
-        return build(engine, load_settings(project))
-    finally:
-        engine.close()
+_build = build_on_duckdb
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildResult, BuildResult, SyntheticFieldResults]:
-    project = tmp_path_factory.mktemp("field") / "project"
-    if (REFDATA / "regions.csv").exists():
-        generate(
-            project,
-            persons=PERSONS,
-            seed=5,
-            regions=REFDATA / "regions.csv",
-            names=REFDATA / "names.csv",
-            region_scope="32.04",
-        )
-    else:
-        generate(project, persons=PERSONS, seed=5)
+    project = regency_project(tmp_path_factory.mktemp("field") / "project", PERSONS, seed=5)
     first = _build(project)
     results = synthetic_field_results(
         first.path, project / "truth", project / "cek_lapangan" / "hasil.csv", damaged=True
