@@ -403,3 +403,31 @@ def test_no_store_file_is_written_through_a_symbolic_link(tmp_path: Path) -> Non
         assert store.clear_leftovers() == [store.root / (CURRENT + ".tmp")]
     assert victim.read_text() == "precious\n"
     assert _publish(store, "b") == "R0002" and store.current() == "R0002"
+
+
+def test_a_release_never_made_current_can_be_chosen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build killed between the rename and the switch (publish:renamed) leaves a whole
+    release that never became current: an operator may make it current, recorded."""
+    import dtsen.release.store as store_module
+
+    class Crash(BaseException):
+        pass
+
+    def crash(name: str) -> None:
+        if name == "publish:renamed":
+            raise Crash(name)
+
+    store = ReleaseStore(tmp_path)
+    _publish(store, "a")
+    monkeypatch.setattr(store_module, "checkpoint", crash)
+    with pytest.raises(Crash):
+        _publish(store, "b")
+    monkeypatch.undo()
+    assert store.current() == "R0001"
+    assert [(r.release_id, r.status) for r in store.releases()] == [("R0001", "current"), ("R0002", "never current")]
+    with store.lock():
+        store.clear_leftovers()
+        event = store.use("R0002", reason="checked by hand: whole")
+    assert event is not None and (event.from_release, event.to_release) == ("R0001", "R0002")
+    assert [(r.release_id, r.status) for r in store.releases()] == [("R0001", "earlier"), ("R0002", "current")]
+    assert _publish(store, "c") == "R0003"
