@@ -1,3 +1,3 @@
-from dtsen.cli import app
+from dtsen.cli import main
 
-app()
+main()

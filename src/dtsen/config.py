@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
+from dtsen.release.ids import LINK_RUN_ID_PATTERN
 from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
@@ -82,7 +83,9 @@ class LinkSettings(_Section):
     review_file: str = Field("review/pasangan_untuk_diperiksa.xlsx", description="Where the review pairs are written (.xlsx or .csv).")
     decisions: list[str] = Field(default_factory=list, description="Review decision files (must-link / cannot-link) honoured by the run.")
     previous: str | None = Field(None, description="Directory of the previous run's link output, whose ids carry on.")
-    previous_release: str | None = Field(None, description="The release id the previous mapping must belong to.")
+    previous_release: str | None = Field(
+        None, pattern=LINK_RUN_ID_PATTERN, description="The release id the previous mapping must belong to."
+    )
     em_max_pairs: float = Field(2e6, ge=1e3, description="Pairs sampled per EM training session.")
     u_max_pairs: float = Field(2e6, ge=1e3, description="Random pairs sampled to estimate u.")
     seed: int = Field(42, description="Seed for the random sampling of training pairs.")

@@ -56,6 +56,9 @@ SPARK_CONF: dict[str, str] = {
     "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
     "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    # Hadoop sets the modes of what Spark writes itself (umask 022 by default), whatever the
+    # process's umask: owner-only files and folders, as dtsen writes everywhere else
+    "spark.hadoop.fs.permissions.umask-mode": "077",
 }
 
 

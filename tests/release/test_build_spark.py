@@ -3,7 +3,9 @@ same output one by one elsewhere; this holds the whole job to it)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,7 +42,15 @@ def test_build_on_spark_gives_the_duckdb_release(tmp_path: Path) -> None:
     project = regency_project(tmp_path / "duckdb", PERSONS, seed=5)
     shutil.copytree(project, tmp_path / "spark")
     on_duckdb = build_on_duckdb(project)
-    on_spark = build(_spark_engine(), load_settings(tmp_path / "spark"))
+    old = os.umask(0o077)  # as every dtsen command sets it at start
+    try:
+        on_spark = build(_spark_engine(), load_settings(tmp_path / "spark"))
+    finally:
+        os.umask(old)
+    # what Spark (Hadoop) writes is owner-only too, though Hadoop sets modes itself
+    written = [p for top in ("work", "releases") for p in (tmp_path / "spark" / top).rglob("*")]
+    assert len(written) > 50
+    assert [str(p) for p in written if stat.S_IMODE(p.lstat().st_mode) & 0o077] == []
 
     a, b = on_duckdb.manifest, on_spark.manifest
     assert a["accounting"] == b["accounting"]

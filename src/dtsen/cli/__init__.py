@@ -1,13 +1,23 @@
-"""The `dtsen` command line: parses arguments, calls the library, prints. Nothing else."""
+"""The `dtsen` command line: parses arguments, calls the library, prints. Nothing else.
+
+Every command starts by making the files it creates owner-only (umask 077: folders 0700, files
+0600). Every command that writes to the project's work directory or release store holds the
+project lock (`_writing`). Errors reach the user as one clean message, identifiers masked, never
+as a traceback (`clean_errors`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable
+import os
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -15,6 +25,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from dtsen.errors import DtsenError
+from dtsen.privacy import mask_identifiers, owner_only
 
 app = typer.Typer(
     name="dtsen",
@@ -23,6 +34,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+DEBUG_ENV = "DTSEN_DEBUG"
+EXIT_ERROR = 2  # a DtsenError: bad input, a refused operation
+EXIT_UNEXPECTED = 3  # any other exception: a defect
+
+
+@app.callback()
+def _start() -> None:
+    # every folder dtsen creates is 0700 and every file 0600, whatever the shell's umask
+    owner_only()
 
 
 def _console(stderr: bool = False) -> Console:
@@ -33,16 +54,40 @@ def _console(stderr: bool = False) -> Console:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _unexpected(exc: Exception) -> None:
+    console = _console(stderr=True)
+    text = mask_identifiers(str(exc))
+    text = text if len(text) <= 300 else text[:300] + " ..."
+    console.print(
+        f"[bold red]Galat tak terduga / unexpected error[/] ({escape(type(exc).__qualname__)}): {escape(text)}\n"
+        "Ini mungkin cacat dtsen; laporkan pesan ini kepada pengelola / this may be a defect in dtsen: please "
+        f"report this message. Jalankan lagi dengan {DEBUG_ENV}=1 untuk jejak lengkapnya / run again with "
+        f"{DEBUG_ENV}=1 to see the traceback.",
+        highlight=False, markup=True, soft_wrap=True,
+    )
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        trace = "".join(traceback.format_exception(exc))
+        console.print(escape(mask_identifiers(trace)), highlight=False, markup=True, soft_wrap=True)
+
+
 def clean_errors(fn: F) -> F:
-    """Turn every DtsenError into a message and exit code 2; never a traceback."""
+    """Turn every DtsenError into a message and exit code 2, any other exception into a short
+    message and exit code 3 (the traceback only with DTSEN_DEBUG=1); never a traceback by
+    default. NIK- and KK-like numbers are masked in both (`dtsen.privacy.mask_identifiers`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except DtsenError as exc:
-            _console(stderr=True).print(f"[bold red]Galat / error:[/] {escape(str(exc))}", highlight=False, markup=True)
-            raise typer.Exit(2) from None
+            message = escape(mask_identifiers(str(exc)))
+            _console(stderr=True).print(f"[bold red]Galat / error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(EXIT_ERROR) from None
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            _unexpected(exc)
+            raise typer.Exit(EXIT_UNEXPECTED) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -118,14 +163,10 @@ def ingest(
     """Read, check and standardize every source; print rows read, accepted and quarantined."""
     from dtsen.ingest.pipeline import ingest as run_ingest
 
-    settings, eng = _engine_for(project, engine)
     columns = (SpinnerColumn(), TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=_console()) as bars:
-            report = run_ingest(settings, eng, sources=source, progress=_Bars(bars))
-    finally:
-        eng.close()
+    with _writing(project, engine, "dtsen ingest") as (settings, eng), Progress(*columns, console=_console()) as bars:
+        report = run_ingest(settings, eng, sources=source, progress=_Bars(bars))
     _console().print(accounting_table(report))
     out = settings.work_dir / "ingest"
     _console().print(f"Records: {out / 'records'}   Quarantine: {out / 'quarantine'}   Report: {out / 'report.json'}")
@@ -186,16 +227,39 @@ def region(
     _console().print(table)
 
 
-def _engine_for(project: Path, engine: str | None) -> tuple[Any, Any]:
+def _settings_for(project: Path, engine: str | None) -> Any:
     from dtsen.config import load_settings
-    from dtsen.engine import Engine
 
     settings = load_settings(project)
     if engine:
         if engine not in ("duckdb", "spark"):
             raise DtsenError(f"--engine must be duckdb or spark, not {engine!r}")
         settings.engine.kind = engine  # type: ignore[assignment]
+    return settings
+
+
+def _engine_for(project: Path, engine: str | None) -> tuple[Any, Any]:
+    from dtsen.engine import Engine
+
+    settings = _settings_for(project, engine)
     return settings, Engine.from_settings(settings.engine)
+
+
+@contextlib.contextmanager
+def _writing(project: Path, engine: str | None, command: str) -> Iterator[tuple[Any, Any]]:
+    """The settings and an engine for a command that writes to the project's work directory or
+    release store, under the project lock (refused at once while another command holds it);
+    the engine is closed and the lock freed at the end."""
+    from dtsen.engine import Engine
+    from dtsen.release.store import project_lock
+
+    settings = _settings_for(project, engine)
+    with project_lock(settings, command):
+        eng = Engine.from_settings(settings.engine)
+        try:
+            yield settings, eng
+        finally:
+            eng.close()
 
 
 EngineOpt = Annotated[str | None, typer.Option(help="Override the engine: duckdb or spark.")]
@@ -207,14 +271,10 @@ def link(project: ProjectOpt = Path("."), engine: EngineOpt = None) -> None:
     """Link the ingested records into persons and families, with golden records and stable ids."""
     from dtsen.link.pipeline import link as run_link
 
-    settings, eng = _engine_for(project, engine)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=_console()) as bars:
-            task = bars.add_task("linking")
-            result = run_link(eng, settings, step=lambda label: bars.update(task, description=label))
-    finally:
-        eng.close()
+    with _writing(project, engine, "dtsen link") as (settings, eng), Progress(*columns, console=_console()) as bars:
+        task = bars.add_task("linking")
+        result = run_link(eng, settings, step=lambda label: bars.update(task, description=label))
     table = Table(title=f"Linkage run {result.release_id}")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -335,6 +395,7 @@ def _evaluate_linkage(project: Path, truth: Path | None) -> dict[str, Any]:
 
 
 def main() -> None:  # pragma: no cover
+    owner_only()
     app()
 
 

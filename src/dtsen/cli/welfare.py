@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dtsen.cli import EngineOpt, ProjectOpt, _console, _engine_for, app, clean_errors, explain_app
+from dtsen.cli import EngineOpt, ProjectOpt, _console, _engine_for, _writing, app, clean_errors, explain_app
 from dtsen.errors import DtsenError
 
 
@@ -82,12 +82,9 @@ def pmt_train(project: ProjectOpt = Path("."), engine: EngineOpt = None) -> None
     """Train the OLS and the boosted PMT on the survey, cross-validated by region, and save them."""
     from dtsen.welfare.pipeline import train
 
-    settings, eng = _engine_for(project, engine)
-    try:
-        with _console().status("melatih model / training the PMT"):
-            trained = train(eng, settings)
-    finally:
-        eng.close()
+    with _writing(project, engine, "dtsen pmt train") as (settings, eng), _console().status(
+            "melatih model / training the PMT"):
+        trained = train(eng, settings)
     cv = {kind: a.metrics["cross_validation"] for kind, a in trained.artefacts.items()}
     _console().print(_metrics_table(f"Held-out survey families ({trained.survey_families:,}, folds by "
                                     f"{trained.fold_level})", cv))
@@ -133,12 +130,9 @@ def rank(
     """Rank every family: predicted consumption, person-weighted deciles, poverty flags."""
     from dtsen.welfare.pipeline import rank as run_rank
 
-    settings, eng = _engine_for(project, engine)
-    try:
-        with _console().status("memeringkat / ranking families") as status:
-            result = run_rank(eng, settings, model, step=lambda label: status.update(f"ranking: {label}"))
-    finally:
-        eng.close()
+    with _writing(project, engine, "dtsen rank") as (settings, eng), _console().status(
+            "memeringkat / ranking families") as status:
+        result = run_rank(eng, settings, model, step=lambda label: status.update(f"ranking: {label}"))
     c = result.counts
     table = Table("", "families", "persons", title=f"Ranking with {result.model.model_id}")
     table.add_row("ranked", f"{c['ranked']:,}", f"{c['persons']:,}")
@@ -161,11 +155,8 @@ def target(
     """Write a programme's recipient list (ranked, within quota) and its simulation."""
     from dtsen.welfare.pipeline import target as run_target
 
-    settings, eng = _engine_for(project, engine)
-    try:
+    with _writing(project, engine, "dtsen target") as (settings, eng):
         result = run_target(eng, settings, programme, truth)
-    finally:
-        eng.close()
     sim = result.simulation.to_dict()
 
     def shown(value: Any) -> str:
@@ -189,12 +180,9 @@ def target(
 def evaluate_welfare_command(project: Path, truth: Path | None) -> dict[str, Any]:
     from dtsen.welfare.evaluation import evaluate_welfare
 
-    settings, eng = _engine_for(project, "duckdb")
-    try:
-        with _console().status("menilai peringkat / evaluating the ranking"):
-            result = evaluate_welfare(eng, settings, truth)
-    finally:
-        eng.close()
+    with _writing(project, "duckdb", "dtsen evaluate welfare") as (settings, eng), _console().status(
+            "menilai peringkat / evaluating the ranking"):
+        result = evaluate_welfare(eng, settings, truth)
     figures = result.to_dict()
     console = _console()
     console.print(_metrics_table("Held-out survey families (cross-validated by region)", figures["held_out_survey"]))

@@ -10,15 +10,16 @@ publish    write the release aside (tables, manifest, scorecards, village lists)
            rename into place, switch CURRENT: atomic (see `store`)
 
 The work directory is scratch: a build that dies leaves it half-updated, and the next build
-redoes every step. Only the release store is the record, and it changes atomically. A second
-build started while one runs is refused (`BuildLockedError`).
+redoes every step. Only the release store is the record, and it changes atomically. The build
+holds the project lock throughout: a second build, or any other command that writes to the
+project, is refused while it runs (`BuildLockedError`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,16 +31,19 @@ import pandas as pd
 
 from dtsen.config import Settings
 from dtsen.engine import Engine, read_parquet_arrow
+from dtsen.release.errors import ManifestError
+from dtsen.release.ids import LINK_RUN_ID_PATTERN, safe_component
 from dtsen.release.manifest import (
     accounting,
     code_version,
+    file_entries,
     input_entries,
     require_intact,
     settings_sha256,
     table_entries,
     write_manifest,
 )
-from dtsen.release.store import ReleaseStore, checkpoint
+from dtsen.release.store import STATUS_CURRENT, STATUS_EARLIER, ReleaseStore, checkpoint, copy_private
 from dtsen.release.tables import ReleaseTables, in_regions, work_tables
 
 OnStep = Callable[[str, str, int | None, float], None]  # step, status ("start"/"done"), rows, seconds
@@ -88,18 +92,28 @@ def _carry_ids(settings: Settings, store: ReleaseStore) -> str | None:
     if current is None or settings.link.previous is not None:
         return current
     link_dir = store.path(current) / "link"
-    if (link_dir / "manifest.json").exists():
+    path = link_dir / "manifest.json"
+    if path.exists():
+        try:
+            run = json.loads(path.read_text(encoding="utf-8")).get("release_id")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            run = None
+        if not (isinstance(run, str) and re.fullmatch(LINK_RUN_ID_PATTERN, run)):
+            raise ManifestError(f"{path} is damaged (no valid linkage run id): release {current} cannot carry ids "
+                                "on; restore it from a backup, or make another release current with "
+                                "`dtsen releases use ID`")
         settings.link.previous = str(link_dir)
-        settings.link.previous_release = json.loads((link_dir / "manifest.json").read_text())["release_id"]
+        settings.link.previous_release = run
     return current
 
 
 def _history(store: ReleaseStore, engine: Engine) -> list[tuple[str, pd.DataFrame]]:
-    """Earlier releases' quality indicators, oldest first (for the scorecards' trends)."""
+    """Earlier releases' quality indicators, oldest first (for the scorecards' trends): those
+    that were current once (not damaged ones, nor ones a crash left never current)."""
     out = []
     for info in store.releases():
         path = info.path / "quality.parquet"
-        if path.exists():
+        if info.status in (STATUS_CURRENT, STATUS_EARLIER) and path.exists():
             out.append((info.release_id, read_parquet_arrow(path).to_pandas()))
     return out
 
@@ -128,7 +142,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         checkpoint(f"after:{name}")
         return out
 
-    with store.lock():
+    with store.lock("dtsen build"):
         store.clear_leftovers()
         previous = _carry_ids(settings, store)
         if previous is not None:
@@ -162,10 +176,9 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
                 engine.write_parquet(table, staging / f"{name}.parquet", order_by=TABLE_ORDER[name])
                 checkpoint(f"write:{name}")
             # the linkage mapping and the PMT model travel with the release
-            shutil.copytree(settings.work_dir / "link", staging / "link",
-                            ignore=lambda d, names: [n for n in names if n not in ("manifest.json", "links.parquet")])
+            copy_private(settings.work_dir / "link", staging / "link", only={"manifest.json", "links.parquet"})
             if ranked.model.path is not None:
-                shutil.copytree(ranked.model.path, staging / "model" / ranked.model.model_id)
+                copy_private(ranked.model.path, staging / "model" / safe_component(ranked.model.model_id, "model id"))
             regions = load_regions(settings)
             write_scorecards(engine, quality, staging / "rapor", release_id=release_id,
                              regions=regions if len(regions) else None, history=_history(store, engine),
@@ -183,6 +196,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             return out
 
         written = run("write", write)
+        files = file_entries(staging)
         manifest = {
             "release_id": release_id,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -198,7 +212,8 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             "metrics": _metrics(ranked.counts, linked.counts, acc, candidates, quality),
             "timings": steps,
             "notes": notes,
-            "tables": table_entries(staging, list(written)),
+            "tables": table_entries(staging, list(written), files),
+            "files": files,
         }
         write_manifest(staging, manifest)
         checkpoint("write:manifest")

@@ -12,13 +12,23 @@ manifest.json of a release:
                   a release that does not balance is never written)
     models        the linkage run id, the PMT model id and kind
     metrics       headline figures (persons, families, poor, quarantine, candidates, ...)
-    tables        per table: its files with sha256 and rows; `verify_release` checks them
+    tables        per table: its files with sha256 and rows
+    files         every file of the release but manifest.json itself (tables, scorecards in
+                  `rapor/`, village lists and forms in `cek_lapangan/`, `link/`, `model/`), by
+                  relative path, with its sha256
+
+`verify_release` checks every file the manifest lists (there, unchanged, inside the release),
+names every file present that it does not list, and checks that the accounting balances. A
+manifest written before `files` existed (dtsen 0.1 releases) has its tables checked only;
+`legacy_manifest` tells such a manifest apart so that the CLI can say so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -29,7 +39,11 @@ from dtsen import __version__
 from dtsen.config import Settings
 from dtsen.errors import AccountingError, Problem, ProblemLog
 from dtsen.link.previous import file_sha256
-from dtsen.release.store import MANIFEST, ReleaseError
+from dtsen.release.errors import ReleaseError
+from dtsen.release.ids import inside
+from dtsen.release.store import MANIFEST, read_manifest
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def settings_sha256(settings: Settings) -> str:
@@ -86,15 +100,30 @@ def accounting(report: dict[str, Any]) -> dict[str, Any]:
     return {"sources": per_source, "total": totals, "balanced": True}
 
 
-def table_entries(release_dir: Path, names: list[str]) -> dict[str, Any]:
-    """Per table (a Parquet file or directory of parts): files with sha256, and rows."""
+def file_entries(release_dir: Path) -> dict[str, str]:
+    """Every file under `release_dir` but its manifest.json, by relative path: its sha256."""
+    out = {}
+    for top, dirs, files in os.walk(release_dir, followlinks=False):
+        dirs.sort()
+        for name in files:
+            path = Path(top) / name
+            rel = path.relative_to(release_dir).as_posix()
+            if rel != MANIFEST:
+                out[rel] = file_sha256(path)
+    return dict(sorted(out.items()))
+
+
+def table_entries(release_dir: Path, names: list[str], hashes: dict[str, str] | None = None) -> dict[str, Any]:
+    """Per table (a Parquet file or directory of parts): files with sha256, and rows.
+    `hashes` (from `file_entries`) saves hashing the files again."""
     out: dict[str, Any] = {}
     for name in names:
         path = release_dir / f"{name}.parquet"
         files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        rels = [f.relative_to(release_dir).as_posix() for f in files]
         out[name] = {
             "rows": sum(pq.ParquetFile(f).metadata.num_rows for f in files),
-            "files": {str(f.relative_to(release_dir)): file_sha256(f) for f in files},
+            "files": {rel: (hashes or {}).get(rel) or file_sha256(f) for rel, f in zip(rels, files, strict=True)},
         }
     return out
 
@@ -105,31 +134,116 @@ def write_manifest(release_dir: Path, manifest: dict[str, Any]) -> Path:
     return path
 
 
+def legacy_manifest(manifest: dict[str, Any]) -> bool:
+    """A manifest of dtsen 0.1, which lists the table files only (no `files`)."""
+    return "files" not in manifest
+
+
+def _listed_files(manifest: dict[str, Any], where: str) -> tuple[dict[str, str], list[Problem]]:
+    """The manifest's files (`files`, and every table's files), with problems for malformed
+    entries and for tables whose files disagree with `files`."""
+    problems: list[Problem] = []
+    listed: dict[str, str] = {}
+    files = manifest.get("files", {})
+    if not isinstance(files, dict):
+        return {}, [Problem("'files' is not a mapping of path to sha256", where)]
+    for rel, sha in files.items():
+        if not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+            problems.append(Problem(f"the sha256 of {str(rel)[:80]!r} is malformed", where))
+        else:
+            listed[rel] = sha
+    tables = manifest.get("tables")
+    if not isinstance(tables, dict):
+        return listed, [*problems, Problem("'tables' is missing or not a mapping", where)]
+    for table, entry in tables.items():
+        entry_files = entry.get("files") if isinstance(entry, dict) else None
+        if not isinstance(entry_files, dict):
+            problems.append(Problem(f"table {table} has no 'files' mapping", where))
+            continue
+        for rel, sha in entry_files.items():
+            if not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+                problems.append(Problem(f"the sha256 of {str(rel)[:80]!r} (table {table}) is malformed", where))
+            elif legacy_manifest(manifest):
+                listed[rel] = sha
+            elif listed.get(rel) != sha:
+                problems.append(Problem(f"table {table} names {str(rel)[:80]!r}, which 'files' does not list "
+                                        "with the same sha256", where))
+    return listed, problems
+
+
+def _present_files(release_dir: Path) -> tuple[set[str], list[Problem]]:
+    """The files under the release (relative paths, manifest.json aside), and a problem for
+    each symbolic link (a release never holds one)."""
+    present, problems = set(), []
+    for top, dirs, files in os.walk(release_dir, followlinks=False):
+        for name in dirs + files:
+            path = Path(top) / name
+            if path.is_symlink():
+                problems.append(Problem("is a symbolic link: a release holds only files and folders", str(path)))
+            elif name in files:
+                present.add(path.relative_to(release_dir).as_posix())
+    present.discard(MANIFEST)
+    return present, problems
+
+
 def verify_release(release_dir: Path) -> list[Problem]:
-    """Every table file the manifest lists is there with its sha256, and the accounting balances."""
+    """Every file the manifest lists is there, inside the release, with its sha256; every file
+    present is listed; and the accounting balances. An empty list when the release is whole."""
     path = release_dir / MANIFEST
-    if not path.exists():
-        return [Problem("no manifest.json", str(release_dir))]
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        return [Problem(f"manifest.json is not valid JSON: {exc}", str(path))]
+        manifest = read_manifest(release_dir)
+    except ReleaseError as exc:
+        return [Problem(str(exc), str(path))]
+    listed, problems = _listed_files(manifest, str(path))
+    for rel, sha in sorted(listed.items()):
+        try:
+            f = inside(release_dir, rel, "the manifest's file")
+        except ReleaseError as exc:
+            problems.append(Problem(str(exc), str(path)))
+            continue
+        if f.is_symlink():
+            continue  # named below, with every symbolic link
+        if f.exists() and not f.is_file():
+            problems.append(Problem("is not a file (listed in the manifest as one)", str(f)))
+            continue
+        if not f.exists():
+            problems.append(Problem("is missing (listed in the manifest)", str(f)))
+            continue
+        try:
+            found = file_sha256(f)
+        except OSError as exc:
+            problems.append(Problem(f"cannot be read ({exc.strerror})", str(f)))
+            continue
+        if found != sha:
+            problems.append(Problem("is not what the manifest says (sha256): it was changed", str(f)))
+    present, links = _present_files(release_dir)
+    problems += links
+    if not legacy_manifest(manifest):
+        problems += [Problem("is extra: not in the manifest", str(release_dir / rel))
+                     for rel in sorted(present - set(listed))]
+    problems += _accounting_problems(manifest, str(path))
+    return problems
+
+
+def _accounting_problems(manifest: dict[str, Any], where: str) -> list[Problem]:
+    acc = manifest.get("accounting")
+    sources = acc.get("sources") if isinstance(acc, dict) else None
+    if not isinstance(sources, dict):
+        return [Problem("the row accounting ('accounting.sources') is missing", where)]
     problems = []
-    for table, entry in manifest.get("tables", {}).items():
-        for rel, sha in entry["files"].items():
-            f = release_dir / rel
-            if not f.exists():
-                problems.append(Problem(f"file of table {table} is missing", str(f)))
-            elif file_sha256(f) != sha:
-                problems.append(Problem(f"file of table {table} is not what the manifest says (sha256)", str(f)))
-    acc = manifest.get("accounting", {})
-    for source, row in acc.get("sources", {}).items():
-        if row["rows_read"] != row["accepted"] + row["quarantined"]:
-            problems.append(Problem(f"source {source} does not balance", str(path)))
+    for source, row in sources.items():
+        given = [row.get(k) if isinstance(row, dict) else None for k in ("rows_read", "accepted", "quarantined")]
+        counts = [c for c in given if isinstance(c, int) and not isinstance(c, bool)]
+        if len(counts) != 3:
+            problems.append(Problem(f"the accounting of source {source} is malformed", where))
+        elif counts[0] != counts[1] + counts[2]:
+            problems.append(Problem(f"source {source} does not balance", where))
     return problems
 
 
 def require_intact(release_dir: Path) -> None:
     problems = verify_release(release_dir)
     if problems:
-        raise ReleaseError(f"release {release_dir.name} is damaged", problems)
+        raise ReleaseError(
+            f"release {release_dir.name} is damaged: restore it from a backup, or make another release "
+            "current with `dtsen releases use ID`", problems)
