@@ -22,6 +22,7 @@ import stat
 import subprocess
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,11 @@ from dtsen.store.connection import Store
 from dtsen.store.migrate import upgrade
 
 PG_BIN_ENV = "DTSEN_TEST_PG_BIN"
+
+
+# Starlette's TestClient warns that it will move from httpx to httpx2 (not installed here); the
+# warning comes at import, before pytest's own filters apply.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 _TOOLS = ("initdb", "pg_ctl", "postgres")
 
 

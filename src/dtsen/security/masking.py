@@ -15,7 +15,7 @@ _IDENTIFIER = re.compile(r"(?<![0-9])(\d{4})([ .-]?)(\d{4})\2(\d{4})\2(\d{4})(?!
 
 def mask(text: str) -> str:
     """`text` with every 16-digit identifier masked to its first and last four digits."""
-    return _IDENTIFIER.sub(lambda m: f"{m.group(1)}********{m.group(4)}", text)
+    return _IDENTIFIER.sub(lambda m: f"{m.group(1)}********{m.group(5)}", text)
 
 
 def has_identifier(text: str) -> bool:

@@ -183,7 +183,7 @@ def _build(spec: _File, lines: LineIndex, label: str, log: ProblemLog) -> RuleTa
             if not a.personal and (r.purposes or r.fields is not None):
                 log.add(f"action {action!r} has no personal data: its rule names no purposes or fields",
                         where=where(*base))
-            for purpose in r.purposes:
+            for purpose in r.purposes if a.personal else []:
                 p = spec.purposes.get(purpose)
                 if p is None:
                     continue
