@@ -37,6 +37,9 @@ def test_client_credentials_in_http_basic(app: FastAPI, client: TestClient) -> N
                       headers={"Authorization": f"Basic {wrong}"})
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
     assert bad.headers["www-authenticate"].startswith("Basic")
+    both = client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "bpjs",
+                                            "client_secret": secret}, headers={"Authorization": f"Basic {basic}"})
+    assert both.status_code == 400 and both.json()["error"] == "invalid_request"
 
 
 def test_token_errors_are_oauth2_errors_in_the_one_shape(app: FastAPI, client: TestClient) -> None:

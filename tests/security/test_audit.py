@@ -8,15 +8,19 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from dtsen.security.audit import AuditEvent, AuditLog, ChainReport, entry_hash
+from dtsen.security.audit_writer import AuditWriter
 from dtsen.security.context import Security
 from dtsen.security.errors import AuditError
-from dtsen.store.connection import Store
+from dtsen.security.keys import KeyStore
+from dtsen.store.connection import Store, StoreError
 from dtsen.store.tables import GENESIS_HASH, audit_checkpoints, audit_head, audit_log, audit_records
 
 EVERY = 5  # a checkpoint every five entries in these tests
@@ -232,3 +236,61 @@ def test_the_tracker_query_finds_every_read_of_a_family(store: Store, audit: Aud
         reads = audit.entries(conn, ref="family:3")
     assert [(e["seq"], e["actor"]) for e in reads] == [(3, "client:kemensos-pkh"), (7, "client:bpjs")]
     assert reads[0]["detail"] == {"programme": "pkh"}
+
+
+# -- group commit -----------------------------------------------------------------------------
+
+def test_the_writer_commits_many_callers_entries_in_few_transactions(store: Store, audit: AuditLog) -> None:
+    """While another transaction holds the chain, twenty callers queue; they are then written
+    together (one timestamp per transaction), each caller gets its own entry numbers, and each
+    entry is committed when its caller returns."""
+    writer = AuditWriter(store, audit)
+    results: dict[int, list[int]] = {}
+    visible: dict[int, bool] = {}
+
+    def caller(n: int) -> None:
+        seqs = writer.record(AuditEvent(actor=f"client:c{n}", action="family.read", records=(f"family:{n}",)))
+        results[n] = seqs
+        with store.reading() as conn:
+            visible[n] = conn.execute(sa.select(audit_log.c.actor).where(audit_log.c.seq == seqs[0])).scalar() \
+                == f"client:c{n}"
+
+    with store.writing() as holder:
+        holder.execute(sa.select(audit_head).with_for_update()).one()
+        threads = [threading.Thread(target=caller, args=(n,)) for n in range(20)]
+        for t in threads:
+            t.start()
+        for _ in range(500):  # wait until the callers have queued (the writer holds the first)
+            if writer._queue.qsize() >= 19:
+                break
+            time.sleep(0.01)
+    for t in threads:
+        t.join()
+    writer.close()
+    assert sorted(s for seqs in results.values() for s in seqs) == list(range(1, 21))
+    assert all(visible.values()) and len(visible) == 20
+    with store.reading() as conn:
+        transactions = conn.execute(sa.select(sa.func.count(sa.distinct(audit_log.c.at)))).scalar()
+    assert transactions is not None and transactions <= 3
+    assert audit.verify(store).ok
+
+
+def test_the_writer_refuses_bad_entries_in_the_callers_thread(store: Store, audit: AuditLog) -> None:
+    writer = AuditWriter(store, audit)
+    with pytest.raises(AuditError, match="NIK"):
+        writer.record(AuditEvent(actor="user:ani", action="person.read", records=("nik:3204055203850002",)))
+    assert writer.record(AuditEvent(actor="user:ani", action="person.read")) == [1]
+    writer.close()
+    with pytest.raises(StoreError, match="closed"):
+        writer.record(AuditEvent(actor="user:ani", action="person.read"))
+
+
+def test_a_failed_transaction_reaches_every_caller(empty_store_url: str, tmp_path: Path) -> None:
+    broken = Store.open(empty_store_url)  # no tables: the append fails in the database
+    writer = AuditWriter(broken, AuditLog(KeyStore(tmp_path / "keys")))
+    try:
+        with pytest.raises(sa.exc.DatabaseError):
+            writer.record(AuditEvent(actor="user:ani", action="person.read"))
+    finally:
+        writer.close()
+        broken.dispose()

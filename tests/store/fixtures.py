@@ -234,7 +234,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, _store_templates: 
 def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty, never migrated store of its own, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'dtsen.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'empty-store' / 'dtsen.sqlite3'}"
         return
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
     name = f"e_{uuid.uuid4().hex[:16]}"

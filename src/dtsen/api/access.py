@@ -9,8 +9,8 @@
         return decision.project(row)                        # only the allowed fields
 
 `require` decides one resource, `scope` gives the region prefixes (or family) a list or query must
-be filtered to, `record` appends the audit entry (in a transaction of its own, or in the caller's
-write transaction with `conn=`). Every denial is audited. A request that was allowed personal data
+be filtered to, `record` appends the audit entry (through the group-committing `AuditWriter`, and
+returns once it is committed; or in the caller's write transaction with `conn=`, for changes). Every denial is audited. A request that was allowed personal data
 but recorded nothing gets an entry anyway when it ends (with `detail.records = "not stated"`), so
 that no read of personal data goes unaccounted for.
 """
@@ -84,8 +84,7 @@ class Access:
         decision = decision or self._pending.get((action, purpose))
         self._pending.pop((action, purpose), None)
         event = self._event(action, purpose, records, outcome, region_code, detail or {}, decision)
-        audit = self.security.audit
-        seqs = audit.append(conn, event) if conn is not None else audit.record(self.security.store, event)
+        seqs = self.security.audit.append(conn, event) if conn is not None else self.security.writer.record(event)
         return seqs[0]
 
     def keyed(self, kind: str, value: str) -> str:
@@ -96,12 +95,12 @@ class Access:
         """At the end of the request: audit personal-data decisions that recorded nothing."""
         pending, self._pending = self._pending, {}
         for (action, purpose), decision in pending.items():
-            self.security.audit.record(self.security.store, self._event(
+            self.security.writer.record(self._event(
                 action, purpose, (), "failed" if failed else "ok", None, {"records": "not stated"}, decision))
 
     def _deny(self, action: str, purpose: str | None, reason: str, records: Sequence[str],
               resource: Resource | None) -> None:
-        self.security.audit.record(self.security.store, self._event(
+        self.security.writer.record(self._event(
             action, purpose, records, "denied", resource.region_code if resource else None, {"reason": reason}, None))
         raise AccessDenied(f"akses ditolak / access denied: {reason}")
 

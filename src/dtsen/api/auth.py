@@ -82,6 +82,9 @@ def token(request: Request, security: SecurityDep,
     credentials). The secret is sent in the form or with HTTP Basic, never in the URL."""
     basic = _basic(request)
     if basic is not None:
+        if client_id or client_secret:
+            raise ApiError("invalid_request", "send the client credentials either in the form or with HTTP Basic, "
+                                              "not both")
         client_id, client_secret = basic
     if grant_type is None or not client_id or not client_secret:
         raise ApiError("invalid_request", "grant_type, client_id and client_secret are required")

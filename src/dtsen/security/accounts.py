@@ -147,10 +147,10 @@ class Accounts:
         with self.store.writing() as conn:
             if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
                 raise AccountError(f"nama pengguna {username!r} sudah dipakai / the username is taken")
-            user_id = conn.execute(sa.insert(users).values(
+            user_id = _inserted(conn, sa.insert(users).values(
                 username=username, full_name=full_name.strip(), password_hash=pw_hash,
                 totp_secret=self.keys.seal(secret.encode(), b"totp"), status="active", created_at=now,
-                updated_at=now, password_changed_at=now).returning(users.c.id)).scalar_one()
+                updated_at=now, password_changed_at=now).returning(users.c.id), f"username {username!r}")
             self._grant(conn, grants, actor, user_id=user_id)
             self.audit.append(conn, AuditEvent(actor=actor, action="account.user_add", records=(f"user:{user_id}",),
                                                source=source, detail={"grants": [g.label() for g in grants]}))
@@ -213,10 +213,10 @@ class Accounts:
         with self.store.writing() as conn:
             if conn.execute(sa.select(clients.c.id).where(clients.c.client_id == client_id)).first():
                 raise AccountError(f"client id {client_id!r} sudah dipakai / is taken")
-            cid = conn.execute(sa.insert(clients).values(
+            cid = _inserted(conn, sa.insert(clients).values(
                 client_id=client_id, name=name.strip() or client_id, secret_hash=client_secret_hash(self.keys, secret),
                 status="active", created_at=now, updated_at=now, secret_rotated_at=now)
-                .returning(clients.c.id)).scalar_one()
+                .returning(clients.c.id), f"client id {client_id!r}")
             self._grant(conn, grants, actor, client_id=cid)
             self.audit.append(conn, AuditEvent(actor=actor, action="account.client_add", records=(f"client:{cid}",),
                                                source=source, detail={"grants": [g.label() for g in grants]}))
@@ -262,3 +262,11 @@ class Accounts:
                                                detail={"tokens_revoked": revoked}))
         return revoked
 
+
+
+def _inserted(conn: sa.Connection, statement: Any, what: str) -> int:
+    """The id of the inserted row; a name taken by a concurrent insert is an AccountError."""
+    try:
+        return int(conn.execute(statement).scalar_one())
+    except sa.exc.IntegrityError:
+        raise AccountError(f"{what} sudah dipakai / is taken") from None

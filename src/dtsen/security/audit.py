@@ -142,9 +142,14 @@ class AuditLog:
         return [int(r["seq"]) for r in rows]
 
     def record(self, store: Store, *events: AuditEvent) -> list[int]:
-        """Append `events` in a transaction of their own."""
+        """Append `events` in a transaction of their own (the service groups many requests'
+        entries into one transaction with `dtsen.security.audit_writer.AuditWriter`)."""
         with store.writing() as conn:
             return self.append(conn, *events)
+
+    def check(self, event: AuditEvent) -> None:
+        """AuditError if `event` cannot be appended (personal identifiers, unknown outcome)."""
+        self._row(event)
 
     def _row(self, e: AuditEvent) -> dict[str, Any]:
         if e.outcome not in OUTCOMES:

@@ -144,20 +144,15 @@ class Authenticator:
         token is not valid now or its account is disabled or revoked."""
         with self.store.reading() as conn:
             claims, row = self.tokens.check(conn, token)
-            if row.kind == "session":
-                user = conn.execute(sa.select(users.c.id, users.c.username, users.c.status)
-                                    .where(users.c.id == row.user_id)).first()
-                if user is None or user.status != "active":
-                    raise AuthenticationError("akun tidak aktif / the account is disabled")
-                return Principal("user", user.id, user.username, grants_of(conn, user_id=user.id), token_id=claims.jti)
-            if row.kind == "client":
-                client = conn.execute(sa.select(clients.c.id, clients.c.client_id, clients.c.status)
-                                      .where(clients.c.id == row.client_id)).first()
-                if client is None or client.status != "active":
-                    raise AuthenticationError("klien dicabut / the client has been revoked")
-                return Principal("client", client.id, client.client_id, grants_of(conn, client_id=client.id),
+            if row.kind == "citizen":
+                return Principal("citizen", None, "citizen", (Grant("citizen"),), family_id=row.family_id,
                                  token_id=claims.jti)
-            return Principal("citizen", None, "citizen", (Grant("citizen"),), family_id=row.family_id,
+            if row.holder_status != "active":
+                raise AuthenticationError("akun tidak aktif atau dicabut / the account is disabled or revoked")
+            if row.kind == "session":
+                return Principal("user", row.holder_id, row.holder_name, grants_of(conn, user_id=row.holder_id),
+                                 token_id=claims.jti)
+            return Principal("client", row.holder_id, row.holder_name, grants_of(conn, client_id=row.holder_id),
                              token_id=claims.jti)
 
     def logout(self, principal: Principal, source: str = "", request_id: str = "") -> None:
