@@ -8,8 +8,11 @@
     dtsen.security.totp       the TOTP second factor
     dtsen.security.tokens     signed, revocable access tokens
     dtsen.security.accounts   users and machine clients: add, list, disable, reset, rotate, revoke
-    dtsen.security.login      password + TOTP logins, client credentials, rate limits and lockout
+    dtsen.security.authentication  password + TOTP logins, client credentials, token -> principal
+    dtsen.security.lockout    failed logins: rate limits and lockout
     dtsen.security.audit      the append-only audit chain: append, signed checkpoints, verify
+    dtsen.security.audit_writer  group commit of many requests' audit entries
     dtsen.security.masking    NIK/KK masking for anything that is logged
     dtsen.security.context    `Security`: all of the above for one project, built from its settings
+    dtsen.security.errors, .settings, .clock   its errors, the `[security]` section, the clock
 """
