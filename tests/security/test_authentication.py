@@ -167,3 +167,12 @@ def test_a_citizen_session_is_bound_to_one_family(security: Security) -> None:
     principal = security.auth.principal(token.token)
     assert (principal.kind, principal.family_id, principal.ref) == ("citizen", 45, "citizen:family:45")
     assert principal.grants == (Grant("citizen"),)
+
+
+def test_names_that_cannot_be_accounts_never_reach_the_database(security: Security) -> None:
+    """A NUL byte or other odd text as a name is a wrong login, not a database error."""
+    for name in ("ani\x00", "a' OR 1=1 --", "x" * 300, "  "):
+        with pytest.raises(AuthenticationError, match="wrong username"):
+            security.auth.login(name, PASSWORD, "123456", "10.0.0.1")
+        with pytest.raises(AuthenticationError, match="wrong client_id"):
+            security.auth.client_token(name, "rahasia", "10.0.0.1")

@@ -245,7 +245,7 @@ resources = st.builds(Resource, region_code=st.sampled_from([*REGIONS, None]),
 RECORD_ACTIONS = sorted(a for a, s in TABLE.actions.items() if s.resource in ("record", "region"))
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(principal=principals(), action=st.sampled_from(RECORD_ACTIONS),
        purpose=st.sampled_from([*TABLE.purposes, None, "curiosity"]), resource=resources)
 def test_nothing_outside_scope_is_ever_allowed(principal: Principal, action: str, purpose: str | None,

@@ -33,9 +33,10 @@ class TokenResponse(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     password: str = Field(min_length=1, max_length=1024)
-    totp: str = Field(min_length=6, max_length=8, description="The 6-digit code of the authenticator app.")
+    totp: str = Field(min_length=6, max_length=8, pattern=r"^[0-9 ]+$",
+                      description="The 6-digit code of the authenticator app.")
 
 
 class GrantOut(BaseModel):
@@ -72,10 +73,11 @@ def _basic(request: Request) -> tuple[str, str] | None:
 
 
 @router.post("/token", response_model=TokenResponse,
-             responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+             responses={400: {"model": ErrorBody, "description": "OAuth2 invalid_request or unsupported_grant_type"},
+                        401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 429: {"model": ErrorBody}})
 def token(request: Request, security: SecurityDep,
           grant_type: Annotated[str | None, Form()] = None,
-          client_id: Annotated[str | None, Form(max_length=64)] = None,
+          client_id: Annotated[str | None, Form(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")] = None,
           client_secret: Annotated[str | None, Form(max_length=256)] = None,
           scope: Annotated[str | None, Form(max_length=512)] = None) -> TokenResponse:
     """A short-lived access token for a ministry's or agency's machine client (OAuth2 client
@@ -102,7 +104,9 @@ def token(request: Request, security: SecurityDep,
 
 
 @router.post("/login", response_model=TokenResponse,
-             responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+             responses={400: {"model": ErrorBody, "description": "The body cannot be read"},
+                        401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody},
+                        429: {"model": ErrorBody}})
 def login(body: LoginRequest, request: Request, security: SecurityDep) -> TokenResponse:
     """A session token for a person: username, password and the TOTP code of their
     authenticator app (every staff account has the second factor)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from dtsen.security import totp
-from dtsen.security.accounts import client_secret_hash, grants_of, subject_of
+from dtsen.security.accounts import NAME, client_secret_hash, grants_of, subject_of
 from dtsen.security.audit import AuditEvent, AuditLog
 from dtsen.security.clock import Clock, utcnow
 from dtsen.security.errors import AuthenticationError, LockedOutError
@@ -48,7 +48,9 @@ class Authenticator:
     def login(self, username: str, password: str, code: str, source: str, request_id: str = "") -> IssuedToken:
         """A session token for a person whose password and TOTP code are right."""
         name = username.strip().lower()
-        subject = subject_of(self.keys, "user", name)
+        if not NAME.match(name):
+            name = ""  # cannot be an account; never sent to the database (NUL bytes, odd text)
+        subject = subject_of(self.keys, "user", name or username)
         with self.store.reading() as conn:
             self._locked(conn, "user", subject, source, request_id)
             row = conn.execute(sa.select(users.c.id, users.c.password_hash).where(users.c.username == name)).first()
@@ -90,7 +92,9 @@ class Authenticator:
     def client_token(self, client_id: str, secret: str, source: str, request_id: str = "") -> IssuedToken:
         """A short-lived access token for a client whose secret is right."""
         cid = client_id.strip().lower()
-        subject = subject_of(self.keys, "client", cid)
+        if not NAME.match(cid):
+            cid = ""  # cannot be a client; never sent to the database
+        subject = subject_of(self.keys, "client", cid or client_id)
         offered = client_secret_hash(self.keys, secret)
         issued: IssuedToken | None = None
         with self.store.reading() as conn:
