@@ -12,6 +12,8 @@ import pytest
 
 from dtsen.engine import Engine
 
+pytest_plugins = ["tests.store.fixtures"]  # the operational store on SQLite and PostgreSQL
+
 if TYPE_CHECKING:
     from dtsen.release.build import BuildResult
 

@@ -17,12 +17,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from dtsen.api.settings import ApiSettings
 from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
 from dtsen.release.ids import LINK_RUN_ID_PATTERN
 from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
+from dtsen.security.settings import SecuritySettings
+from dtsen.store.settings import StoreSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
 PROJECT_FILE = "dtsen.toml"
@@ -141,6 +144,9 @@ class Settings(BaseSettings):
     release: ReleaseSettings = Field(default_factory=lambda: ReleaseSettings())
     quality: QualitySettings = Field(default_factory=lambda: QualitySettings())
     verify: VerifySettings = Field(default_factory=lambda: VerifySettings())
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings())
+    security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
+    api: ApiSettings = Field(default_factory=lambda: ApiSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")
