@@ -22,6 +22,7 @@ from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
 from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
+from dtsen.serve.settings import ServingSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
 PROJECT_FILE = "dtsen.toml"
@@ -138,6 +139,7 @@ class Settings(BaseSettings):
     release: ReleaseSettings = Field(default_factory=lambda: ReleaseSettings())
     quality: QualitySettings = Field(default_factory=lambda: QualitySettings())
     verify: VerifySettings = Field(default_factory=lambda: VerifySettings())
+    serving: ServingSettings = Field(default_factory=lambda: ServingSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")
