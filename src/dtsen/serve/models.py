@@ -241,7 +241,7 @@ class Condition(BaseModel):
     condition: str  # e.g. "deciles", "any_of", "minimum.head_age", "equals.head_sex", "regions", "ranked"
     required: Any
     value: Any = None
-    met: bool
+    met: bool | None  # None: not evaluated (the family is not ranked, so no rule takes it)
 
 
 class Eligibility(BaseModel):
