@@ -7,8 +7,8 @@ request). The switch is one assignment under a lock: a request takes the current
 happens halfway through it; the old handle closes when its last request lets go.
 
 A release whose serving index is not built yet is not switched to: the service keeps serving
-the previous release and reports the new one as `pending` until `dtsen index build` (or the
-build's publish step) has written it.
+the previous release (at start-up, the newest earlier release that has an index) and reports the
+new one as `pending` until `dtsen index build` (or the build's publish step) has written it.
 """
 
 from __future__ import annotations
@@ -80,7 +80,15 @@ class ServingReleases:
                 return self.current_id
             if not self.indexed(wanted):
                 self.pending = wanted
-                return self.current_id
+                if old is not None:
+                    return self.current_id
+                # starting up: serve the newest earlier release that has an index, if any
+                earlier = [r.release_id for r in self.store.releases() if r.release_id < wanted]
+                fallback = next((r for r in reversed(earlier) if self.indexed(r)), None)
+                if fallback is None:
+                    return None
+                self._handle = self.open(fallback)
+                return fallback
             self._handle = self.open(wanted)
             self.pending = None
         if old is not None:
