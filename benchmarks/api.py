@@ -59,7 +59,7 @@ def prepare(persons: int, seed: int, memory_limit: str) -> Path:
 
 def percentile(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def bench_lookups(releases: object, niks: list[str], threads: int, per_thread: int) -> dict[str, float]:
@@ -182,13 +182,14 @@ def main() -> None:
     upload = make_upload(settings.path(settings.release.dir) / str(rid), args.upload_rows, args.seed, Path(f"/tmp/dtsen-api-upload-{args.upload_rows}.csv"))
     out = Path("/tmp/dtsen-api-padan")
     stages: dict[str, float] = {}
-    last = [time.perf_counter(), ""]
+    clock = {"at": time.perf_counter()}
+    current = {"stage": ""}
 
     def on_progress(stage: str, done: float) -> None:
         now = time.perf_counter()
-        if last[1]:
-            stages[str(last[1])] = stages.get(str(last[1]), 0.0) + now - float(last[0])
-        last[0], last[1] = now, stage
+        if current["stage"]:
+            stages[current["stage"]] = stages.get(current["stage"], 0.0) + now - clock["at"]
+        clock["at"], current["stage"] = now, stage
 
     mem.reset()
     with releases.acquire() as h:

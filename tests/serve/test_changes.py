@@ -9,6 +9,7 @@ import pytest
 from dtsen.engine import Engine
 from dtsen.serve.changes import record_changes
 from dtsen.serve.feed import ChangeFeedError, change_feed, list_releases
+from dtsen.serve.models import Change
 from dtsen.serve.releases import ServingReleases
 
 EXPECTED = {
@@ -26,8 +27,8 @@ EXPECTED = {
 }
 
 
-def _keys(changes: list[object]) -> set[tuple[object, ...]]:
-    return {(c.entity, c.id, c.change, c.other_id, tuple(c.fields)) for c in changes}  # type: ignore[attr-defined]
+def _keys(changes: list[Change]) -> set[tuple[object, ...]]:
+    return {(c.entity, c.id, c.change, c.other_id, tuple(c.fields)) for c in changes}
 
 
 def test_stored_change_feed(releases: ServingReleases) -> None:

@@ -77,7 +77,7 @@ def test_rebuild_replaces_the_index_whole(project: Path, tmp_path: Path) -> None
 
 
 def test_not_a_release(tmp_path: Path) -> None:
-    with pytest.raises(ServingIndexError, match="no manifest.json"):
+    with pytest.raises(ServingIndexError, match=r"no manifest\.json"):
         build_serving_index(tmp_path, tmp_path / "out")
     with pytest.raises(ServingIndexError, match="dtsen index build"):
         ReleaseHandle(tmp_path / "nothing")

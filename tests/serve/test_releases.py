@@ -62,9 +62,8 @@ def test_a_release_without_an_index_is_pending(project: Path, tmp_path: Path) ->
         assert releases.pending is None
         releases.close()
         empty = ServingReleases(project / "releases", tmp_path / "nothing", check_interval=0)
-        with pytest.raises(NoReleaseError, match="dtsen index build"):
-            with empty.acquire():
-                pass
+        with pytest.raises(NoReleaseError, match="dtsen index build"), empty.acquire():
+            pass
     finally:
         set_current(project / "releases", "R0001")
 
