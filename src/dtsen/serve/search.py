@@ -152,8 +152,11 @@ class _Compiler:
     def value(self, attr: Attribute, c: Criterion) -> Any:
         v = c.value
         try:
-            if attr.kind == "int":
-                return int(str(v)) if not isinstance(v, int | float) else v
+            if attr.kind == "int":  # a fractional bound ("2.5") compares as it is
+                number = float(v) if not isinstance(v, bool) else float("nan")
+                if number != number:
+                    raise ValueError(v)
+                return int(number) if number.is_integer() else number
             if attr.kind == "float":
                 return float(v)
             if attr.kind == "bool":
@@ -245,3 +248,23 @@ def search(
                             offset=offset, limit=limit)
     return Page[Family](release_id=h.release_id, items=[Family.model_validate(r) for r in rows], total=total,
                         offset=offset, limit=limit)
+
+
+def check_query(entity: Entity, query: Query) -> None:
+    """Raise `QueryInputError` when `query` names an unknown attribute, operator or a bad value."""
+    _Compiler(entity, dt.date.today())(query)
+
+
+def matching_ids(h: ReleaseHandle, entity: Entity, query: Query, ids: list[int]) -> set[int]:
+    """Which of `ids` (person or family ids) match `query` in the handle's release."""
+    if not ids:
+        return set()
+    import json
+
+    compiler = _Compiler(entity, _as_of(h))
+    where = compiler(query)
+    key = "p.person_id" if entity == "person" else "f.family_id"
+    base = ("FROM persons p LEFT JOIN families f ON f.family_id = p.family_id" if entity == "person"
+            else "FROM families f")
+    sql = f"SELECT {key} {base} WHERE {key} IN (SELECT value FROM json_each(?)) AND ({where})"
+    return {int(r[key.split(".")[1]]) for r in h.rows(sql, [json.dumps(ids), *compiler.params])}
