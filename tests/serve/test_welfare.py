@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dtsen.serve.handle import ReleaseHandle
-from dtsen.serve.welfare import FamilyNotFoundError, eligibility, welfare_status
+from dtsen.serve.welfare import (
+    FamilyNotFoundError,
+    UnknownProgrammeError,
+    eligibility,
+    programme_rule,
+    welfare_status,
+)
 from dtsen.welfare.settings import ProgrammeRule
 
 PKH = ProgrammeRule(deciles=(1, 4), any_of=["children", "elderly", "disabled"])
@@ -56,3 +62,9 @@ def test_equals_minimum_and_regions(r1: ReleaseHandle) -> None:
     assert other.eligible is False
     assert {c.condition: c.met for c in other.conditions}["regions"] is False
     assert {c.condition: c.met for c in other.conditions}["minimum.elderly"] is False
+
+
+def test_programme_rules_come_from_the_settings() -> None:
+    assert programme_rule({"pkh": PKH}, "pkh") is PKH
+    with pytest.raises(UnknownProgrammeError, match="known: pkh"):
+        programme_rule({"pkh": PKH}, "bansos")

@@ -138,6 +138,19 @@ def _parts(rule: ProgrammeRule) -> list[tuple[str, Any, list[str], ProgrammeRule
     return parts
 
 
+class UnknownProgrammeError(DtsenError):
+    """The project has no programme of that name."""
+
+
+def programme_rule(programmes: dict[str, ProgrammeRule], name: str) -> ProgrammeRule:
+    """The rule of programme `name` from the settings' `[programmes.NAME]` sections."""
+    rule = programmes.get(name)
+    if rule is None:
+        known = ", ".join(sorted(programmes)) or "none"
+        raise UnknownProgrammeError(f"program {name!r} tidak dikenal / unknown programme {name!r}; known: {known}")
+    return rule
+
+
 def eligibility(h: ReleaseHandle, family_id: int, programme: str, rule: ProgrammeRule,
                 engine: Engine | None = None) -> Eligibility:
     """Whether the programme's rule takes the family, and which conditions hold.
