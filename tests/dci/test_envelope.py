@@ -66,7 +66,8 @@ def test_receiver_is_checked_when_configured(registry: DciRegistry) -> None:
 
 def test_error_shapes() -> None:
     err = DciRequestError("err.request.bad", "the message is not valid")
-    assert http_error_body(err) == {"errors": [{"code": "err.request.bad", "message": "the message is not valid"}]}
+    detail = {"code": "err.request.bad", "message": "the message is not valid"}
+    assert http_error_body(err) == {"errors": [detail], "error": detail}
     a = ack("c-1", err)["message"]
     assert a["ack_status"] == "ERR" and a["correlation_id"] == "c-1" and a["error"]["code"] == "err.request.bad"
     assert DciRegistry.error_response(err) == (400, http_error_body(err))

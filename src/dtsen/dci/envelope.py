@@ -151,8 +151,11 @@ def ack(correlation_id: str, error: DciRequestError | None = None) -> dict[str, 
 
 
 def http_error_body(error: DciRequestError) -> dict[str, Any]:
-    """The specification's HttpErrorResponse for an HTTP 4xx."""
-    return {"errors": [{"code": error.code, "message": str(error.args[0])[:999]}]}
+    """The body of an HTTP 4xx: the specification's HttpErrorResponse (`errors`), and the same
+    error once more as `error`, which is what the compliance suite's check of error bodies looks
+    for (it does not recognise `errors` alone)."""
+    detail = {"code": error.code, "message": str(error.args[0])[:999]}
+    return {"errors": [detail], "error": detail}
 
 
 def callback_envelope(
