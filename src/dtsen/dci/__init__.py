@@ -31,8 +31,9 @@ What it needs from the HTTP layer:
 - bearer authentication: no or a bad `Authorization` header gives 401 or 403 (the suite's
   security features); a missing `Content-Type` gives 400 or 415;
 - a refused request (`DciRequestError`: bad timestamp, locale, lengths over 99, page_size or
-  page_number under 1, a missing message) as an HTTP 4xx with `{"errors": [...]}` or an HTTP 200
-  ERR acknowledgement (`DciRegistry.error_response`);
+  page_number under 1, a missing message) as an HTTP 4xx with `http_error_body` (the
+  specification's `errors` list plus the `error` object the suite looks for) or an HTTP 200 ERR
+  acknowledgement (`DciRegistry.error_response`);
 - the asynchronous callbacks POSTed to the request's `sender_uri` within the suite's wait
   (`CALLBACK_WAIT_MS`, 120 s by default), with the request's `transaction_id` and the ACK's
   `correlation_id`;
