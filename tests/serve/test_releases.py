@@ -122,3 +122,19 @@ def test_concurrent_readers_never_see_two_releases(project: Path, releases: Serv
     assert seen["R0001"] > 20 and seen["R0002"] > 20
     releases.close()
     assert all(h.closed for h in handles)  # every handle closed once its last request let go
+
+
+def test_a_damaged_current_keeps_the_served_release(project: Path, releases: ServingReleases,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from dtsen.release.store import ReleaseError
+
+    with releases.acquire() as h:
+        assert h.release_id == "R0001"
+
+    def broken() -> str | None:
+        raise ReleaseError("CURRENT is empty")
+
+    monkeypatch.setattr(releases.store, "current", broken)
+    with releases.acquire() as h:
+        assert h.release_id == "R0001" and not h.closed
+    assert releases.problem == "CURRENT is empty"

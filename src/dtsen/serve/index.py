@@ -127,7 +127,6 @@ def build_serving_index(
     eng = engine or Engine.duckdb(memory_limit="2GB")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{BUILDING}{release_id}-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the service may run as another user
     info = ServingIndexInfo(release_id=release_id, path=out)
     try:
         persons = eng.materialize(eng.read_parquet(release_dir / "persons.parquet"))

@@ -6,7 +6,8 @@ request). The switch is one assignment under a lock: a request takes the current
 `acquire()` and keeps it for its whole life, so it sees one release only, even if the switch
 happens halfway through it; the old handle closes when its last request lets go.
 
-A release whose serving index is not built yet is not switched to: the service keeps serving
+When CURRENT cannot be read (damaged), the release being served stays served and `problem` says
+why. A release whose serving index is not built yet is not switched to: the service keeps serving
 the previous release (at start-up, the newest earlier release that has an index) and reports the
 new one as `pending` until `dtsen index build` (or the build's publish step) has written it.
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dtsen.release.store import ReleaseStore
+from dtsen.release.store import ReleaseError, ReleaseStore
 from dtsen.serve.handle import ReleaseHandle
 from dtsen.serve.index import INDEX_FILE, ServingIndexError
 
@@ -45,6 +46,7 @@ class ServingReleases:
         self._handle: ReleaseHandle | None = None
         self._checked = float("-inf")
         self.pending: str | None = None
+        self.problem: str | None = None  # why CURRENT cannot be read, while it cannot
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingReleases:
@@ -71,9 +73,16 @@ class ServingReleases:
     def refresh(self) -> str | None:
         """Look at CURRENT now and switch if it names another release that has an index.
         Returns the release served afterwards."""
-        wanted = self.store.current()
+        try:
+            wanted = self.store.current()
+        except ReleaseError as exc:  # CURRENT damaged: keep serving what is served, say why
+            with self._lock:
+                self._checked = self._clock()
+                self.problem = str(exc)
+            return self.current_id
         with self._lock:
             self._checked = self._clock()
+            self.problem = None
             old = self._handle
             if wanted is None or (old is not None and old.release_id == wanted):
                 self.pending = None
