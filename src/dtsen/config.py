@@ -25,6 +25,7 @@ from dtsen.release.ids import LINK_RUN_ID_PATTERN
 from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
 from dtsen.security.settings import SecuritySettings
+from dtsen.serve.settings import ServingSettings
 from dtsen.store.settings import StoreSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
     api: ApiSettings = Field(default_factory=lambda: ApiSettings())
+    serving: ServingSettings = Field(default_factory=lambda: ServingSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")
