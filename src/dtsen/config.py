@@ -17,11 +17,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from dtsen.backup.settings import BackupSettings
 from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
 from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
+from dtsen.vault.settings import VaultSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
 PROJECT_FILE = "dtsen.toml"
@@ -138,6 +140,8 @@ class Settings(BaseSettings):
     release: ReleaseSettings = Field(default_factory=lambda: ReleaseSettings())
     quality: QualitySettings = Field(default_factory=lambda: QualitySettings())
     verify: VerifySettings = Field(default_factory=lambda: VerifySettings())
+    vault: VaultSettings = Field(default_factory=lambda: VaultSettings())
+    backup: BackupSettings = Field(default_factory=lambda: BackupSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")
