@@ -61,20 +61,20 @@ def normalise(kind: str, values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, arr.type), arr)
 
 
-def _hmac_contexts(key: bytes, kind: str) -> tuple[Any, Any]:
+def hmac_states(key: bytes, prefix: bytes = b"") -> tuple[Any, Any]:
     """HMAC-SHA-256 (RFC 2104) split into its inner and outer hash states, the inner one already
-    holding the kind prefix: each value then costs two state copies and two short updates."""
+    holding `prefix`: each value then costs two state copies and two short updates."""
     k = hashlib.sha256(key).digest() if len(key) > _BLOCK else key
     k = k.ljust(_BLOCK, b"\x00")
     inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
-    inner.update(kind.encode("ascii") + b"\x00")
+    inner.update(prefix)
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
     return inner, outer
 
 
 def digests(key: bytes, kind: str, values: pa.Array) -> np.ndarray:
     """(n, 16) HMAC-SHA-256 prefixes of normalised, non-null string values."""
-    inner, outer = _hmac_contexts(key, kind)
+    inner, outer = hmac_states(key, kind.encode("ascii") + b"\x00")
     icopy, ocopy = inner.copy, outer.copy
 
     def one(v: bytes) -> bytes:
@@ -133,7 +133,9 @@ def token_udf(key: bytes, version: int, kind: str) -> Callable[[Any], Any]:
         raise TokenError(f"unknown token kind {kind!r}; known: {', '.join(KINDS)}")
 
     def fn(values: str) -> str:  # pyarrow UDF: receives and returns Arrow arrays
-        return tokens_with_key(key, version, kind, values)
+        # engines expect no nulls back from a non-null input: empty -> "", made null again below
+        return pc.fill_null(tokens_with_key(key, version, kind, values), "")
 
     fn.__name__ = f"dtsen_token_{kind}_v{version}"
-    return ibis.udf.scalar.pyarrow(fn)
+    udf = ibis.udf.scalar.pyarrow(fn)
+    return lambda column: udf(column).nullif("")
