@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,11 @@ def _previous(repo: Repository) -> tuple[str | None, dict[str, dict[str, Any]]]:
     return ids[-1], {f["path"]: f for f in snap["files"]}
 
 
+def _next_number(repo: Repository) -> int:
+    numbers = [int(s.split("-")[0]) for s in repo.snapshot_ids() if s.split("-")[0].isdigit()]
+    return max(numbers, default=0) + 1
+
+
 def create_backup(settings: Settings, project_file: Path, dest: Path, provider: KeyProvider,
                   key_file: Path | None = None, passphrase: str | None = None,
                   on_file: OnFile | None = None) -> BackupResult:
@@ -73,7 +77,8 @@ def create_backup(settings: Settings, project_file: Path, dest: Path, provider: 
             entries.append(entry)
             if on_file:
                 on_file(item.path, n, len(items))
-        sid = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+        # numbered, so that the order of backups never depends on the clock
+        sid = f"{_next_number(repo):05d}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
         skipped_rows = [{"path": s.path, "why": s.why} for s in skipped]
         snapshot: dict[str, Any] = {
             "format": "dtsen-backup-snapshot/1", "snapshot_id": sid, "previous": previous_id,

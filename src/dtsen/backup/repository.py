@@ -251,7 +251,7 @@ class Repository:
     # -- snapshots -----------------------------------------------------------------------------
     def snapshot_ids(self) -> list[str]:
         d = self.root / "snapshots"
-        return sorted(p.name.removesuffix(".json.enc") for p in d.glob("*.json.enc")) if d.exists() else []
+        return sorted(p.name.removesuffix(".json.enc") for p in d.glob("*.json.enc")) if d.exists() else []  # numbered
 
     def write_snapshot(self, snapshot: dict[str, Any]) -> Path:
         sid = snapshot["snapshot_id"]
