@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dtsen.vault.cipher import ColumnCipher, place
+from dtsen.vault.cipher import ColumnCipher, concat, place
 from dtsen.vault.errors import DecryptionError, VaultError
 from dtsen.vault.keyring import Keyring
 
@@ -87,21 +88,27 @@ class ReleaseVault:
 
     # -- tables --------------------------------------------------------------------------------
     def seal(self, table: str, records: pa.Table, id_column: str, fields: Sequence[str]) -> pa.Table:
-        """The long vault table (record_id, field, ciphertext) of `fields` of `records`."""
-        ids = records.column(id_column).combine_chunks()
-        parts = []
-        for field in fields:
-            values = records.column(field).combine_chunks()
-            keep = values.is_valid()
-            cts = self.encrypt(table, field, ids.filter(keep), values.filter(keep))
-            parts.append(pa.table({"record_id": ids.filter(keep),
-                                   "field": pa.repeat(pa.scalar(field), len(cts)).cast(pa.string()),
-                                   "ciphertext": cts}))
-        if not parts:
+        """The long vault table (record_id, field, ciphertext) of `fields` of `records`, in the
+        order of the records (already sorted by id), then of the fields."""
+        if not fields:
             raise VaultError(f"no fields given to put in the vault of table {table!r}")
-        long = pa.concat_tables(parts, promote_options="permissive")
-        order = pc.sort_indices(long, sort_keys=[("record_id", "ascending"), ("field", "ascending")])
-        return long.take(order)
+        ids = records.column(id_column).combine_chunks()
+        order = sorted(range(len(fields)), key=lambda j: fields[j])
+        cts, rows, codes = [], [], []
+        for j in order:
+            values = records.column(fields[j]).combine_chunks()
+            keep = values.is_valid()
+            present = np.flatnonzero(keep.to_numpy(zero_copy_only=False)) if values.null_count else np.arange(len(values))
+            cts.append(self.encrypt(table, fields[j], ids.take(present), values.take(present)))
+            rows.append(present)
+            codes.append(np.full(len(present), j, dtype=np.int32))
+        # row order (record, field) from integer keys: one argsort, one take of the ciphertexts
+        row = np.concatenate(rows)
+        code = np.concatenate(codes)
+        perm = np.lexsort((np.argsort(order)[code], row))
+        field = pa.DictionaryArray.from_arrays(pa.array(code[perm], pa.int32()), pa.array(list(fields), pa.string()))
+        return pa.table({"record_id": ids.take(pa.array(row[perm])), "field": field.cast(pa.string()),
+                         "ciphertext": concat(cts).take(pa.array(perm))})
 
     def write(self, path: Path, table: str, records: pa.Table, id_column: str, fields: Sequence[str]) -> VaultWrite:
         """Write the vault file of `table` (records sorted by id, processed in batches)."""
@@ -112,7 +119,9 @@ class ReleaseVault:
         ids = records.column(id_column)
         if ids.null_count:
             raise VaultError(f"table {table!r}: {ids.null_count} rows have no {id_column}; every vault row needs one")
-        records = records.select([id_column, *fields]).sort_by(id_column)
+        records = records.select([id_column, *fields])
+        if records.num_rows > 1 and not pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py():
+            records = records.sort_by(id_column)
         meta = {"format": "dtsen-vault/1", "release_id": self.release_id, "table": table, "id_column": id_column,
                 "fields": list(fields)}
         path.parent.mkdir(parents=True, exist_ok=True)
