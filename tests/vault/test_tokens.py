@@ -124,3 +124,23 @@ def test_the_engine_udf_gives_the_same_tokens() -> None:
     on_engine = con.to_pyarrow(t.mutate(token=udf(t.nik)).select("token")).column("token").combine_chunks()
     assert on_engine.equals(tokens_with_key(KEY, 1, "nik", pa.array(["3204051507800003", None, "3204054203850002", ""])))
     assert on_engine[0].as_py() == "1.cajbja4yjt3rl2dxupazotfa5i"
+
+
+def test_tokenize_replaces_identifying_columns_on_every_engine(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import functools
+
+    from dtsen.vault.tokens import tokenize, tokenized_schema
+
+    people = pa.table({"person_id": pa.array([1, 2, 3], pa.int64()),
+                       "nik": ["3204051507800003", None, "3204054203850002"],
+                       "full_name": ["Siti  Nur Aisyah", "BUDI", None], "decile": [1, 5, 9]})
+    columns = {"nik": "nik", "full_name": "name"}
+    schema = tokenized_schema(people.schema, columns)
+    assert schema.names == ["person_id", "nik_token", "full_name_token", "decile"]
+    out = engine.map_batches(engine.from_arrow(people), functools.partial(tokenize, keys=KEYS, columns=columns),
+                             schema, tmp_path / "tokens")
+    got = engine.con.to_pyarrow(out.order_by("person_id"))
+    assert got.column("nik_token").to_pylist() == ["1.cajbja4yjt3rl2dxupazotfa5i", None,
+                                                   tokens(KEYS, "nik", pa.array(["3204054203850002"]))[0].as_py()]
+    assert got.column("full_name_token").to_pylist()[0] == "1.o6f2ajajd6qtnufek6bsrftata"
+    assert got.column("decile").to_pylist() == [1, 5, 9]

@@ -154,3 +154,29 @@ def test_a_vault_file_of_another_release_or_an_altered_one_is_refused(keyring: K
         table.schema.metadata), path)
     with ReleaseVault.open(keyring, "R0001") as vault, pytest.raises(DecryptionError, match=rf"{path}: record 10"):
         vault.read(path)
+
+
+def test_a_vault_is_written_from_a_stream_of_batches_in_id_order(keyring: Keyring, tmp_path: Path) -> None:
+    ordered = PEOPLE.sort_by("person_id")
+    with ReleaseVault.create(keyring, "R0001") as vault:
+        streamed = vault.write(tmp_path / "a.parquet", "persons", iter(ordered.to_batches(max_chunksize=1)), "person_id",
+                               ["nik", "full_name"])
+        whole = vault.write(tmp_path / "b.parquet", "persons", PEOPLE, "person_id", ["nik", "full_name"])
+        assert (streamed.records, streamed.values) == (whole.records, whole.values) == (3, 5)
+        assert vault.read(tmp_path / "a.parquet").equals(vault.read(tmp_path / "b.parquet"))
+        with pytest.raises(VaultError, match="not in person_id order"):
+            vault.write(tmp_path / "c.parquet", "persons", iter(PEOPLE.to_batches(max_chunksize=1)), "person_id", ["nik"])
+        with pytest.raises(VaultError, match="no column"):
+            vault.write(tmp_path / "d.parquet", "persons", PEOPLE, "person_id", ["mother_name"])
+
+
+def test_empty_tables_and_empty_fields_give_an_empty_vault_that_names_its_release(keyring: Keyring,
+                                                                                 tmp_path: Path) -> None:
+    nobody = pa.table({"record_key": pa.array([], pa.string()), "raw": pa.array([], pa.string())})
+    with ReleaseVault.create(keyring, "R0001") as vault:
+        assert vault.write(tmp_path / "q.parquet", "quarantine", nobody, "record_key", ["raw"]).values == 0
+        assert vault.read(tmp_path / "q.parquet").num_rows == 0
+        assert vault.metadata(tmp_path / "q.parquet")["fields"] == ["raw"]
+        assert pq.read_schema(tmp_path / "q.parquet").field("record_id").type == pa.string()
+        blank = pa.table({"person_id": [1, 2], "nik": pa.array([None, None], pa.string())})
+        assert vault.write(tmp_path / "p.parquet", "persons", blank, "person_id", ["nik"]).values == 0

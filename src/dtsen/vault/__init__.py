@@ -27,7 +27,7 @@ from dtsen.vault.keyring import Keyring, KeyStatus, RewrapReport, ShredEvent, To
 from dtsen.vault.master import KeyProvider, LocalMasterKeys, MasterKeyRef, WrappedKey
 from dtsen.vault.providers import create_key_file, provider_for, read_key_file
 from dtsen.vault.pseudonyms import pseudonyms, translate
-from dtsen.vault.tokens import normalise, token_map, token_udf, token_versions, tokens
+from dtsen.vault.tokens import normalise, token_map, token_udf, token_versions, tokenize, tokenized_schema, tokens
 from dtsen.vault.vault import ReleaseVault, VaultWrite
 
 __all__ = [
@@ -61,6 +61,8 @@ __all__ = [
     "token_map",
     "token_udf",
     "token_versions",
+    "tokenize",
+    "tokenized_schema",
     "tokens",
     "translate",
 ]

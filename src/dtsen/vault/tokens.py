@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -108,6 +108,25 @@ def tokens(keys: TokenKeys, kind: str, values: pa.Array | pa.ChunkedArray, versi
     """Tokens of `values` under the active token key (or the version given)."""
     v = keys.active if version is None else version
     return tokens_with_key(keys.key(v), v, kind, values)
+
+
+def tokenized_schema(schema: pa.Schema, columns: Mapping[str, str], suffix: str = "_token") -> pa.Schema:
+    """The schema `tokenize` gives: each named column replaced, in place, by `<name><suffix>` text."""
+    fields = [pa.field(f"{f.name}{suffix}", pa.string()) if f.name in columns else f for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def tokenize(batch: pa.RecordBatch, keys: TokenKeys, columns: Mapping[str, str],
+             suffix: str = "_token") -> pa.RecordBatch:
+    """Replace each identifying column by its token (`{"nik": "nik", "full_name": "name"}`:
+    column -> kind; `nik` becomes `nik_token`). Picklable with `functools.partial`, for
+    `Engine.map_batches`, which runs it on DuckDB's stream or on Spark's executors."""
+    missing = [c for c in columns if c not in batch.schema.names]
+    if missing:
+        raise TokenError(f"no column(s) {', '.join(missing)} to tokenize")
+    arrays = [tokens(keys, columns[name], batch.column(i)) if name in columns else batch.column(i)
+              for i, name in enumerate(batch.schema.names)]
+    return pa.RecordBatch.from_arrays(arrays, schema=tokenized_schema(batch.schema, columns, suffix))
 
 
 def token_versions(values: pa.Array | pa.ChunkedArray) -> pa.Array:

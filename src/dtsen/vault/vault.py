@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,12 @@ def _name(kind: str, value: str) -> str:
     if not _NAME.match(value):
         raise VaultError(f"vault {kind} {value!r} must be lower-case letters, digits and '_'")
     return value
+
+
+def _ascending(ids: pa.Array | pa.ChunkedArray) -> bool:
+    if len(ids) < 2:
+        return True
+    return bool(pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py())
 
 
 class ReleaseVault:
@@ -110,36 +116,65 @@ class ReleaseVault:
         return pa.table({"record_id": ids.take(pa.array(row[perm])), "field": field.cast(pa.string()),
                          "ciphertext": concat(cts).take(pa.array(perm))})
 
-    def write(self, path: Path, table: str, records: pa.Table, id_column: str, fields: Sequence[str]) -> VaultWrite:
-        """Write the vault file of `table` (records sorted by id, processed in batches)."""
+    def write(self, path: Path, table: str, records: pa.Table | Iterable[pa.Table | pa.RecordBatch], id_column: str,
+              fields: Sequence[str]) -> VaultWrite:
+        """Write the vault file of `table`. `records` is a table (sorted here when needed) or a
+        stream of batches in record-id order (as an engine streams a sorted query), so that a
+        national table is never held whole in memory."""
         t0 = time.perf_counter()
-        missing = [c for c in (id_column, *fields) if c not in records.column_names]
-        if missing:
-            raise VaultError(f"table {table!r} has no column(s) {', '.join(missing)} for the vault")
-        ids = records.column(id_column)
-        if ids.null_count:
-            raise VaultError(f"table {table!r}: {ids.null_count} rows have no {id_column}; every vault row needs one")
-        records = records.select([id_column, *fields])
-        if records.num_rows > 1 and not pc.all(pc.greater_equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py():
-            records = records.sort_by(id_column)
+        if isinstance(records, pa.Table):
+            ids = records.column(id_column) if id_column in records.column_names else None
+            if ids is not None and not ids.null_count and not _ascending(ids):
+                records = records.sort_by(id_column)
+            stream: Iterable[pa.Table | pa.RecordBatch] = [records]
+        else:
+            stream = records
         meta = {"format": "dtsen-vault/1", "release_id": self.release_id, "table": table, "id_column": id_column,
                 "fields": list(fields)}
         path.parent.mkdir(parents=True, exist_ok=True)
-        values = 0
+        count = values = 0
+        last: Any = None
+        id_type: pa.DataType = pa.int64()
         writer: pq.ParquetWriter | None = None
         try:
-            for start in range(0, max(records.num_rows, 1), BATCH):
-                part = self.seal(table, records.slice(start, BATCH), id_column, fields)
-                if writer is None:
-                    schema = part.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
-                    writer = pq.ParquetWriter(path, schema, use_dictionary=["field"], compression={
-                        "record_id": "zstd", "field": "zstd", "ciphertext": "none"})
-                writer.write_table(part.cast(writer.schema), row_group_size=ROW_GROUP)
-                values += part.num_rows
+            for batch in stream:
+                part = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                missing = [c for c in (id_column, *fields) if c not in part.column_names]
+                if missing:
+                    raise VaultError(f"table {table!r} has no column(s) {', '.join(missing)} for the vault")
+                ids = part.column(id_column)
+                id_type = ids.type
+                if ids.null_count:
+                    raise VaultError(f"table {table!r}: {ids.null_count} rows have no {id_column}; "
+                                     "every vault row needs one")
+                if part.num_rows == 0:
+                    continue
+                if not _ascending(ids) or (last is not None and pc.min(ids).as_py() < last):
+                    raise VaultError(f"table {table!r}: the batches are not in {id_column} order; sort the query")
+                last = pc.max(ids).as_py()
+                part = part.select([id_column, *fields])
+                for start in range(0, part.num_rows, BATCH):
+                    sealed = self.seal(table, part.slice(start, BATCH), id_column, fields)
+                    if writer is None:
+                        writer = self._writer(path, sealed.schema, meta)
+                    writer.write_table(sealed.cast(writer.schema), row_group_size=ROW_GROUP)
+                    values += sealed.num_rows
+                count += part.num_rows
+            if writer is None:  # no rows: an empty file that still names its release, table and fields
+                empty = self.seal(table, pa.table({id_column: pa.array([], id_type),
+                                                   **{f: pa.array([], pa.string()) for f in fields}}), id_column, fields)
+                writer = self._writer(path, empty.schema, meta)
+                writer.write_table(empty.cast(writer.schema))
         finally:
             if writer is not None:
                 writer.close()
-        return VaultWrite(path, records.num_rows, values, time.perf_counter() - t0)
+        return VaultWrite(path, count, values, time.perf_counter() - t0)
+
+    @staticmethod
+    def _writer(path: Path, schema: pa.Schema, meta: dict[str, Any]) -> pq.ParquetWriter:
+        return pq.ParquetWriter(path, schema.with_metadata({META_KEY: json.dumps(meta).encode()}),
+                                use_dictionary=["field"],
+                                compression={"record_id": "zstd", "field": "zstd", "ciphertext": "none"})
 
     def metadata(self, path: Path) -> dict[str, Any]:
         if not path.exists():
