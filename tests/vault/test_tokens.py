@@ -126,7 +126,7 @@ def test_the_engine_udf_gives_the_same_tokens() -> None:
     assert on_engine[0].as_py() == "1.cajbja4yjt3rl2dxupazotfa5i"
 
 
-def test_tokenize_replaces_identifying_columns_on_every_engine(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_tokenize_replaces_identifying_columns_on_every_engine(engine, tmp_path) -> None:
     import functools
 
     from dtsen.vault.tokens import tokenize, tokenized_schema
