@@ -203,7 +203,7 @@ def _record(id_bytes: bytes) -> str:
 class ColumnCipher:
     """Encrypts and decrypts whole columns, in batches spread over worker processes."""
 
-    def __init__(self, workers: int = 1, batch: int = 250_000) -> None:
+    def __init__(self, workers: int = 1, batch: int = 50_000) -> None:
         self.workers = max(1, workers)
         self.batch = batch
         self._pool: Executor | None = None
@@ -231,7 +231,7 @@ class ColumnCipher:
         n = len(values)
         if self.workers == 1 or n < PARALLEL_MIN:
             return fn(key, where, ids, values)
-        step = max(self.batch, -(-n // (self.workers * 4)))
+        step = max(self.batch, -(-n // (self.workers * 2)))  # equal shares: no worker idles at the end
         bounds = [(i, min(step, n - i)) for i in range(0, n, step)]
         parts: list[pa.Array] = list(self._executor().map(
             fn, itertools.repeat(key), itertools.repeat(where),
