@@ -200,20 +200,24 @@ class ReleaseVault:
                 raise VaultError(f"{path} holds no field(s) {', '.join(unknown)}; it holds {', '.join(meta['fields'])}")
             filters.append(("field", "in", list(fields)))
         rows = pq.read_table(path, filters=filters or None)
-        out = []
-        for field in pc.unique(rows.column("field")).to_pylist():
-            part = rows.filter(pc.equal(rows.column("field"), field))
+        ids_col = rows.column("record_id").combine_chunks()
+        cts = rows.column("ciphertext").combine_chunks()
+        field_col = rows.column("field").combine_chunks()
+        codes = pc.dictionary_encode(field_col)
+        names = codes.dictionary.to_pylist()
+        code = codes.indices.to_numpy(zero_copy_only=False)
+        # decrypt field by field (one subkey each), then put the values back in the file's order
+        order = np.argsort(code, kind="stable")
+        bounds = np.searchsorted(code[order], np.arange(len(names) + 1))
+        parts = []
+        for j, field in enumerate(names):
+            take = pa.array(order[bounds[j]:bounds[j + 1]])
             try:
-                values = self.decrypt(meta["table"], field, part.column("record_id"), part.column("ciphertext"))
+                parts.append(self.decrypt(meta["table"], field, ids_col.take(take), cts.take(take)))
             except DecryptionError as exc:
                 raise DecryptionError(f"{path}: {exc}") from None
-            out.append(pa.table({"record_id": part.column("record_id"), "field": part.column("field"),
-                                 "value": values}))
-        if not out:
-            return pa.table({"record_id": pa.array([], rows.schema.field("record_id").type),
-                             "field": pa.array([], pa.string()), "value": pa.array([], pa.string())})
-        table = pa.concat_tables(out)
-        return table.take(pc.sort_indices(table, sort_keys=[("record_id", "ascending"), ("field", "ascending")]))
+        values = concat(parts).take(pa.array(np.argsort(order))) if parts else pa.array([], pa.string())
+        return pa.table({"record_id": ids_col, "field": field_col, "value": values})
 
     def lookup(self, path: Path, ids: Sequence[Any], fields: Sequence[str] | None = None) -> dict[Any, dict[str, str]]:
         """{record_id: {field: value}} for a few records (the service's decrypt-by-id)."""
