@@ -273,3 +273,14 @@ def test_the_backup_commands(built: Path, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("DTSEN_BACKUP_PASSPHRASE", "too short")
     short = runner.invoke(app, ["backup", "create", str(tmp_path / "d2"), "--project", str(project)])
     assert short.exit_code == 0  # a passphrase from the environment is taken as given (scripts)
+
+
+def test_no_backup_while_another_command_writes_to_the_project(tmp_path: Path) -> None:
+    from dtsen.release.store import BuildLockedError, ReleaseStore
+    from tests.vault.conftest import write_project
+
+    settings = load_settings(write_project(tmp_path / "p"))
+    init_keys(settings)
+    with ReleaseStore(settings.path("releases")).lock(), pytest.raises(BuildLockedError):
+        _backup(settings, tmp_path / "dest")
+    assert _backup(settings, tmp_path / "dest").files == 2  # dtsen.toml and the token keys

@@ -176,3 +176,13 @@ def test_status_names_each_key_and_whether_it_opens(settings: Settings, keyring:
     key_file_path(settings).unlink()
     lost = key_status(settings)
     assert lost.active is None and "not found" in lost.problem
+
+
+def test_keys_do_not_change_while_another_command_holds_the_project(settings: Settings, keyring: Keyring) -> None:
+    from dtsen.release.store import BuildLockedError, ReleaseStore
+
+    before = key_file_path(settings).read_bytes()
+    with ReleaseStore(keyring.store_root).lock(), pytest.raises(BuildLockedError):
+        rotate_master(settings)
+    assert key_file_path(settings).read_bytes() == before
+    assert rotate_master(settings).active.version == 2

@@ -4,6 +4,7 @@
     inputs                the source files of every [sources.NAME] and the files the settings
                           name (region list, coefficient table, poverty lines, officers, decisions)
     release store         every release, CURRENT, the wrapped keys (`keys/`), SHRED.jsonl
+    service keys          the service's key files (`security.key_dir`), when the settings have it
     backup.include        more paths (default `store/`, the embedded operational store); a SQLite
                           database there is copied with SQLite's online backup, so a running
                           service leaves a consistent copy (its -wal and -shm files are skipped)
@@ -172,6 +173,9 @@ class Collector:
             if inside is None:
                 self.skipped.append(Skipped(str(releases), "release store outside the project: backed up as "
                                                            "releases/ (set release.dir = 'releases' after a restore)"))
+        security = getattr(s, "security", None)  # the service's key files, when the settings have them
+        if security is not None and s.path(security.key_dir).is_dir():
+            self.add_tree(s.path(security.key_dir), "keys")
         for extra in s.backup.include:
             path = s.path(extra)
             if path.is_dir():

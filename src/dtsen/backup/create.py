@@ -13,6 +13,7 @@ from dtsen import __version__
 from dtsen.backup.collect import Collector, Item
 from dtsen.backup.errors import BackupError
 from dtsen.backup.repository import Repository, file_sha256
+from dtsen.release.store import ReleaseStore
 from dtsen.vault.master import KeyProvider
 
 if TYPE_CHECKING:
@@ -61,8 +62,9 @@ def create_backup(settings: Settings, project_file: Path, dest: Path, provider: 
         repo = Repository.open(dest, provider=provider)
     else:
         repo = Repository.create(dest, provider, passphrase)
-    items, skipped = Collector(settings, project_file, key_file).collect()
-    with repo.lock():
+    # the project lock: no build, rotation or shred changes the project while it is copied
+    with ReleaseStore(settings.path(settings.release.dir)).lock(), repo.lock():
+        items, skipped = Collector(settings, project_file, key_file).collect()
         previous_id, previous = _previous(repo)
         entries = []
         written = unread = 0

@@ -13,6 +13,7 @@ shred     destroy a release's data key (never the current release's), logged in 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import stat
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ def store_root(settings: Settings) -> Path:
     return settings.path(settings.release.dir)
 
 
+def _project_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """The project's lock: no build or backup runs while keys change."""
+    from dtsen.release.store import ReleaseStore
+
+    return ReleaseStore(store_root(settings)).lock()
+
+
 @dataclass(frozen=True)
 class InitResult:
     master: MasterKeyRef
@@ -49,6 +57,11 @@ class InitResult:
 
 def init_keys(settings: Settings) -> InitResult:
     """Create the master key (file provider) and token key version 1."""
+    with _project_lock(settings):
+        return _init_keys(settings)
+
+
+def _init_keys(settings: Settings) -> InitResult:
     root = store_root(settings)
     probe = Keyring(None, root)
     if probe.has_token_keys():
@@ -103,6 +116,11 @@ class RotateResult:
 
 def rotate_master(settings: Settings, retired_to: Path | None = None) -> RotateResult:
     """Re-wrap every key under a new master key version (see the module docstring)."""
+    with _project_lock(settings):
+        return _rotate_master(settings, retired_to)
+
+
+def _rotate_master(settings: Settings, retired_to: Path | None) -> RotateResult:
     if settings.vault.provider != "file":
         provider = provider_for(settings)
         report = Keyring(provider, store_root(settings)).rewrap_all()
@@ -119,11 +137,13 @@ def rotate_master(settings: Settings, retired_to: Path | None = None) -> RotateR
 
 
 def rotate_token(settings: Settings) -> int:
-    return Keyring.from_settings(settings).add_token_version()
+    with _project_lock(settings):
+        return Keyring.from_settings(settings).add_token_version()
 
 
 def retire_token(settings: Settings, version: int) -> None:
-    Keyring.from_settings(settings).retire_token_version(version)
+    with _project_lock(settings):
+        Keyring.from_settings(settings).retire_token_version(version)
 
 
 def shred_release(settings: Settings, release_id: str, reason: str, actor: str | None = None) -> ShredEvent:
@@ -133,5 +153,6 @@ def shred_release(settings: Settings, release_id: str, reason: str, actor: str |
     store = ReleaseStore(store_root(settings))
     if store.current() == release_id:
         raise VaultError(f"{release_id} is the current release; publish a newer one before destroying its key")
-    keyring = Keyring(provider_for(settings), store.root)
-    return keyring.shred(release_id, reason, actor or getpass.getuser())
+    with store.lock():
+        keyring = Keyring(provider_for(settings), store.root)
+        return keyring.shred(release_id, reason, actor or getpass.getuser())
