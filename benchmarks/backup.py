@@ -3,7 +3,8 @@
     flock /work/bench.lock uv run python -u -m benchmarks.backup [--persons 100000] [--seed 7]
 
 Synthesises and builds the project once (cached under /tmp/dtsen-backup-<persons>-<seed>, one
-release), sets up its keys and puts the release's persons in a vault file (as the build will),
+release), sets up its keys and puts the release's persons in a vault file (under store/, until
+the build writes vaults into its releases),
 then times: a full backup into a new destination, a second backup with nothing changed
 (incremental), a restore into an empty directory (every file decrypted and checked), and the
 verification of the restored releases. Target (issue 15): a full restore of a 1,000,000-person
@@ -53,7 +54,8 @@ def prepare(persons: int, seed: int, memory_limit: str) -> Path:
     init_keys(settings)
     persons = pq.read_table(result.path / "persons.parquet")
     with ReleaseVault.create(Keyring.from_settings(settings), result.release_id, workers=2) as vault:
-        vault.write(result.path / "vault" / "persons.parquet", "persons", persons, "person_id",
+        # in store/ until the build writes vaults into its releases (a published release never changes)
+        vault.write(data / "store" / "vault" / "persons.parquet", "persons", persons, "person_id",
                     ["nik", "kk", "full_name", "birth_date", "birth_place", "address"])
     return data
 
