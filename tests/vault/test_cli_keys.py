@@ -26,6 +26,9 @@ def test_keys_init_status_rotate_and_shred(tmp_path: Path) -> None:
     keyring = Keyring.from_settings(load_settings(project))
     keyring.create_data_key("R0001")
     keyring.create_data_key("R0002")
+    for rid, previous in (("R0001", None), ("R0002", "R0001")):  # two published releases, R0002 current
+        (keyring.store_root / rid).mkdir()
+        (keyring.store_root / rid / "manifest.json").write_text(json.dumps({"release_id": rid, "previous": previous}))
     (keyring.store_root / "CURRENT").write_text("R0002\n")
     status = runner.invoke(app, ["keys", "status", "--project", str(project)])
     assert status.exit_code == 0, status.output
@@ -42,7 +45,7 @@ def test_keys_init_status_rotate_and_shred(tmp_path: Path) -> None:
     assert retire.exit_code == 0, retire.output
 
     refused = runner.invoke(app, ["keys", "shred", "R0002", "--reason", "x", "--yes", "--project", str(project)])
-    assert refused.exit_code == 2 and "current release" in refused.output
+    assert refused.exit_code == 2 and "R0002 is the current release" in refused.output
     aborted = runner.invoke(app, ["keys", "shred", "R0001", "--reason", "x", "--project", str(project)], input="n\n")
     assert aborted.exit_code == 1 and keyring.data_key_file("R0001").exists()
     shred = runner.invoke(app, ["keys", "shred", "R0001", "--reason", "retensi", "--yes", "--project", str(project)])
