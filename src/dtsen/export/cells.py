@@ -25,7 +25,7 @@ Characters removed from every text and code value: the C0 controls other than ta
 and carriage return (NUL included), DEL and the C1 controls U+0080-U+009F, the non-characters
 U+FFFE and U+FFFF, and lone surrogates. XML (and so XLSX) cannot hold most of them, and none
 means anything in a name or an address. An XLSX text cell holds at most 32,767 characters
-(Excel's limit); longer text is cut there. Booleans are YA / TIDAK as text and 1 / 0 as numbers;
+(Excel's limit); longer text is cut there, and its line ends are LF (as XML reads them). Booleans are YA / TIDAK as text and 1 / 0 as numbers;
 dates are ISO text (YYYY-MM-DD).
 
 The same rule exists twice, once per value (`csv_cell`, `xlsx_cell`) and once per Arrow column
@@ -154,6 +154,7 @@ def xlsx_cell(value: Any, kind: Kind) -> tuple[Any, bool]:
         if not (isinstance(number, int) and abs(number) >= _BIG_INT):
             return number, False
     text = neutralise(clean(as_text(value)))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as every XML reader would read it
     return (text[:EXCEL_CELL_MAX] if text else None), bool(text)
 
 
