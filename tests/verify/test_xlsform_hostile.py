@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from xml.etree import ElementTree
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -72,7 +72,7 @@ def test_hostile_form_passes_odk_validate(tmp_path: Path) -> None:
     convert(xlsform=str(path), validate=True, warnings=[])
 
 
-NAMES = st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=60)
+NAMES = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=60)
 
 
 def _labels(xml: str) -> dict[str, str]:
