@@ -13,7 +13,7 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # ="..." with every inner quote doubled: one string constant, which runs nothing
 _LITERAL = re.compile(r'^="(?:[^"]|"")*"$', re.DOTALL)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?$")
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?$")  # a number: never a formula
 
 
 def formula_like(text: str) -> bool:
@@ -36,7 +36,7 @@ def xlsx_cell_is_safe(value: Any, data_type: str) -> bool:
     if data_type == "f":
         return False
     if isinstance(value, str):
-        return not _CONTROL.search(value) and not formula_like(value)
+        return not _CONTROL.search(value) and (not formula_like(value) or bool(_NUMBER.match(value)))
     return True
 
 

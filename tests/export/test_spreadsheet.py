@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dtsen.export import Choices, Column, ExportError, Sheet, csv_cell, write_csv, write_csv_batches, write_xlsx
-from dtsen.export.cells import EXCEL_CELL_MAX, clean, neutralise, xlsx_cell
+from dtsen.export.cells import EXCEL_CELL_MAX, EXCEL_LARGEST, clean, neutralise, xlsx_cell
 
 from .safety import csv_cell_is_safe, csv_rows, unsafe_csv_cells, unsafe_xlsx_cells, xlsx_cell_is_safe
 
@@ -188,10 +188,12 @@ def test_any_value_is_written_and_never_read_back_as_a_formula(tmp_path: Path, r
                 expected = _expected_text(value).replace("\r\n", "\n").replace("\r", "\n")
                 assert (cell.value or "") == expected[:EXCEL_CELL_MAX]
             elif col.kind == "number" and isinstance(value, float):
-                if math.isfinite(value):  # openpyxl keeps 16 significant digits, Excel 15
-                    assert isinstance(cell.value, float | int) and math.isclose(cell.value, value, rel_tol=1e-15)
-                else:
+                if not math.isfinite(value):
                     assert cell.value is None
+                elif abs(value) > EXCEL_LARGEST:
+                    assert cell.value == repr(value) and cell.data_type == "s"
+                else:  # openpyxl keeps 16 significant digits, Excel 15
+                    assert isinstance(cell.value, float | int) and math.isclose(cell.value, value, rel_tol=1e-15)
             elif col.kind == "number" and isinstance(value, int) and not isinstance(value, bool):
                 if abs(value) < 10**15:
                     assert cell.value == value and cell.data_type == "n"

@@ -19,7 +19,9 @@ code     identifiers kept as text (NIK, KK, region codes, RT/RW, record keys, da
 number   counts, scores, amounts: typed as numbers (XLSX numeric cells, plain digits in CSV).
          NaN and infinities are written as empty cells; an integer of 16 digits or more (beyond
          Excel's 15 significant digits, e.g. a NIK stored as a number) is written as a code, so
-         that no digit is lost; a value that is not a number is written by the text rule.
+         that no digit is lost (in XLSX as the digits in a text cell), as is a float beyond
+         Excel's largest number (9.99999999999999E+307); a value that is not a number is written
+         by the text rule.
 
 Characters removed from every text and code value: the C0 controls other than tab, line feed
 and carriage return (NUL included), DEL and the C1 controls U+0080-U+009F, the non-characters
@@ -51,6 +53,7 @@ QUOTE = "'"
 EXCEL_CELL_MAX = 32767  # characters in one cell
 EXCEL_LITERAL_MAX = 255  # characters in a text literal inside a formula
 EXCEL_DIGITS = 15  # significant digits Excel keeps of a number
+EXCEL_LARGEST = 9.99999999999999e307  # the largest number an Excel cell holds
 YES, NO = "YA", "TIDAK"
 
 # Python's re and RE2 (pyarrow) spell the same classes; keep the two in step.
@@ -151,8 +154,11 @@ def xlsx_cell(value: Any, kind: Kind) -> tuple[Any, bool]:
         number = _number(value)
         if number is None:
             return None, False
-        if not (isinstance(number, int) and abs(number) >= _BIG_INT):
-            return number, False
+        if isinstance(number, int) and abs(number) >= _BIG_INT:
+            return str(number), True  # every digit kept, as text (a number, never a formula)
+        if isinstance(number, float) and abs(number) > EXCEL_LARGEST:
+            return repr(number), True
+        return number, False
     text = neutralise(clean(as_text(value)))
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # as every XML reader would read it
     return (text[:EXCEL_CELL_MAX] if text else None), bool(text)
