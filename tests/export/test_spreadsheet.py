@@ -123,7 +123,13 @@ def test_xlsx_file(tmp_path: Path) -> None:
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:C4"
     assert ws.column_dimensions["B"].width == 18  # 16 digits + 2
     guide = book["Petunjuk"]
-    assert [guide.cell(row=r, column=1).value for r in range(1, 6)] == ["Judul", "baris kedua", None, "Isian", "'=SUM(A1)"]
+    assert [guide.cell(row=r, column=1).value for r in range(1, 6)] == [
+        "Judul",
+        "baris kedua",
+        None,
+        "Isian",
+        "'=SUM(A1)",
+    ]
     assert guide.cell(row=1, column=1).font.bold and guide.column_dimensions["A"].width == 60
     (rule,) = guide.data_validations.dataValidation
     assert rule.formula1 == '"SAMA,BEDA"' and str(rule.sqref) == "B5"
