@@ -20,7 +20,8 @@ categories   completeness_persons = the sum of the five field counts; completene
 regions      every quantity sums up: villages to a district, districts to a regency, regencies
              to a province, provinces (and the persons or families without a region code) to
              the nation. Villages a page does not show enter their district's sum as one
-             unknown rest (when it is not 0).
+             unknown rest (when it is not 0), with the rest's complements (persons in those
+             villages without a NIK) as counts of their own.
 
 Quantities shown only at regency level (duplicates, deceased PBI members, the welfare fields,
 ...) are modelled at regency, province and nation: their district counts are never shown, and
@@ -252,6 +253,20 @@ def linked_counts(
                 eq[key] = -1
             if len(eq) > 1:
                 equations.append(eq)
+        # the regions left out are counts too: their complements (persons in the villages a
+        # page leaves out who are not confirmed) as well as their totals
+        for indicator in sorted({ind for (lv, rg, ind) in rows if (lv, rg) == (level, region)}):
+            m = measure(indicator)
+            if m.numerator is None or not (modelled(below, m.numerator) and modelled(below, m.denominator)):
+                continue
+            num, den = ("rest", level, region, m.numerator), ("rest", level, region, m.denominator)
+            c = ("rest", level, region, f"{m.denominator}-{m.numerator}")
+            value = m.multiplier * values.get(den, 0) - values.get(num, 0)
+            if c in values or (num not in values and den not in values):
+                continue
+            put(c, value)
+            eq = {k: v for k, v in ((den, m.multiplier), (num, -1)) if k in values}
+            equations.append({**eq, c: -1})
 
     # what the pages show
     for (level, region, indicator), (n, d) in rows.items():
