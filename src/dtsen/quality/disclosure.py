@@ -229,6 +229,9 @@ def linked_counts(
             equations.append({cell(level, region, "has_region_code"): 1, cell(level, region, PERSONS): -1})
 
     # sums over regions: a parent is the sum of its children (and of a rest, when that is not 0)
+    indicators_of: dict[tuple[str, str], list[str]] = {}
+    for level, region, indicator in sorted(rows):
+        indicators_of.setdefault((level, region), []).append(indicator)
     children: dict[tuple[str, str], list[str]] = {}
     for level in ("province", "regency", "district", "village"):
         for region in regions[level]:
@@ -255,18 +258,17 @@ def linked_counts(
                 equations.append(eq)
         # the regions left out are counts too: their complements (persons in the villages a
         # page leaves out who are not confirmed) as well as their totals
-        for indicator in sorted({ind for (lv, rg, ind) in rows if (lv, rg) == (level, region)}):
+        for indicator in indicators_of.get((level, region), ()):
             m = measure(indicator)
             if m.numerator is None or not (modelled(below, m.numerator) and modelled(below, m.denominator)):
                 continue
             num, den = ("rest", level, region, m.numerator), ("rest", level, region, m.denominator)
-            c = ("rest", level, region, f"{m.denominator}-{m.numerator}")
-            value = m.multiplier * values.get(den, 0) - values.get(num, 0)
-            if c in values or (num not in values and den not in values):
+            rest_c = ("rest", level, region, f"{m.denominator}-{m.numerator}")
+            if rest_c in values or (num not in values and den not in values):
                 continue
-            put(c, value)
+            put(rest_c, m.multiplier * values.get(den, 0) - values.get(num, 0))
             eq = {k: v for k, v in ((den, m.multiplier), (num, -1)) if k in values}
-            equations.append({**eq, c: -1})
+            equations.append({**eq, rest_c: -1})
 
     # what the pages show
     for (level, region, indicator), (n, d) in rows.items():
