@@ -57,6 +57,7 @@ class Choices:
     title: str = ""
     prompt: str = ""
     error: str = ""
+    error_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def _write_sheet(book: Workbook, sheet: Sheet, where: str) -> None:
         if col.choices is not None:
             letter = get_column_letter(j)
             rule = DataValidation(type="list", formula1='"' + ",".join(col.choices.values) + '"', allow_blank=True)
-            rule.errorTitle = col.choices.title or None
+            rule.errorTitle = col.choices.error_title or col.choices.title or None
             rule.error = col.choices.error or None
             rule.promptTitle = col.choices.title or None
             rule.prompt = col.choices.prompt or None

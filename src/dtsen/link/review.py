@@ -100,6 +100,7 @@ DECISION_LIST = Choices(
     title="Keputusan",
     prompt="SAMA = orang yang sama; BEDA = orang berbeda; kosong = belum diputuskan.",
     error="Isi dengan SAMA (orang yang sama) atau BEDA (orang berbeda), atau biarkan kosong.",
+    error_title="Keputusan tidak dikenal",
 )
 _EXCEL_TEXT = re.compile(r'^="(.*)"$', re.DOTALL)
 
