@@ -6,6 +6,8 @@ WORK/welfare/
     ranking.parquet/      the ranked families (RANKED_COLUMNS)
     features.parquet/     every family's predictor values, so a later run can say what moved it
     poverty.parquet/      families and persons poor and extremely poor per regency and district
+    headcounts.parquet/   per region and line: the estimated headcount, its source, the survey's and
+                          the model's estimates, and the persons and families flagged (`headcounts`)
     recipients/           current recipients against the ranking: report.parquet (by regency),
                           leakage.csv (receiving, desil 6-10), undercoverage.csv (extremely poor,
                           receiving nothing)
@@ -25,11 +27,14 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
 
 from dtsen.config import Settings
 from dtsen.engine import Engine, typed
 from dtsen.errors import DtsenError
 from dtsen.welfare.artefact import ModelArtefact, find_model, models_dir
+from dtsen.welfare.headcounts import headcount_arrow
 from dtsen.welfare.poverty import read_poverty_lines
 from dtsen.welfare.predictors import family_features
 from dtsen.welfare.ranking import predict_log, rank_families
@@ -50,6 +55,7 @@ class RankResult:
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    headcounts: pd.DataFrame | None = None
 
 
 def welfare_dir(settings: Settings) -> Path:
@@ -91,12 +97,15 @@ def survey_as_of(settings: Settings) -> dt.date | None:
 
 
 def train(engine: Engine, settings: Settings, features: ir.Table | None = None) -> TrainedModels:
-    """Train OLS and the boosted model on the survey; record them as the current models."""
+    """Train every candidate PMT on the survey; record them, and the one `auto` chose, as the
+    current models."""
     if features is None:
         _, features = features_for(engine, settings)
     trained = train_models(engine, features, settings.welfare, settings.work_dir, survey_as_of=survey_as_of(settings))
     current = _read_current(settings)
     current.update({kind: a.model_id for kind, a in trained.artefacts.items()})
+    if trained.chosen is not None:
+        current["auto"] = trained.chosen.model_id
     (models_dir(settings.work_dir) / CURRENT).write_text(json.dumps(current, indent=2, sort_keys=True), encoding="utf-8")
     return trained
 
@@ -125,7 +134,11 @@ def ranking_model(engine: Engine, settings: Settings, features: ir.Table, model_
         return external_artefact(engine, features, settings.welfare, read_coefficients(path), path, settings.work_dir)
     current = _read_current(settings).get(kind)
     if current is None:
-        return train(engine, settings, features).artefacts[kind]
+        trained = train(engine, settings, features)
+        chosen = trained.chosen if kind == "auto" else trained.artefacts.get(kind)
+        if chosen is None:
+            raise DtsenError(f"training made no {kind} model")
+        return chosen
     return find_model(settings.work_dir, current)
 
 
@@ -156,9 +169,13 @@ def rank(engine: Engine, settings: Settings, model_id: str | None = None, step: 
         settings.welfare.extreme_line,
     )
     engine.write_parquet(features, features_path(settings), order_by=["family_id"])
-    ranked = rank_families(families, features, predicted, lines, model.model_id)
-    engine.write_parquet(ranked, ranking_path(settings), order_by=["family_id"])
+    ranked = engine.materialize(rank_families(families, features, predicted, lines, model.model_id, model.residual_sd))
     phase("rank")
+    ranked, headcounts = estimate_and_flag(engine, settings, features, ranked)
+    engine.write_parquet(ranked, ranking_path(settings), order_by=["family_id"])
+    engine.write_parquet(engine.from_arrow(headcount_arrow(headcounts)), headcounts_path(settings),
+                         order_by=["level", "region", "line"])
+    phase("headcounts")
     ranked = engine.read_parquet(ranking_path(settings))
     engine.write_parquet(poverty_counts(ranked), out_dir / "poverty.parquet", order_by=["region_level", "region"])
     write_recipient_reports(engine, ranked, out_dir / "recipients")
@@ -170,10 +187,74 @@ def rank(engine: Engine, settings: Settings, model_id: str | None = None, step: 
         "poverty_lines": lines.to_dict(),
         "counts": counts,
         "deciles": decile_counts(ranked),
+        "flags": settings.welfare.flags,
+        "residual_sd": model.residual_sd,
+        "headcounts": headcount_summary(headcounts),
         "timings": timings,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
-    return RankResult(model=model, out_dir=out_dir, counts=counts, timings=timings)
+    return RankResult(model=model, out_dir=out_dir, counts=counts, timings=timings, headcounts=headcounts)
+
+
+def headcounts_path(settings: Settings) -> Path:
+    return welfare_dir(settings) / "headcounts.parquet"
+
+
+def survey_families(engine: Engine, settings: Settings, features: ir.Table, ranked: ir.Table) -> pd.DataFrame:
+    """The screened survey families with their sampling weight and lines, for direct estimates."""
+    from dtsen.welfare.predictors import select_predictors
+    from dtsen.welfare.robust import screen_survey
+    from dtsen.welfare.training import ridge_of, training_frame
+
+    predictors = select_predictors(settings.welfare.predictors, where="[welfare] predictors")
+    raw = training_frame(features, predictors)
+    if raw.empty:
+        return pd.DataFrame(columns=["family_id", "regency_code", "persons", "consumption_per_capita", "weight",
+                                     "poverty_line", "extreme_line"])
+    screen = screen_survey(raw, predictors, ridge_of(settings.welfare))
+    frame = raw.assign(weight=screen.weight)[screen.kept]
+    frame = frame[["family_id", "regency_code", "persons", "consumption_per_capita", "weight"]]
+    ids = [int(i) for i in frame.family_id]
+    lines = ranked.filter(ranked.family_id.isin(ids)).select("family_id", "poverty_line", "extreme_line").to_pandas()
+    return frame.merge(lines, on="family_id", how="inner")
+
+
+def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ranked: ir.Table
+                      ) -> tuple[ir.Table, pd.DataFrame]:
+    """The headcounts per region (survey, official, model) and, with `welfare.flags =
+    "calibrated"`, the ranking flagged to reproduce them (see `headcounts`)."""
+    from dtsen.welfare.headcounts import (
+        direct_estimates,
+        flag_families,
+        flagged_counts,
+        headcount_table,
+        model_totals,
+        plan_targets,
+        regency_targets,
+        registry_persons,
+    )
+    from dtsen.welfare.official import read_headcounts
+
+    official = read_headcounts(settings.path(settings.welfare.headcounts)) if settings.welfare.headcounts else {}
+    totals = model_totals(ranked)
+    direct = direct_estimates(survey_families(engine, settings, features, ranked), registry_persons(totals))
+    plan = plan_targets(totals, direct, official, settings.welfare.headcount_max_rse)
+    if settings.welfare.flags == "calibrated":
+        targets = engine.from_arrow(pa.Table.from_pandas(regency_targets(plan), preserve_index=False))
+        ranked = engine.materialize(flag_families(ranked, targets))
+    return ranked, headcount_table(plan, flagged_counts(ranked))
+
+
+def headcount_summary(headcounts: pd.DataFrame) -> dict[str, Any]:
+    """The whole registry's headcounts, for summary.json."""
+    from dtsen.welfare.headcounts import records
+
+    return {
+        str(r["line"]): {"estimate": round(float(r["estimate"]), 1), "source": r["source"],
+                         "flagged_persons": int(r["flagged_persons"]),
+                         "survey_estimate": None if pd.isna(r["survey_estimate"]) else round(float(r["survey_estimate"]), 1)}
+        for r in records(headcounts[headcounts["level"] == "national"])
+    }
 
 
 def poverty_counts(ranked: ir.Table) -> ir.Table:
