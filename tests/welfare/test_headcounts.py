@@ -215,3 +215,19 @@ def test_a_survey_estimate_from_a_handful_of_families_is_never_taken_as_precise(
     row = plan[("regency", "32.02", "poor")]
     assert row["source"] == "model" and row["estimate"] == pytest.approx(1_500.0)
     assert row["survey_estimate"] == pytest.approx(20_000.0) and row["survey_families"] == 3
+
+
+def test_the_scorecard_rows_show_estimate_source_and_flagged_with_small_counts_hidden() -> None:
+    from dtsen.welfare.headcount_report import regency_rows
+
+    plan = plan_targets(TOTALS, _direct([("32.02", "poor", 1_700.0, 400.0)]), {}, max_rse=0.10)
+    flagged = pd.DataFrame({"regency": ["32.01", "32.02", "33.01"], "persons_poor": [1_000, 1_502, 3_001],
+                            "families_poor": [250, 380, 760], "persons_extreme": [98, 7, 300],
+                            "families_extreme": [25, 2, 80]})
+    rows = regency_rows(headcount_table(plan, flagged), "32.02", threshold=10)
+    assert [r["line"] for r in rows] == ["Miskin", "Miskin ekstrem"]
+    poor, extreme = rows
+    assert poor == {"line": "Miskin", "persons": "20.000", "estimate": "1.500", "source": "Model PMT",
+                    "survey": "1.700 ± 400", "survey_families": "300", "model": "1.500", "flagged": "1.502",
+                    "flagged_families": "380"}
+    assert extreme["flagged"] == "<10" and extreme["flagged_families"] == "<10" and extreme["survey"] == "\u2013"
