@@ -89,8 +89,8 @@ def test_sampling_weights_undo_the_survey_design(duck: Engine, tmp_path: Path) -
     from dtsen.welfare.ols import predict_frame
 
     frame = features(6_000, seed=4)
-    frame["consumption_per_capita"] = frame["consumption_per_capita"].fillna(
-        np.exp(13.0 - 0.3 * frame.log_size + 0.4 * frame.has_car))
+    filled = pd.Series(np.exp(13.0 - 0.3 * frame.log_size + 0.4 * frame.has_car), index=frame.index)
+    frame["consumption_per_capita"] = frame["consumption_per_capita"].fillna(filled)
     y = np.log(frame.consumption_per_capita)
     poor = y < np.quantile(y, 0.4)
     rng = np.random.default_rng(8)
