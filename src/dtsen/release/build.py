@@ -59,7 +59,7 @@ TABLE_ORDER: dict[str, list[str]] = {
 RANK_COLUMNS = (
     "province_code", "regency_code", "district_code", "urban", "head_age", "head_education",
     "predicted_consumption", "decile", "decile_province", "decile_regency", "rank_province", "rank_regency",
-    "poverty_line", "extreme_line", "poor", "extreme_poor", "model_id",
+    "poverty_line", "extreme_line", "poor", "extreme_poor", "p_poor", "p_extreme", "model_id",
 )  # fmt: skip
 
 
