@@ -86,7 +86,10 @@ TOTALS = pd.DataFrame({
     "variance_poor": [400.0, 900.0, 1_600.0],
     "expected_extreme": [100.0, 200.0, 300.0],
     "variance_extreme": [100.0, 100.0, 100.0],
+    "level_poor": [3_000.0, 4_500.0, 9_000.0],  # persons per unit of ln consumption the model is off
+    "level_extreme": [1_000.0, 2_000.0, 3_000.0],
 })
+LEVEL_VAR = 0.01  # the model's level known to ±0.1 in ln consumption
 
 
 def _direct(rows: list[tuple[str, str, float, float]]) -> pd.DataFrame:
@@ -98,7 +101,7 @@ def test_official_figures_come_first_then_precise_survey_estimates_then_the_mode
     official = {"32.01": OfficialHeadcount("32.01", 2024, 0.12, None, 2)}
     direct = _direct([(NATIONAL, "poor", 6_000.0, 300.0), ("33.01", "poor", 2_000.0, 900.0),
                       (NATIONAL, "extreme", 500.0, 250.0)])
-    plan = keyed(plan_targets(TOTALS, direct, official, max_rse=0.10), "level", "region", "line")
+    plan = keyed(plan_targets(TOTALS, direct, official, 0.10, LEVEL_VAR), "level", "region", "line")
     # 32.01: the official share
     assert plan[("regency", "32.01", "poor")]["estimate"] == pytest.approx(1_200.0)
     assert plan[("regency", "32.01", "poor")]["source"] == "official"
@@ -115,14 +118,21 @@ def test_official_figures_come_first_then_precise_survey_estimates_then_the_mode
     # 33.01's own survey estimate (RSE 45%) is too loose to use, but is reported
     assert plan[("regency", "33.01", "poor")]["survey_estimate"] == pytest.approx(2_000.0)
     # extreme: no official share, the national estimate is too loose (RSE 50%): the model alone
-    for regency, expected in (("32.01", 100.0), ("32.02", 200.0), ("33.01", 300.0)):
+    for regency, expected, level in (("32.01", 100.0, 1_000.0), ("32.02", 200.0, 2_000.0), ("33.01", 300.0, 3_000.0)):
         row = plan[("regency", regency, "extreme")]
         assert row["estimate"] == pytest.approx(expected) and row["source"] == "model"
-        assert row["standard_error"] == pytest.approx(10.0)
-    assert plan[("national", NATIONAL, "extreme")]["source"] == "model"
+        assert row["standard_error"] == pytest.approx(math.sqrt(100.0 + level**2 * LEVEL_VAR))
+    national = plan[("national", NATIONAL, "extreme")]
+    assert national["source"] == "model"
+    # the level error is shared: the regencies' errors add up, they do not cancel
+    assert national["standard_error"] == pytest.approx(math.sqrt(300.0 + 6_000.0**2 * LEVEL_VAR))
     # a looser rule takes the national survey estimate for the extreme line too
-    loose = keyed(plan_targets(TOTALS, direct, official, max_rse=0.5), "level", "region", "line")
+    loose = keyed(plan_targets(TOTALS, direct, official, 0.5, LEVEL_VAR), "level", "region", "line")
     assert loose[("national", NATIONAL, "extreme")]["estimate"] == pytest.approx(500.0)
+    # a survey estimate less precise than the model's count is not taken, however small its RSE
+    sure = keyed(plan_targets(TOTALS, direct, official, 0.10, 0.0), "level", "region", "line")
+    assert sure[("national", NATIONAL, "poor")]["source"] == "mixed"  # official 32.01, the model elsewhere
+    assert sure[("regency", "33.01", "poor")]["estimate"] == pytest.approx(3_000.0)
 
 
 def _ranked(engine: Engine) -> tuple[pd.DataFrame, object]:
@@ -211,7 +221,7 @@ def test_official_headcounts_are_read_with_every_mistake_at_once(tmp_path: Path)
 def test_a_survey_estimate_from_a_handful_of_families_is_never_taken_as_precise() -> None:
     # three survey families, all poor: a share of 1 with a standard error of 0
     direct = _direct([("32.02", "poor", 20_000.0, 0.0)]).assign(survey_families=3)
-    plan = keyed(plan_targets(TOTALS, direct, {}, max_rse=0.10), "level", "region", "line")
+    plan = keyed(plan_targets(TOTALS, direct, {}, 0.10, LEVEL_VAR), "level", "region", "line")
     row = plan[("regency", "32.02", "poor")]
     assert row["source"] == "model" and row["estimate"] == pytest.approx(1_500.0)
     assert row["survey_estimate"] == pytest.approx(20_000.0) and row["survey_families"] == 3
@@ -220,7 +230,7 @@ def test_a_survey_estimate_from_a_handful_of_families_is_never_taken_as_precise(
 def test_the_scorecard_rows_show_estimate_source_and_flagged_with_small_counts_hidden() -> None:
     from dtsen.welfare.headcount_report import regency_rows
 
-    plan = plan_targets(TOTALS, _direct([("32.02", "poor", 1_700.0, 400.0)]), {}, max_rse=0.10)
+    plan = plan_targets(TOTALS, _direct([("32.02", "poor", 1_700.0, 400.0)]), {}, 0.10, LEVEL_VAR)
     flagged = pd.DataFrame({"regency": ["32.01", "32.02", "33.01"], "persons_poor": [1_000, 1_502, 3_001],
                             "families_poor": [250, 380, 760], "persons_extreme": [98, 7, 300],
                             "families_extreme": [25, 2, 80]})
@@ -231,3 +241,23 @@ def test_the_scorecard_rows_show_estimate_source_and_flagged_with_small_counts_h
                     "survey": "1.700 ± 400", "survey_families": "300", "model": "1.500", "flagged": "1.502",
                     "flagged_families": "380"}
     assert extreme["flagged"] == "<10" and extreme["flagged_families"] == "<10" and extreme["survey"] == "\u2013"
+
+
+def test_model_totals_and_the_level_variance_have_known_values(engine: Engine) -> None:
+    from dtsen.welfare.headcounts import level_variance, model_totals
+
+    pc = np.array([400_000.0, 600_000.0, 900_000.0, np.nan])
+    frame = pd.DataFrame({"family_id": [1, 2, 3, 4], "regency_code": ["32.04", "32.04", None, "32.04"],
+                          "persons": [2, 3, 4, 0], "predicted_consumption": pc, "poverty_line": 595_000.0,
+                          "extreme_line": 391_000.0, "p_poor": [0.6, 0.45, 0.1, None], "p_extreme": [0.3, 0.1, 0.0, None]})
+    out = keyed(model_totals(engine.from_arrow(pa.Table.from_pandas(frame, preserve_index=False)), 0.3), "regency")
+    r = out[("32.04",)]
+    assert r["persons"] == 5.0 and r["expected_poor"] == pytest.approx(2 * 0.6 + 3 * 0.45)
+    assert r["variance_poor"] == pytest.approx(4 * 0.24 + 9 * 0.45 * 0.55)
+    z = np.log(595_000 / pc[:2]) / 0.3
+    assert r["level_poor"] == pytest.approx(float((np.array([2, 3]) * np.exp(-z**2 / 2) / math.sqrt(2 * math.pi) / 0.3).sum()))
+    assert out[("",)]["persons"] == 4.0  # a family without a regency counts under ""
+    survey = pd.DataFrame({"weight": [1.0, 1.0, 2.0], "persons": [2.0, 2.0, 1.0]})
+    # weights x persons = 2, 2, 2: n_eff = 3
+    assert level_variance(survey, 0.3) == pytest.approx(0.09 / 3)
+    assert level_variance(survey, None) == 0.0

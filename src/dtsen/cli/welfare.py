@@ -127,11 +127,12 @@ def pmt_export(
     model: Annotated[str | None, typer.Option(help="Model id (default: the current OLS model).")] = None,
     project: ProjectOpt = Path("."),
 ) -> None:
-    """Write an OLS model's coefficients as a table that [welfare] coefficients can read back."""
+    """Write a linear model's coefficients (OLS, asset index, blend) as a table that [welfare]
+    coefficients can read back."""
     import json
 
     from dtsen.config import load_settings
-    from dtsen.welfare.artefact import find_model, models_dir
+    from dtsen.welfare.artefact import LINEAR_KINDS, find_model, models_dir
     from dtsen.welfare.coefficients import write_coefficients
 
     settings = load_settings(project)
@@ -140,8 +141,9 @@ def pmt_export(
     if not model_id:
         raise DtsenError("no OLS model yet: run `dtsen pmt train` first")
     artefact = find_model(settings.work_dir, model_id)
-    if artefact.coefficients is None:
-        raise DtsenError(f"model {model_id} is a {artefact.kind} model without coefficients")
+    if artefact.coefficients is None or artefact.kind not in LINEAR_KINDS:
+        raise DtsenError(f"model {model_id} is a {artefact.kind} model: it has no coefficient table (only OLS, "
+                         "the asset index and the blend are linear)")
     write_coefficients(artefact.coefficients, out)
     _console().print(f"ditulis / wrote {out}")
 

@@ -9,8 +9,11 @@ flags that many, the most likely first:
 1. **The model's expected count.** Each family's probability of being under each line given its
    prediction and the model's residual spread (`p_poor`, `p_extreme`, see `probability`); a
    region's expected count is the sum of persons x p over its ranked families. Its standard
-   error is that of the count given the model, sqrt(sum persons² x p x (1 - p)); the model's own
-   error is not in it.
+   error has two parts: the count's own spread given the model, sum persons² x p x (1 - p), and
+   the model's level, estimated from the survey with variance σ² / n_eff (n_eff: the effective
+   number of survey families under the weights), times the count's slope in that level, sum
+   persons x φ(z) / σ. The level error is shared by every region; other model errors (a
+   regency's own effect, the shape of the tails) are not in it.
 2. **The survey's direct estimate**, per regency, province and the whole registry: the share of
    people under the line among the screened survey families (`robust`), weighted by sampling
    weight x persons, times the region's registry persons (a ratio estimator), with its standard
@@ -21,7 +24,9 @@ flags that many, the most likely first:
    survey's estimate if it rests on at least 30 survey families (below that its standard error
    is itself unreliable: three families all poor give a share of 1 with an error of 0) and its
    relative standard error is at most `welfare.headcount_max_rse`;
-   else the model's expected count, *benchmarked*: scaled so that the regencies of the nearest
+   (and its standard error is smaller than the model's count's: with a survey of a few hundred
+   families the model's count, which borrows strength from the registry, is usually the more
+   precise); else the model's expected count, *benchmarked*: scaled so that the regencies of the nearest
    larger region with a fixed figure (official, or a precise survey estimate: first the
    province, then the whole registry) add up to that figure; without any, the expected count
    itself. The source of each figure is recorded (official, survey, model).
@@ -39,6 +44,7 @@ expected count, the official share and year, and the persons and families flagge
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,18 +78,36 @@ LEVEL_ORDER = {"national": 0, "province": 1, "regency": 2}
 MIN_DIRECT_FAMILIES = 30  # fewer survey families: the standard error itself is not to be trusted
 
 
-def model_totals(ranked: ir.Table) -> pd.DataFrame:
+def model_totals(ranked: ir.Table, residual_sd: float | None = None) -> pd.DataFrame:
     """Per regency ("" for families without one): registry persons and, per line, the expected
-    count (sum persons x p) and its variance (sum persons² x p x (1 - p))."""
+    count (sum persons x p), its variance given the model (sum persons² x p x (1 - p)), and how
+    fast it moves with the model's level (`level_`: sum persons x φ(z) / σ, z = ln(line /
+    predicted) / σ: the count added per unit of ln consumption the whole prediction is too high)."""
     t = ranked.filter(ranked.predicted_consumption.notnull() & (ranked.persons > 0))
     persons = t.persons.cast("float64")
     columns: dict[str, Any] = {"persons": persons.sum()}
+    sd = residual_sd if residual_sd and residual_sd > 0 else None
     for line in LINES:
         p = t[P_COLUMN[line]].fill_null(0.0)
         columns[f"expected_{line}"] = (persons * p).sum()
         columns[f"variance_{line}"] = (persons * persons * p * (1.0 - p)).sum()
+        if sd is None:
+            columns[f"level_{line}"] = ibis.literal(0.0).sum()
+        else:
+            z = (t[LINE_COLUMN[line]].ln() - t.predicted_consumption.ln()) / sd
+            columns[f"level_{line}"] = (persons * (-(z * z) / 2.0).exp() / (math.sqrt(2 * math.pi) * sd)).sum()
     out = t.group_by(regency=t.regency_code.fill_null(NO_REGENCY)).aggregate(**columns).to_pandas()
     return out.sort_values("regency", kind="stable").reset_index(drop=True)
+
+
+def level_variance(survey: pd.DataFrame, residual_sd: float | None) -> float:
+    """The variance of the model's level (its mean ln consumption), σ² / n_eff, where n_eff is the
+    effective number of survey families under the weights (sampling weight x persons)."""
+    if survey.empty or not residual_sd:
+        return 0.0
+    w = survey["weight"].to_numpy(dtype=float) * survey["persons"].to_numpy(dtype=float)
+    n_eff = w.sum() ** 2 / (w**2).sum() if (w**2).sum() > 0 else 0.0
+    return float(residual_sd**2 / n_eff) if n_eff > 0 else 0.0
 
 
 def direct_estimates(survey: pd.DataFrame, persons: dict[str, float]) -> pd.DataFrame:
@@ -121,10 +145,31 @@ def direct_estimates(survey: pd.DataFrame, persons: dict[str, float]) -> pd.Data
 
 
 @dataclass
-class _Fixed:
+class _Target:
     total: float
     source: str
-    se: float | None
+    benchmark: str | None = None
+    se: float | None = None  # of a fixed figure (survey); model parts carry the two below
+    variance: float = 0.0  # the model's count variance, scaled
+    level: float = 0.0  # the model's level slope, scaled
+
+
+def _members(regencies: list[str], region: str) -> list[str]:
+    """The regencies in a region (itself, a province "PP", or NATIONAL)."""
+    return [r for r in regencies if region in (NATIONAL, r) or (len(region) == 2 and r[:2] == region)]
+
+
+def _region_se(members: list[str], variance: dict[str, float], slope: dict[str, float], level_var: float) -> float:
+    """The standard error of the model's expected count over `members` (the level error is shared)."""
+    return float(np.sqrt(sum(variance[r] for r in members) + sum(slope[r] for r in members) ** 2 * level_var))
+
+
+def _model_se(parts: list[_Target], level_var: float) -> float:
+    """The standard error of a sum of model parts and fixed figures: the level error is shared."""
+    fixed = sum((p.se or 0.0) ** 2 for p in parts if p.source != "model")
+    model = sum(p.variance for p in parts if p.source == "model")
+    level = sum(p.level for p in parts if p.source == "model")
+    return float(np.sqrt(fixed + model + level**2 * level_var))
 
 
 def plan_targets(
@@ -132,58 +177,63 @@ def plan_targets(
     direct: pd.DataFrame,
     official: dict[str, OfficialHeadcount],
     max_rse: float,
+    level_var: float = 0.0,
 ) -> pd.DataFrame:
     """Per regency and line: target persons, source, standard error and benchmark (module
-    docstring, item 4); plus the same for provinces and the whole registry (their sums)."""
+    docstring, item 4); plus the same for provinces and the whole registry (their sums).
+    `level_var` is the variance of the model's level (`level_variance`)."""
     persons = registry_persons(totals)
     survey: dict[tuple[str, str], dict[str, Any]] = {(str(r["region"]), str(r["line"])): r for r in records(direct)}
     regencies = [str(r) for r in totals["regency"]]
     rows: list[dict[str, Any]] = []
     for line in LINES:
-        fixed: dict[str, _Fixed] = {}
+        expected = dict(zip(regencies, totals[f"expected_{line}"].astype(float), strict=True))
+        variance = dict(zip(regencies, totals[f"variance_{line}"].astype(float), strict=True))
+        slope = (dict(zip(regencies, totals[f"level_{line}"].astype(float), strict=True))
+                 if f"level_{line}" in totals.columns else dict.fromkeys(regencies, 0.0))
+
+        fixed: dict[str, _Target] = {}
         for region, registry in persons.items():
             o = official.get(region)
             share = o.share(line) if o else None
             if share is not None:
-                fixed[region] = _Fixed(share * registry, "official", None)
+                fixed[region] = _Target(share * registry, "official")
                 continue
             s = survey.get((region, line))
             if (s is not None and s["survey_families"] >= MIN_DIRECT_FAMILIES and s["estimate"] > 0
-                    and np.isfinite(s["se"]) and s["se"] / s["estimate"] <= max_rse):
-                fixed[region] = _Fixed(float(s["estimate"]), "survey", float(s["se"]))
-        expected = dict(zip(regencies, totals[f"expected_{line}"].astype(float), strict=True))
-        variance = dict(zip(regencies, totals[f"variance_{line}"].astype(float), strict=True))
-        target: dict[str, tuple[float, str, float | None, str | None]] = {}
-        for regency in regencies:
-            if regency in fixed:
-                f = fixed[regency]
-                target[regency] = (f.total, f.source, f.se, None)
+                    and np.isfinite(s["se"]) and s["se"] / s["estimate"] <= max_rse
+                    and s["se"] < _region_se(_members(regencies, region), variance, slope, level_var)):
+                fixed[region] = _Target(float(s["estimate"]), "survey", se=float(s["se"]))
+        target: dict[str, _Target] = {r: fixed[r] for r in regencies if r in fixed}
         # benchmark the rest: to their province's figure, then to the whole registry's
         for level in ("province", "national"):
             anchors = sorted(r for r in fixed if (len(r) == 2 if level == "province" else r == NATIONAL))
             for anchor in anchors:
-                members = [r for r in regencies if (anchor == NATIONAL or r[:2] == anchor)]
-                settled = sum(target[r][0] for r in members if r in target)
+                members = _members(regencies, anchor)
+                settled = sum(target[r].total for r in members if r in target)
                 free = [r for r in members if r not in target]
                 mass = sum(expected[r] for r in free)
                 if not free:
                     continue
                 scale = max(fixed[anchor].total - settled, 0.0) / mass if mass > 0 else 1.0
                 for r in free:
-                    target[r] = (expected[r] * scale, "model", float(np.sqrt(variance[r])) * scale, anchor)
+                    target[r] = _Target(expected[r] * scale, "model", anchor, variance=variance[r] * scale**2,
+                                        level=slope[r] * scale)
         for regency in regencies:
             if regency not in target:
-                target[regency] = (expected[regency], "model", float(np.sqrt(variance[regency])), None)
-        for regency, (total, source, se, benchmark) in target.items():
-            rows.append(_row("regency", regency, line, persons[regency], total, source, se, benchmark,
+                target[regency] = _Target(expected[regency], "model", variance=variance[regency], level=slope[regency])
+        for regency, t in target.items():
+            se = t.se if t.source != "model" else _model_se([t], level_var)
+            rows.append(_row("regency", regency, line, persons[regency], t.total, t.source, se, t.benchmark,
                              survey.get((regency, line)), expected[regency], official.get(regency)))
         for region in sorted(r for r in persons if r != NATIONAL and len(r) == 2):
             members = [r for r in regencies if r[:2] == region]
             rows.append(_aggregate("province", region, line, persons[region], [target[r] for r in members],
                                    fixed.get(region), survey.get((region, line)),
-                                   sum(expected[r] for r in members), official.get(region)))
+                                   sum(expected[r] for r in members), official.get(region), level_var))
         rows.append(_aggregate("national", NATIONAL, line, persons[NATIONAL], list(target.values()),
-                               fixed.get(NATIONAL), survey.get((NATIONAL, line)), sum(expected.values()), None))
+                               fixed.get(NATIONAL), survey.get((NATIONAL, line)), sum(expected.values()), None,
+                               level_var))
     return pd.DataFrame(rows)
 
 
@@ -219,17 +269,17 @@ def _row(level: str, region: str, line: str, persons: float, total: float, sourc
     }  # fmt: skip
 
 
-def _aggregate(level: str, region: str, line: str, persons: float,
-               parts: list[tuple[float, str, float | None, str | None]], fixed: _Fixed | None,
-               survey: dict[str, Any] | None, expected: float, official: OfficialHeadcount | None) -> dict[str, Any]:
-    total = sum(p[0] for p in parts)
-    sources = {p[1] for p in parts}
+def _aggregate(level: str, region: str, line: str, persons: float, parts: list[_Target], fixed: _Target | None,
+               survey: dict[str, Any] | None, expected: float, official: OfficialHeadcount | None,
+               level_var: float) -> dict[str, Any]:
+    total = sum(p.total for p in parts)
+    sources = {p.source for p in parts}
     se: float | None
     if fixed is not None:
         source, se = fixed.source, fixed.se
     else:
         source = sources.pop() if len(sources) == 1 else "mixed"
-        se = float(np.sqrt(sum((p[2] or 0.0) ** 2 for p in parts)))
+        se = _model_se(parts, level_var)
     return _row(level, region, line, persons, total, source, se, None, survey, expected, official)
 
 

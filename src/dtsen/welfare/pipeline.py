@@ -171,7 +171,7 @@ def rank(engine: Engine, settings: Settings, model_id: str | None = None, step: 
     engine.write_parquet(features, features_path(settings), order_by=["family_id"])
     ranked = engine.materialize(rank_families(families, features, predicted, lines, model.model_id, model.residual_sd))
     phase("rank")
-    ranked, headcounts = estimate_and_flag(engine, settings, features, ranked)
+    ranked, headcounts = estimate_and_flag(engine, settings, features, ranked, model.residual_sd)
     engine.write_parquet(ranked, ranking_path(settings), order_by=["family_id"])
     engine.write_parquet(engine.from_arrow(headcount_arrow(headcounts)), headcounts_path(settings),
                          order_by=["level", "region", "line"])
@@ -219,8 +219,8 @@ def survey_families(engine: Engine, settings: Settings, features: ir.Table, rank
     return frame.merge(lines, on="family_id", how="inner")
 
 
-def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ranked: ir.Table
-                      ) -> tuple[ir.Table, pd.DataFrame]:
+def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ranked: ir.Table,
+                      residual_sd: float | None) -> tuple[ir.Table, pd.DataFrame]:
     """The headcounts per region (survey, official, model) and, with `welfare.flags =
     "calibrated"`, the ranking flagged to reproduce them (see `headcounts`)."""
     from dtsen.welfare.headcounts import (
@@ -228,6 +228,7 @@ def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ra
         flag_families,
         flagged_counts,
         headcount_table,
+        level_variance,
         model_totals,
         plan_targets,
         regency_targets,
@@ -236,9 +237,11 @@ def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ra
     from dtsen.welfare.official import read_headcounts
 
     official = read_headcounts(settings.path(settings.welfare.headcounts)) if settings.welfare.headcounts else {}
-    totals = model_totals(ranked)
-    direct = direct_estimates(survey_families(engine, settings, features, ranked), registry_persons(totals))
-    plan = plan_targets(totals, direct, official, settings.welfare.headcount_max_rse)
+    totals = model_totals(ranked, residual_sd)
+    survey = survey_families(engine, settings, features, ranked)
+    direct = direct_estimates(survey, registry_persons(totals))
+    plan = plan_targets(totals, direct, official, settings.welfare.headcount_max_rse,
+                        level_variance(survey, residual_sd))
     if settings.welfare.flags == "calibrated":
         targets = engine.from_arrow(pa.Table.from_pandas(regency_targets(plan), preserve_index=False))
         ranked = engine.materialize(flag_families(ranked, targets))
