@@ -44,7 +44,18 @@ import pyarrow as pa
 from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine
 from dtsen.welfare.evaluation import _scored, evaluate_welfare, truth_errors
-from dtsen.welfare.pipeline import features_for, rank, ranking_path, registry_as_of, train, truth_for
+from dtsen.welfare.headcounts import records
+from dtsen.welfare.pipeline import (
+    estimate_and_flag,
+    features_for,
+    rank,
+    ranking_path,
+    registry_as_of,
+    train,
+    truth_for,
+)
+from dtsen.welfare.poverty import read_poverty_lines
+from dtsen.welfare.ranking import predict_log, rank_families
 from dtsen.welfare.training import train_models
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
@@ -101,8 +112,8 @@ def with_survey(engine: Engine, features: ir.Table, survey: pd.DataFrame) -> ir.
     return engine.materialize(j.select(*features.columns))
 
 
-def survey_experiment(engine: Engine, settings: Settings, features: ir.Table, truth: ir.Table,
-                      label: str, survey: pd.DataFrame, work: Path) -> dict[str, Any]:
+def survey_experiment(engine: Engine, settings: Settings, families: ir.Table, features: ir.Table, truth: ir.Table,
+                      truth_frame: pd.DataFrame, label: str, survey: pd.DataFrame, work: Path) -> dict[str, Any]:
     emulated = with_survey(engine, features, survey)
     trained = train_models(engine, emulated, settings.welfare, work, kinds=("ols", "boosted", "asset_index", "blend"))
     out: dict[str, Any] = {"survey": label, "families": len(survey)}
@@ -111,6 +122,18 @@ def survey_experiment(engine: Engine, settings: Settings, features: ir.Table, tr
     for kind in sorted({chosen, "asset_index", "ols", "blend"}):
         frame = _scored(engine, trained.artefacts[kind], features, truth, work)
         out[kind] = truth_errors(frame)["rank_correlation"]
+    # the headcounts and flags this survey gives, against the truth
+    artefact = trained.artefacts[chosen]
+    predicted = engine.materialize(predict_log(engine, artefact, features, work, 200_000))
+    lines = read_poverty_lines(None, settings.welfare.poverty_line, settings.welfare.extreme_line)
+    ranked = engine.materialize(rank_families(families, features, predicted, lines, artefact.model_id,
+                                              artefact.residual_sd))
+    _, headcounts = estimate_and_flag(engine, settings, emulated, ranked, artefact.residual_sd)
+    national = {str(r["line"]): r for r in records(headcounts[headcounts["level"] == "national"])}
+    for line, column in (("poor", "true_poor"), ("extreme", "true_extreme_poor")):
+        true = float((truth_frame.true_persons * truth_frame[column].fillna(False)).sum())
+        out[f"flagged_{line}"] = round(float(national[line]["flagged_persons"]) / true - 1.0, 4)
+        out[f"source_{line}"] = str(national[line]["source"])
     return out
 
 
@@ -133,7 +156,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     engine = Engine.from_settings(settings.engine)
     print(f"\n=== seed {seed}: {data} (as of {registry_as_of(settings)})", flush=True)
     t0 = time.perf_counter()
-    _, features = features_for(engine, settings)
+    families, features = features_for(engine, settings)
     trained = train(engine, settings, features)
     steps["train (4 candidates, 5-fold CV by region, choice, refit)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -160,8 +183,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             survey = emulated_survey(truth_frame, per, total, seed + 1000)
             with tempfile.TemporaryDirectory(dir=args.data_root) as work:
                 label_text = f"{label}: {per} per regency" if per else f"{label}: {total:,} families"
-                out["experiments"].append(survey_experiment(engine, settings, features, truth, label_text,
-                                                            survey, Path(work)))
+                out["experiments"].append(survey_experiment(engine, settings, families, features, truth,
+                                                            truth_frame, label_text, survey, Path(work)))
             steps[f"survey experiment ({label})"] = time.perf_counter() - t0
     engine.close()
     report_seed(out)
@@ -205,7 +228,8 @@ def report_seed(out: dict[str, Any]) -> None:
     for e in out["experiments"]:
         print(f"\nsurvey {e['survey']} ({e['families']:,} families): chose {e['chosen']}; rank corr on the truth "
               + ", ".join(f"{k} {e[k]:.3f}" for k in ("asset_index", "blend", "ols") if k in e)
-              + f"; chosen {e[e['chosen']]:.3f}")
+              + f"; chosen {e[e['chosen']]:.3f}; flagged vs true: poor {e['flagged_poor']:+.1%} "
+              f"({e['source_poor']}), extreme {e['flagged_extreme']:+.1%} ({e['source_extreme']})")
 
 
 def summary(results: list[dict[str, Any]], baseline: float | None) -> None:
@@ -235,6 +259,8 @@ def summary(results: list[dict[str, Any]], baseline: float | None) -> None:
         print(f"3. {label} survey: chosen vs asset index rank corr: "
               + ", ".join(f"{c:.3f}/{a:.3f} ({e['chosen']})" for (c, a), e in zip(pairs, rows, strict=True))
               + f"  -> {'met' if ok else 'NOT met'}")
+        print(f"   {label} survey, national flagged vs true: "
+              + ", ".join(f"poor {e['flagged_poor']:+.1%} extreme {e['flagged_extreme']:+.1%}" for e in rows))
     excl = [r["truth"][f"registry/{r['model']}"]["errors"][2]["exclusion_error"] for r in results]
     text = ", ".join(f"{x:.3f}" for x in excl)
     if baseline is None:
