@@ -1,4 +1,7 @@
-"""Ranks: predicted consumption for every family, person-weighted deciles, poverty flags.
+"""Ranks: predicted consumption for every family, person-weighted deciles, poverty flags and the
+probability of being under each line (`p_poor`, `p_extreme`; see `probability`). The flags here
+are the threshold rule (predicted consumption under the line); with `welfare.flags =
+"calibrated"` the pipeline replaces them by `headcounts.flag_families`.
 
 Deciles follow BPS: families are ordered by predicted consumption per capita (poorest first,
 ties by family_id) and each national decile holds a tenth of the PEOPLE. A family is in
