@@ -46,6 +46,7 @@ from dtsen.engine import Engine
 from dtsen.welfare.evaluation import _scored, evaluate_welfare, truth_errors
 from dtsen.welfare.headcounts import records
 from dtsen.welfare.pipeline import (
+    COUNTING_KIND,
     estimate_and_flag,
     features_for,
     rank,
@@ -53,6 +54,7 @@ from dtsen.welfare.pipeline import (
     registry_as_of,
     train,
     truth_for,
+    with_probabilities,
 )
 from dtsen.welfare.poverty import read_poverty_lines
 from dtsen.welfare.ranking import predict_log, rank_families
@@ -128,7 +130,12 @@ def survey_experiment(engine: Engine, settings: Settings, families: ir.Table, fe
     lines = read_poverty_lines(None, settings.welfare.poverty_line, settings.welfare.extreme_line)
     ranked = engine.materialize(rank_families(families, features, predicted, lines, artefact.model_id,
                                               artefact.residual_sd))
-    _, headcounts = estimate_and_flag(engine, settings, emulated, ranked, artefact.residual_sd)
+    counter = trained.artefacts.get(COUNTING_KIND, artefact)
+    counting = None
+    if counter is not artefact:
+        scored = predict_log(engine, counter, features, work, 200_000)
+        counting = engine.materialize(with_probabilities(ranked, scored, counter.residual_sd))
+    _, headcounts = estimate_and_flag(engine, settings, emulated, ranked, counter.residual_sd, counting)
     national = {str(r["line"]): r for r in records(headcounts[headcounts["level"] == "national"])}
     for line, column in (("poor", "true_poor"), ("extreme", "true_extreme_poor")):
         true = float((truth_frame.true_persons * truth_frame[column].fillna(False)).sum())

@@ -117,6 +117,10 @@ def test_deciles_hold_a_tenth_of_the_people(ranked: Path) -> None:
         if h["level"] == "regency":
             assert abs(h["flagged_persons"] - h["estimate"]) <= biggest / 2 + 1e-9, h
         assert h["source"] in ("model", "survey", "official", "mixed")
+    settings = load_settings(ranked)
+    summary = json.loads((welfare_dir(settings) / "summary.json").read_text())
+    current = json.loads((welfare_dir(settings) / "models" / "current.json").read_text())
+    assert summary["headcount_model_id"] == current["blend"]  # the counts come from the blend
     national = {h["line"]: h for h in headcounts if h["level"] == "national"}
     assert national["poor"]["flagged_persons"] == sum(r["persons"] for r in rows if r["poor"])
     assert national["poor"]["survey_families"] >= 30 and national["poor"]["survey_estimate"] is not None

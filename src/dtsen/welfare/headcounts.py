@@ -8,7 +8,9 @@ flags that many, the most likely first:
 
 1. **The model's expected count.** Each family's probability of being under each line given its
    prediction and the model's residual spread (`p_poor`, `p_extreme`, see `probability`); a
-   region's expected count is the sum of persons x p over its ranked families. Its standard
+   region's expected count is the sum of persons x p over its ranked families. The count uses
+   the blend's probabilities whatever model ranks (`pipeline.counting_model`: its tails were
+   the best calibrated in the synthetic measurements); the flags follow the ranking model. Its standard
    error has two parts: the count's own spread given the model, sum persons² x p x (1 - p), and
    the model's level, estimated from the survey with variance σ² / n_eff (n_eff: the effective
    number of survey families under the weights), times the count's slope in that level, sum
