@@ -132,8 +132,7 @@ def screen_survey(frame: pd.DataFrame, predictors: tuple[Predictor, ...], ridge:
 
         idx = np.flatnonzero(kept)
         part = frame.iloc[idx].reset_index(drop=True)
-        persons = part["persons"].astype(float).to_numpy()
-        coef, _ = fit_ols(predictors, part, log_y[idx], ridge=ridge, weight=weight[idx] * persons, bounds=bounds)
+        coef, _ = fit_ols(predictors, part, log_y[idx], ridge=ridge, bounds=bounds)
         resid = log_y[idx] - predict_frame(coef, part)
         scale = robust_sd(resid)
         if scale > 0:

@@ -13,9 +13,15 @@ asset_index  the first principal component of the predictors over the registry, 
              the survey, calibrated to ln consumption on it (`asset_index`)
 blend        OLS shrunk towards the asset index by the share that ranks held-out regions best
 
-Weights: the sampling weight times the family's persons, in every fit, every cross-validated
-score and every headcount, so that the survey stands for the population's people and not for
-its own design. `selection.choose` picks the model for `welfare.model = "auto"`. Each model is
+Weights: the sampling weight times the family's persons, in every cross-validated score, every
+level and every headcount, so that the survey stands for the population's people and not for
+its own design. Each model's *shape* (its slopes, trees, index line) is fitted unweighted and
+its *level* (the intercept) then moved so that the weighted mean residual over the survey is
+zero: weighting the slopes too throws away information when the weights vary (a design that
+draws the poorer stratum three times as often gives weights that vary by 4.5) and, measured on
+the synthetic regency (100,000 persons, seeds 7-9), raised the exclusion error at 40% coverage
+from 0.205 to 0.209-0.221; the level is what the weights must get right, since the headcounts
+rest on it (unweighted it was 0.01-0.04 too high in ln consumption). `selection.choose` picks the model for `welfare.model = "auto"`. Each model is
 refitted on every screened survey family and saved as an artefact (`artefact`), with its
 residual spread (`residual_sd`: the weighted root mean square of the held-out errors), which
 `ranking` turns into each family's probability of being poor.
@@ -26,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +127,36 @@ def prepare_survey(features: ir.Table, predictors: tuple[Predictor, ...], settin
     return Survey(frame=frame, y=y, weight=weight, screen=screen)
 
 
+def level_shift(y: np.ndarray, predicted: np.ndarray, weight: np.ndarray) -> float:
+    """How far up the predictions must move for the weighted mean residual to be 0: the level
+    of the population the survey stands for, not of its design."""
+    return float(np.average(y - predicted, weights=weight)) if len(y) else 0.0
+
+
+def shifted(coef: Coefficients | None, shift: float, predictors: tuple[Predictor, ...]) -> Coefficients:
+    """`coef` with its intercept moved by `shift` (a bare intercept when there is none)."""
+    if coef is None:
+        return Coefficients(intercept=shift, predictors=predictors, weights={})
+    return replace(coef, intercept=coef.intercept + shift)
+
+
 def _ols(settings: WelfareSettings, predictors: tuple[Predictor, ...], survey: Survey,
          rows: np.ndarray) -> Coefficients:
+    """OLS on the survey rows: the shape unweighted, the level weighted (`train_models`)."""
     part = survey.frame[rows].reset_index(drop=True)
     coef, _ = fit_ols(predictors, part, survey.y[rows], region_level=settings.region_level,
                       min_region_families=settings.min_region_families, ridge=ridge_of(settings),
-                      weight=survey.weight[rows], bounds=survey.bounds)
-    return coef
+                      bounds=survey.bounds)
+    return shifted(coef, level_shift(survey.y[rows], predict_frame(coef, part), survey.weight[rows]), predictors)
+
+
+def _boosted(settings: WelfareSettings, predictors: tuple[Predictor, ...], survey: Survey,
+             rows: np.ndarray) -> tuple[Coefficients, Any]:
+    """The boosted model on the survey rows, its start's intercept moved to the weighted level."""
+    part = survey.frame[rows].reset_index(drop=True)
+    start, booster = fit_boosted_model(predictors, part, survey.y[rows], settings, bounds=survey.bounds)
+    fitted = _boosted_predict(start, booster, predictors)(part)
+    return shifted(start, level_shift(survey.y[rows], fitted, survey.weight[rows]), predictors), booster
 
 
 def fit_boosted_model(
@@ -242,12 +271,10 @@ def _candidates(features: ir.Table, settings: WelfareSettings, predictors: tuple
         from dtsen.welfare.boosted import splits
 
         def fit_boost_rows(rows: np.ndarray) -> Callable[[pd.DataFrame], np.ndarray]:
-            part = survey.frame[rows].reset_index(drop=True)
-            start, booster = fit_boosted_model(predictors, part, survey.y[rows], settings, survey.weight[rows],
-                                               survey.bounds)
+            start, booster = _boosted(settings, predictors, survey, rows)
             return _boosted_predict(start, booster, predictors)
 
-        start, booster = fit_boosted_model(predictors, survey.frame, survey.y, settings, survey.weight, survey.bounds)
+        start, booster = _boosted(settings, predictors, survey, everyone)
         out["boosted"] = _Fitted(oof=_cross_validated(fit_boost_rows, survey, folds, settings.folds),
                                  fitted=_boosted_predict(start, booster, predictors)(survey.frame),
                                  coefficients=start, booster_text=booster.model_to_string(),
@@ -259,11 +286,16 @@ def _candidates(features: ir.Table, settings: WelfareSettings, predictors: tuple
         index, explained = fit_index(sample, predictors, survey.bounds)
         values = predict_frame(index, survey.frame)
 
+        def calibrated_on(rows: np.ndarray) -> Coefficients:
+            coef = calibrate(index, values[rows], survey.y[rows], np.ones(int(rows.sum())))
+            shift = level_shift(survey.y[rows], predict_frame(coef, survey.frame[rows]), survey.weight[rows])
+            return shifted(coef, shift, predictors)
+
         def fit_index_rows(rows: np.ndarray) -> Callable[[pd.DataFrame], np.ndarray]:
-            coef = calibrate(index, values[rows], survey.y[rows], survey.weight[rows])
+            coef = calibrated_on(rows)
             return lambda frame: predict_frame(coef, frame)
 
-        calibrated = calibrate(index, values, survey.y, survey.weight)
+        calibrated = calibrated_on(everyone)
         out["asset_index"] = _Fitted(oof=_cross_validated(fit_index_rows, survey, folds, settings.folds),
                                      fitted=predict_frame(calibrated, survey.frame), coefficients=calibrated,
                                      extra={"registry_families": len(sample), "explained_variance": round(explained, 6)})
