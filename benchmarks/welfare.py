@@ -57,6 +57,7 @@ from dtsen.welfare.pipeline import (
     with_probabilities,
 )
 from dtsen.welfare.poverty import read_poverty_lines
+from dtsen.welfare.probability import matched_spread
 from dtsen.welfare.ranking import predict_log, rank_families
 from dtsen.welfare.training import train_models
 
@@ -128,14 +129,15 @@ def survey_experiment(engine: Engine, settings: Settings, families: ir.Table, fe
     artefact = trained.artefacts[chosen]
     predicted = engine.materialize(predict_log(engine, artefact, features, work, 200_000))
     lines = read_poverty_lines(None, settings.welfare.poverty_line, settings.welfare.extreme_line)
-    ranked = engine.materialize(rank_families(families, features, predicted, lines, artefact.model_id,
-                                              artefact.residual_sd))
+    spread = matched_spread(predicted, features, artefact.survey_variance, artefact.residual_sd)
+    ranked = engine.materialize(rank_families(families, features, predicted, lines, artefact.model_id, spread))
     counter = trained.artefacts.get(COUNTING_KIND, artefact)
     counting = None
     if counter is not artefact:
-        scored = predict_log(engine, counter, features, work, 200_000)
-        counting = engine.materialize(with_probabilities(ranked, scored, counter.residual_sd))
-    _, headcounts = estimate_and_flag(engine, settings, emulated, ranked, counter.residual_sd, counting)
+        scored = engine.materialize(predict_log(engine, counter, features, work, 200_000))
+        spread = matched_spread(scored, features, counter.survey_variance, counter.residual_sd)
+        counting = engine.materialize(with_probabilities(ranked, scored, spread))
+    _, headcounts = estimate_and_flag(engine, settings, emulated, ranked, spread, counting)
     national = {str(r["line"]): r for r in records(headcounts[headcounts["level"] == "national"])}
     for line, column in (("poor", "true_poor"), ("extreme", "true_extreme_poor")):
         true = float((truth_frame.true_persons * truth_frame[column].fillna(False)).sum())

@@ -261,3 +261,18 @@ def test_model_totals_and_the_level_variance_have_known_values(engine: Engine) -
     # weights x persons = 2, 2, 2: n_eff = 3
     assert level_variance(survey, 0.3) == pytest.approx(0.09 / 3)
     assert level_variance(survey, None) == 0.0
+
+
+def test_the_spread_matches_the_survey_variance(engine: Engine) -> None:
+    from dtsen.welfare.probability import matched_spread
+
+    lp = np.array([13.0, 13.5, 14.0, 14.5])
+    persons = np.array([1, 2, 3, 4])
+    predicted = engine.from_arrow(pa.table({"family_id": np.arange(1, 5), "log_predicted": lp}))
+    features = engine.from_arrow(pa.table({"family_id": np.arange(1, 6), "persons": [*persons, 0]}))
+    mean = np.average(lp, weights=persons)
+    variance = np.average((lp - mean) ** 2, weights=persons)
+    got = matched_spread(predicted, features, variance + 0.09, 0.4)
+    assert got == pytest.approx(0.3)  # sqrt(survey variance - variance of the predictions)
+    assert matched_spread(predicted, features, variance + 0.01, 0.4) == pytest.approx(0.2)  # half the held-out
+    assert matched_spread(predicted, features, None, 0.4) == 0.4  # no survey variance: the held-out error

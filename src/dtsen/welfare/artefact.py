@@ -72,6 +72,12 @@ class ModelArtefact:
         value = self.metrics.get("residual_sd")
         return float(value) if value else None
 
+    @property
+    def survey_variance(self) -> float | None:
+        """The survey's weighted variance of ln consumption (the population's, as the survey says)."""
+        value = self.metrics.get("survey_variance")
+        return float(value) if value else None
+
     def identity(self, booster_text: str | None = None) -> str:
         """The model id: kind plus a hash of everything but the metrics."""
         body = self.to_dict()

@@ -7,7 +7,8 @@ the registry first settles how many people are poor and extremely poor in each r
 flags that many, the most likely first:
 
 1. **The model's expected count.** Each family's probability of being under each line given its
-   prediction and the model's residual spread (`p_poor`, `p_extreme`, see `probability`); a
+   prediction and a spread matched to the survey's variance (`p_poor`, `p_extreme`, see
+   `probability`); a
    region's expected count is the sum of persons x p over its ranked families. The count uses
    the blend's probabilities whatever model ranks (`pipeline.counting_model`: its tails were
    the best calibrated in the synthetic measurements); the flags follow the ranking model. Its standard

@@ -37,6 +37,7 @@ from dtsen.welfare.artefact import ModelArtefact, find_model, models_dir
 from dtsen.welfare.headcounts import headcount_arrow
 from dtsen.welfare.poverty import read_poverty_lines
 from dtsen.welfare.predictors import family_features
+from dtsen.welfare.probability import matched_spread
 from dtsen.welfare.ranking import predict_log, rank_families
 from dtsen.welfare.training import TrainedModels, external_artefact, train_models
 
@@ -169,14 +170,16 @@ def rank(engine: Engine, settings: Settings, model_id: str | None = None, step: 
         settings.welfare.extreme_line,
     )
     engine.write_parquet(features, features_path(settings), order_by=["family_id"])
-    ranked = engine.materialize(rank_families(families, features, predicted, lines, model.model_id, model.residual_sd))
+    spread = matched_spread(predicted, features, model.survey_variance, model.residual_sd)
+    ranked = engine.materialize(rank_families(families, features, predicted, lines, model.model_id, spread))
     phase("rank")
     counter = counting_model(settings, model)
-    counting = None
+    counting, counter_spread = None, spread
     if counter.model_id != model.model_id:
-        scored = predict_log(engine, counter, features, out_dir, settings.welfare.boosted.batch_rows)
-        counting = engine.materialize(with_probabilities(ranked, scored, counter.residual_sd))
-    ranked, headcounts = estimate_and_flag(engine, settings, features, ranked, counter.residual_sd, counting)
+        scored = engine.materialize(predict_log(engine, counter, features, out_dir, settings.welfare.boosted.batch_rows))
+        counter_spread = matched_spread(scored, features, counter.survey_variance, counter.residual_sd)
+        counting = engine.materialize(with_probabilities(ranked, scored, counter_spread))
+    ranked, headcounts = estimate_and_flag(engine, settings, features, ranked, counter_spread, counting)
     engine.write_parquet(ranked, ranking_path(settings), order_by=["family_id"])
     engine.write_parquet(engine.from_arrow(headcount_arrow(headcounts)), headcounts_path(settings),
                          order_by=["level", "region", "line"])
@@ -195,6 +198,8 @@ def rank(engine: Engine, settings: Settings, model_id: str | None = None, step: 
         "flags": settings.welfare.flags,
         "headcount_model_id": counter.model_id,
         "residual_sd": model.residual_sd,
+        "spread": spread,
+        "headcount_spread": counter_spread,
         "headcounts": headcount_summary(headcounts),
         "timings": timings,
     }

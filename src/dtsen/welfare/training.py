@@ -23,8 +23,9 @@ the synthetic regency (100,000 persons, seeds 7-9), raised the exclusion error a
 from 0.205 to 0.209-0.221; the level is what the weights must get right, since the headcounts
 rest on it (unweighted it was 0.01-0.04 too high in ln consumption). `selection.choose` picks the model for `welfare.model = "auto"`. Each model is
 refitted on every screened survey family and saved as an artefact (`artefact`), with its
-residual spread (`residual_sd`: the weighted root mean square of the held-out errors), which
-`ranking` turns into each family's probability of being poor.
+residual spread (`residual_sd`: the weighted root mean square of the held-out errors) and the
+survey's weighted variance of ln consumption (`survey_variance`), from which the ranking takes
+the spread that turns predictions into probabilities of being poor (`probability.matched_spread`).
 """
 
 from __future__ import annotations
@@ -340,6 +341,8 @@ def train_models(
     model_settings = settings.model_dump(mode="json", exclude={"model", "coefficients", "poverty_lines",
                                                               "headcounts", "flags", "headcount_max_rse"})
     region_column = REGION_COLUMN.get(settings.region_level, "regency_code")
+    mean_y = float(np.average(survey.y, weights=survey.weight))
+    survey_variance = float(np.average((survey.y - mean_y) ** 2, weights=survey.weight))
     artefacts: dict[str, ModelArtefact] = {}
     for kind, f in fitted.items():
         resid = survey.y - f.oof
@@ -349,6 +352,7 @@ def train_models(
             "by_region": _by_region(survey.frame, survey.y, f.oof, survey.weight, region_column),
             "in_sample": fit_metrics(survey.y, f.fitted, survey.weight),
             "residual_sd": round(float(np.sqrt(np.average(resid**2, weights=survey.weight))), 6),
+            "survey_variance": round(survey_variance, 6),
             **f.extra,
         }
         if choice is not None:
