@@ -16,6 +16,7 @@ import pytest
 from dtsen.engine import Engine
 from dtsen.welfare.headcounts import (
     NATIONAL,
+    Shared,
     direct_estimates,
     flag_families,
     flagged_counts,
@@ -101,7 +102,7 @@ def test_official_figures_come_first_then_precise_survey_estimates_then_the_mode
     official = {"32.01": OfficialHeadcount("32.01", 2024, 0.12, None, 2)}
     direct = _direct([(NATIONAL, "poor", 6_000.0, 300.0), ("33.01", "poor", 2_000.0, 900.0),
                       (NATIONAL, "extreme", 500.0, 250.0)])
-    plan = keyed(plan_targets(TOTALS, direct, official, 0.10, LEVEL_VAR), "level", "region", "line")
+    plan = keyed(plan_targets(TOTALS, direct, official, 0.10, Shared(LEVEL_VAR)), "level", "region", "line")
     # 32.01: the official share
     assert plan[("regency", "32.01", "poor")]["estimate"] == pytest.approx(1_200.0)
     assert plan[("regency", "32.01", "poor")]["source"] == "official"
@@ -127,10 +128,10 @@ def test_official_figures_come_first_then_precise_survey_estimates_then_the_mode
     # the level error is shared: the regencies' errors add up, they do not cancel
     assert national["standard_error"] == pytest.approx(math.sqrt(300.0 + 6_000.0**2 * LEVEL_VAR))
     # a looser rule takes the national survey estimate for the extreme line too
-    loose = keyed(plan_targets(TOTALS, direct, official, 0.5, LEVEL_VAR), "level", "region", "line")
+    loose = keyed(plan_targets(TOTALS, direct, official, 0.5, Shared(LEVEL_VAR)), "level", "region", "line")
     assert loose[("national", NATIONAL, "extreme")]["estimate"] == pytest.approx(500.0)
     # a survey estimate less precise than the model's count is not taken, however small its RSE
-    sure = keyed(plan_targets(TOTALS, direct, official, 0.10, 0.0), "level", "region", "line")
+    sure = keyed(plan_targets(TOTALS, direct, official, 0.10, Shared()), "level", "region", "line")
     assert sure[("national", NATIONAL, "poor")]["source"] == "mixed"  # official 32.01, the model elsewhere
     assert sure[("regency", "33.01", "poor")]["estimate"] == pytest.approx(3_000.0)
 
@@ -221,7 +222,7 @@ def test_official_headcounts_are_read_with_every_mistake_at_once(tmp_path: Path)
 def test_a_survey_estimate_from_a_handful_of_families_is_never_taken_as_precise() -> None:
     # three survey families, all poor: a share of 1 with a standard error of 0
     direct = _direct([("32.02", "poor", 20_000.0, 0.0)]).assign(survey_families=3)
-    plan = keyed(plan_targets(TOTALS, direct, {}, 0.10, LEVEL_VAR), "level", "region", "line")
+    plan = keyed(plan_targets(TOTALS, direct, {}, 0.10, Shared(LEVEL_VAR)), "level", "region", "line")
     row = plan[("regency", "32.02", "poor")]
     assert row["source"] == "model" and row["estimate"] == pytest.approx(1_500.0)
     assert row["survey_estimate"] == pytest.approx(20_000.0) and row["survey_families"] == 3
@@ -230,7 +231,7 @@ def test_a_survey_estimate_from_a_handful_of_families_is_never_taken_as_precise(
 def test_the_scorecard_rows_show_estimate_source_and_flagged_with_small_counts_hidden() -> None:
     from dtsen.welfare.headcount_report import regency_rows
 
-    plan = plan_targets(TOTALS, _direct([("32.02", "poor", 1_700.0, 400.0)]), {}, 0.10, LEVEL_VAR)
+    plan = plan_targets(TOTALS, _direct([("32.02", "poor", 1_700.0, 400.0)]), {}, 0.10, Shared(LEVEL_VAR))
     flagged = pd.DataFrame({"regency": ["32.01", "32.02", "33.01"], "persons_poor": [1_000, 1_502, 3_001],
                             "families_poor": [250, 380, 760], "persons_extreme": [98, 7, 300],
                             "families_extreme": [25, 2, 80]})
@@ -276,3 +277,22 @@ def test_the_spread_matches_the_survey_variance(engine: Engine) -> None:
     assert got == pytest.approx(0.3)  # sqrt(survey variance - variance of the predictions)
     assert matched_spread(predicted, features, variance + 0.01, 0.4) == pytest.approx(0.2)  # half the held-out
     assert matched_spread(predicted, features, None, 0.4) == 0.4  # no survey variance: the held-out error
+
+
+def test_the_spread_error_is_shared_and_comes_from_the_survey_moments() -> None:
+    from dtsen.welfare.headcounts import spread_variance
+
+    totals = TOTALS.assign(spread_poor=[500.0, 1_000.0, 1_500.0])
+    plan = keyed(plan_targets(totals, _direct([]), {}, 0.10, Shared(0.0, 0.0004)), "level", "region", "line")
+    row = plan[("regency", "32.02", "poor")]
+    assert row["standard_error"] == pytest.approx(math.sqrt(900.0 + 1_000.0**2 * 0.0004))
+    national = plan[("national", NATIONAL, "poor")]
+    assert national["standard_error"] == pytest.approx(math.sqrt(2_900.0 + 3_000.0**2 * 0.0004))
+    # Var(s²) = (m4 - s⁴) / n_eff, Var(σ) = Var(s²) / (4σ²): two values ±1 around 14, equal weights
+    survey = pd.DataFrame({"consumption_per_capita": np.exp([13.0, 15.0] * 50), "weight": 1.0, "persons": 1.0})
+    assert spread_variance(survey, 0.5) == pytest.approx((1.0 - 1.0) / 100 / 1.0)
+    skewed = pd.DataFrame({"consumption_per_capita": np.exp([13.0, 13.0, 13.0, 16.0] * 25), "weight": 1.0,
+                           "persons": 1.0})
+    d = np.array([13.0, 13.0, 13.0, 16.0]) - 13.75
+    expected = (np.mean(d**4) - np.mean(d**2) ** 2) / 100 / (4 * 0.25)
+    assert spread_variance(skewed, 0.5) == pytest.approx(expected)

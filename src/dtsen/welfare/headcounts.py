@@ -15,7 +15,9 @@ flags that many, the most likely first:
    error has two parts: the count's own spread given the model, sum persons² x p x (1 - p), and
    the model's level, estimated from the survey with variance σ² / n_eff (n_eff: the effective
    number of survey families under the weights), times the count's slope in that level, sum
-   persons x φ(z) / σ. The level error is shared by every region; other model errors (a
+   persons x φ(z) / σ; and the spread's, Var(σ) from the survey's weighted moments, times the
+   count's slope in σ, sum persons x φ(z) x -z / σ. The level and spread errors are shared by
+   every region (they add up over regions instead of cancelling); other model errors (a
    regency's own effect, the shape of the tails) are not in it.
 2. **The survey's direct estimate**, per regency, province and the whole registry: the share of
    people under the line among the screened survey families (`robust`), weighted by sampling
@@ -85,7 +87,8 @@ def model_totals(ranked: ir.Table, residual_sd: float | None = None) -> pd.DataF
     """Per regency ("" for families without one): registry persons and, per line, the expected
     count (sum persons x p), its variance given the model (sum persons² x p x (1 - p)), and how
     fast it moves with the model's level (`level_`: sum persons x φ(z) / σ, z = ln(line /
-    predicted) / σ: the count added per unit of ln consumption the whole prediction is too high)."""
+    predicted) / σ: the count added per unit of ln consumption the whole prediction is too high)
+    and with the spread (`spread_`: sum persons x φ(z) x -z / σ, per unit of σ)."""
     t = ranked.filter(ranked.predicted_consumption.notnull() & (ranked.persons > 0))
     persons = t.persons.cast("float64")
     columns: dict[str, Any] = {"persons": persons.sum()}
@@ -96,11 +99,30 @@ def model_totals(ranked: ir.Table, residual_sd: float | None = None) -> pd.DataF
         columns[f"variance_{line}"] = (persons * persons * p * (1.0 - p)).sum()
         if sd is None:
             columns[f"level_{line}"] = ibis.literal(0.0).sum()
+            columns[f"spread_{line}"] = ibis.literal(0.0).sum()
         else:
             z = (t[LINE_COLUMN[line]].ln() - t.predicted_consumption.ln()) / sd
-            columns[f"level_{line}"] = (persons * (-(z * z) / 2.0).exp() / (math.sqrt(2 * math.pi) * sd)).sum()
+            density = (-(z * z) / 2.0).exp() / math.sqrt(2 * math.pi)
+            columns[f"level_{line}"] = (persons * density / sd).sum()
+            columns[f"spread_{line}"] = (persons * density * -z / sd).sum()
     out = t.group_by(regency=t.regency_code.fill_null(NO_REGENCY)).aggregate(**columns).to_pandas()
     return out.sort_values("regency", kind="stable").reset_index(drop=True)
+
+
+def spread_variance(survey: pd.DataFrame, spread: float | None) -> float:
+    """The variance of the matched spread σ (`probability.matched_spread`): σ² is the survey's
+    variance of ln consumption less the predictions', so Var(σ) ≈ Var(s²) / (4σ²), with Var(s²)
+    ≈ (m4 - s⁴) / n_eff from the survey's weighted moments."""
+    if survey.empty or not spread:
+        return 0.0
+    w = survey["weight"].to_numpy(dtype=float) * survey["persons"].to_numpy(dtype=float)
+    y = np.log(survey["consumption_per_capita"].to_numpy(dtype=float))
+    n_eff = w.sum() ** 2 / (w**2).sum() if (w**2).sum() > 0 else 0.0
+    if n_eff <= 1:
+        return 0.0
+    d = y - np.average(y, weights=w)
+    s2, m4 = np.average(d**2, weights=w), np.average(d**4, weights=w)
+    return float(max(m4 - s2**2, 0.0) / n_eff / (4 * spread**2))
 
 
 def level_variance(survey: pd.DataFrame, residual_sd: float | None) -> float:
@@ -155,6 +177,7 @@ class _Target:
     se: float | None = None  # of a fixed figure (survey); model parts carry the two below
     variance: float = 0.0  # the model's count variance, scaled
     level: float = 0.0  # the model's level slope, scaled
+    spread: float = 0.0  # the model's spread slope, scaled
 
 
 def _members(regencies: list[str], region: str) -> list[str]:
@@ -162,17 +185,30 @@ def _members(regencies: list[str], region: str) -> list[str]:
     return [r for r in regencies if region in (NATIONAL, r) or (len(region) == 2 and r[:2] == region)]
 
 
-def _region_se(members: list[str], variance: dict[str, float], slope: dict[str, float], level_var: float) -> float:
-    """The standard error of the model's expected count over `members` (the level error is shared)."""
-    return float(np.sqrt(sum(variance[r] for r in members) + sum(slope[r] for r in members) ** 2 * level_var))
+@dataclass(frozen=True)
+class Shared:
+    """The variances of the model's errors that every region shares: its level and its spread."""
+
+    level: float = 0.0
+    spread: float = 0.0
 
 
-def _model_se(parts: list[_Target], level_var: float) -> float:
-    """The standard error of a sum of model parts and fixed figures: the level error is shared."""
+def _region_se(members: list[str], variance: dict[str, float], slopes: dict[str, tuple[float, float]],
+               shared: Shared) -> float:
+    """The standard error of the model's expected count over `members` (shared errors add up)."""
+    level = sum(slopes[r][0] for r in members)
+    spread = sum(slopes[r][1] for r in members)
+    own = sum(variance[r] for r in members)
+    return float(np.sqrt(own + level**2 * shared.level + spread**2 * shared.spread))
+
+
+def _model_se(parts: list[_Target], shared: Shared) -> float:
+    """The standard error of a sum of model parts and fixed figures: the shared errors add up."""
     fixed = sum((p.se or 0.0) ** 2 for p in parts if p.source != "model")
     model = sum(p.variance for p in parts if p.source == "model")
     level = sum(p.level for p in parts if p.source == "model")
-    return float(np.sqrt(fixed + model + level**2 * level_var))
+    spread = sum(p.spread for p in parts if p.source == "model")
+    return float(np.sqrt(fixed + model + level**2 * shared.level + spread**2 * shared.spread))
 
 
 def plan_targets(
@@ -180,11 +216,13 @@ def plan_targets(
     direct: pd.DataFrame,
     official: dict[str, OfficialHeadcount],
     max_rse: float,
-    level_var: float = 0.0,
+    shared: Shared | None = None,
 ) -> pd.DataFrame:
     """Per regency and line: target persons, source, standard error and benchmark (module
     docstring, item 4); plus the same for provinces and the whole registry (their sums).
-    `level_var` is the variance of the model's level (`level_variance`)."""
+    `shared` holds the variances of the model's level and spread (`level_variance`,
+    `spread_variance`)."""
+    shared = shared or Shared()
     persons = registry_persons(totals)
     survey: dict[tuple[str, str], dict[str, Any]] = {(str(r["region"]), str(r["line"])): r for r in records(direct)}
     regencies = [str(r) for r in totals["regency"]]
@@ -192,8 +230,11 @@ def plan_targets(
     for line in LINES:
         expected = dict(zip(regencies, totals[f"expected_{line}"].astype(float), strict=True))
         variance = dict(zip(regencies, totals[f"variance_{line}"].astype(float), strict=True))
-        slope = (dict(zip(regencies, totals[f"level_{line}"].astype(float), strict=True))
-                 if f"level_{line}" in totals.columns else dict.fromkeys(regencies, 0.0))
+        by_level = (totals[f"level_{line}"].astype(float) if f"level_{line}" in totals.columns
+                    else pd.Series(0.0, index=totals.index))
+        by_spread = (totals[f"spread_{line}"].astype(float) if f"spread_{line}" in totals.columns
+                     else pd.Series(0.0, index=totals.index))
+        slopes = {r: (float(a), float(b)) for r, a, b in zip(regencies, by_level, by_spread, strict=True)}
 
         fixed: dict[str, _Target] = {}
         for region, registry in persons.items():
@@ -205,7 +246,7 @@ def plan_targets(
             s = survey.get((region, line))
             if (s is not None and s["survey_families"] >= MIN_DIRECT_FAMILIES and s["estimate"] > 0
                     and np.isfinite(s["se"]) and s["se"] / s["estimate"] <= max_rse
-                    and s["se"] < _region_se(_members(regencies, region), variance, slope, level_var)):
+                    and s["se"] < _region_se(_members(regencies, region), variance, slopes, shared)):
                 fixed[region] = _Target(float(s["estimate"]), "survey", se=float(s["se"]))
         target: dict[str, _Target] = {r: fixed[r] for r in regencies if r in fixed}
         # benchmark the rest: to their province's figure, then to the whole registry's
@@ -221,22 +262,23 @@ def plan_targets(
                 scale = max(fixed[anchor].total - settled, 0.0) / mass if mass > 0 else 1.0
                 for r in free:
                     target[r] = _Target(expected[r] * scale, "model", anchor, variance=variance[r] * scale**2,
-                                        level=slope[r] * scale)
+                                        level=slopes[r][0] * scale, spread=slopes[r][1] * scale)
         for regency in regencies:
             if regency not in target:
-                target[regency] = _Target(expected[regency], "model", variance=variance[regency], level=slope[regency])
+                target[regency] = _Target(expected[regency], "model", variance=variance[regency],
+                                          level=slopes[regency][0], spread=slopes[regency][1])
         for regency, t in target.items():
-            se = t.se if t.source != "model" else _model_se([t], level_var)
+            se = t.se if t.source != "model" else _model_se([t], shared)
             rows.append(_row("regency", regency, line, persons[regency], t.total, t.source, se, t.benchmark,
                              survey.get((regency, line)), expected[regency], official.get(regency)))
         for region in sorted(r for r in persons if r != NATIONAL and len(r) == 2):
             members = [r for r in regencies if r[:2] == region]
             rows.append(_aggregate("province", region, line, persons[region], [target[r] for r in members],
                                    fixed.get(region), survey.get((region, line)),
-                                   sum(expected[r] for r in members), official.get(region), level_var))
+                                   sum(expected[r] for r in members), official.get(region), shared))
         rows.append(_aggregate("national", NATIONAL, line, persons[NATIONAL], list(target.values()),
                                fixed.get(NATIONAL), survey.get((NATIONAL, line)), sum(expected.values()), None,
-                               level_var))
+                               shared))
     return pd.DataFrame(rows)
 
 
@@ -274,7 +316,7 @@ def _row(level: str, region: str, line: str, persons: float, total: float, sourc
 
 def _aggregate(level: str, region: str, line: str, persons: float, parts: list[_Target], fixed: _Target | None,
                survey: dict[str, Any] | None, expected: float, official: OfficialHeadcount | None,
-               level_var: float) -> dict[str, Any]:
+               shared: Shared) -> dict[str, Any]:
     total = sum(p.total for p in parts)
     sources = {p.source for p in parts}
     se: float | None
@@ -282,7 +324,7 @@ def _aggregate(level: str, region: str, line: str, persons: float, parts: list[_
         source, se = fixed.source, fixed.se
     else:
         source = sources.pop() if len(sources) == 1 else "mixed"
-        se = _model_se(parts, level_var)
+        se = _model_se(parts, shared)
     return _row(level, region, line, persons, total, source, se, None, survey, expected, official)
 
 

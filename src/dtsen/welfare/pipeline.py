@@ -272,6 +272,7 @@ def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ra
     counts come from `counting` (the ranked families with another model's probabilities, whose
     residual spread is `residual_sd`; see `counting_model`) when given, else from `ranked`."""
     from dtsen.welfare.headcounts import (
+        Shared,
         direct_estimates,
         flag_families,
         flagged_counts,
@@ -281,6 +282,7 @@ def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ra
         plan_targets,
         regency_targets,
         registry_persons,
+        spread_variance,
     )
     from dtsen.welfare.official import read_headcounts
 
@@ -288,8 +290,8 @@ def estimate_and_flag(engine: Engine, settings: Settings, features: ir.Table, ra
     totals = model_totals(counting if counting is not None else ranked, residual_sd)
     survey = survey_families(engine, settings, features, ranked)
     direct = direct_estimates(survey, registry_persons(totals))
-    plan = plan_targets(totals, direct, official, settings.welfare.headcount_max_rse,
-                        level_variance(survey, residual_sd))
+    shared = Shared(level_variance(survey, residual_sd), spread_variance(survey, residual_sd))
+    plan = plan_targets(totals, direct, official, settings.welfare.headcount_max_rse, shared)
     if settings.welfare.flags == "calibrated":
         targets = engine.from_arrow(pa.Table.from_pandas(regency_targets(plan), preserve_index=False))
         ranked = engine.materialize(flag_families(ranked, targets))
