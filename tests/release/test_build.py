@@ -56,7 +56,7 @@ def test_a_build_publishes_a_whole_release_with_a_balanced_manifest(project: Pat
     assert len(inputs) == sum(len(s.files) for s in load_settings(project).sources.values())
     assert all(len(e["sha256"]) == 64 and e["rows_read"] is not None for e in inputs.values())
     assert sum(e["rows_read"] for e in inputs.values()) == acc["total"]["rows_read"]
-    assert m["models"]["pmt"].startswith(("ols-", "boosted-")) and len(m["settings"]["sha256"]) == 64
+    assert m["models"]["pmt"].startswith(("ols-", "boosted-", "asset_index-", "blend-")) and len(m["settings"]["sha256"]) == 64
     for name in ("persons", "families", "links", "provenance", "conflicts", "events", "quarantine", "quality",
                  "verification_candidates"):
         assert (first.path / f"{name}.parquet").exists(), name
