@@ -234,7 +234,8 @@ def _dtks_nik_check(out: Path) -> None:
                 seen["damaged"] += 1
                 if re.fullmatch(r"[1-9](\.[0-9]{1,5})?E\+1[56]", value):
                     seen["scientific"] += 1
-                    assert float(value) == pytest.approx(float(true), rel=1e-5)
+                    if "nik_mistyped" not in errs:
+                        assert float(value) == pytest.approx(float(true), rel=1e-5), errs
                 elif re.fullmatch(r"[0-9]{16}\.0", value):
                     seen["float"] += 1
                     assert value.endswith("0.0")
