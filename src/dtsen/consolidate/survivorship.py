@@ -56,6 +56,22 @@ class Decisive:
     value: str
 
 
+@dataclass(frozen=True)
+class Implied:
+    """A field whose value an identifier on the same record implies (the NIK encodes the birth
+    date and the sex): `column` is the record's implied value (`nik_birth_date`, `nik_sex`);
+    `date` compares dates on day, month and two-digit year only (a NIK does not know the
+    century). A value implied by more of the entity's records ranks first (after `above_all`),
+    and a record whose own value its own identifier contradicts is marked `contradicts`."""
+
+    column: str
+    date: bool = False
+
+    def key(self, text: ir.StringValue) -> ir.StringValue:
+        """The compared part of a value written as text ('YYYY-MM-DD' -> 'YY-MM-DD')."""
+        return text.substr(2) if self.date else text
+
+
 @dataclass(frozen=True, eq=False)
 class Survived:
     """What `survive` returns (lazy Ibis tables).
@@ -127,6 +143,7 @@ def survive(
     trust: Trust | None = None,
     *,
     decisive: Mapping[str, Decisive] | None = None,
+    implied: Mapping[str, Implied] | None = None,
     engine: Engine | None = None,
 ) -> Survived:
     """Choose one value per entity and field among the records' non-null values.
@@ -161,6 +178,12 @@ def survive(
             else ibis.literal(1, "int64")
         )
         order_pos = _position(recs.source, rule.order)
+        how = (implied or {}).get(label)
+        own: ir.StringValue = (
+            how.key(as_text(recs[how.column].cast(field_type(level, label, recs))))
+            if how is not None and how.column in recs.columns
+            else ibis.null("string")
+        )
         part = recs.select(
             id=recs[entity_id].cast("int64"),
             field=ibis.literal(label, "string"),
@@ -172,11 +195,24 @@ def survive(
             _above=_position(recs.source, rules.above_all),
             _prio=order_pos if rule.rule == "source_order" else ibis.literal(0, "int64"),
             _opos=order_pos,
+            _own=own,
+            _contradicts=(own.notnull() & (own != (how.key(value) if how is not None else value))).fill_null(False),
         )
         parts.append(part.filter(keep))
     long = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
 
     agree = long.group_by(["id", "field", "value"]).aggregate(agreeing_sources=long.source.nunique())
+    if implied:
+        # how many of the entity's records imply each value (compared on its key)
+        own = long.filter(long._own.notnull())
+        votes = own.group_by(["id", "field", own._own.name("_vkey")]).aggregate(_votes=own.count())
+        keyed = agree.mutate(_akey=_implied_key(agree.field, agree.value, implied))
+        keyed = keyed.left_join(
+            votes, [keyed.id == votes.id, keyed.field == votes.field, keyed._akey == votes._vkey]
+        )
+        agree = keyed.select("id", "field", "value", "agreeing_sources", _implied=keyed._votes.fill_null(0))
+    else:
+        agree = agree.mutate(_implied=ibis.literal(0, "int64"))
     cands = long.group_by(["id", "field"]).aggregate(candidate_sources=long.source.nunique())
     long = long.join(agree, ["id", "field", "value"]).join(cands, ["id", "field"])
     recency = long.observed_at.fill_null(undated)
@@ -185,6 +221,7 @@ def survive(
         order_by=[
             long._win,
             long._above,
+            long._implied.desc(),
             long._prio,
             recency.desc(),
             long.agreeing_sources.desc(),
@@ -202,6 +239,7 @@ def survive(
         "observed_at",
         agreeing_sources=long.agreeing_sources.cast("int64"),
         candidate_sources=long.candidate_sources.cast("int64"),
+        contradicts_identifier=long._contradicts,
         rank=ibis.row_number().over(window).cast("int64"),
     )
     if engine is not None:
@@ -229,6 +267,12 @@ def survive(
         level=level,
         entity_id=entity_id,
     )
+
+
+def _implied_key(field: ir.StringValue, value: ir.StringValue, implied: Mapping[str, Implied]) -> ir.StringValue:
+    """The compared part of a candidate value of any field (null for fields nothing implies)."""
+    branches = [(field == name, how.key(value)) for name, how in implied.items()]
+    return ibis.cases(*branches, else_=ibis.null("string"))
 
 
 def _golden_table(recs: ir.Table, entity_id: str, fields: Sequence[str], chosen: ir.Table, level: Level) -> ir.Table:

@@ -114,6 +114,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     edges = scored.rename(record_key_l="unique_id_l", record_key_r="unique_id_r")
     registry = [src for src, rank in ranks.items() if rank == 0]
     edges = veto_different_niks(edges.mutate(method=ibis.literal("splink")), nodes, registry)
+    edges = _with_nik_conflicts(edges, det.pairs)
     cannot = pa.table({"node_l": pa.array([], pa.string()), "node_r": pa.array([], pa.string())})
     if decisions is not None:
         node_decisions = _to_nodes(decisions, assignment)
@@ -210,6 +211,26 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     return LinkResult(
         out, release_id, counts, timings, review_path if n_review else None, n_review, notes=list(trained.notes)
     )
+
+
+def _with_nik_conflicts(edges: ir.Table, pairs: ir.Table) -> ir.Table:
+    """Each NIK conflict (a record whose NIK group's anchor is someone else by name, birth date
+    or sex) paired with that anchor, for clerical review, when Splink did not score the pair
+    already: method 'nik_conflict', no probability, never a link unless a person decides so."""
+    schema = edges.schema()
+    p = pairs.select(
+        _lo=ibis.least(pairs.record_key, pairs.anchor_key), _hi=ibis.greatest(pairs.record_key, pairs.anchor_key)
+    ).distinct()
+    e = edges.select(_el=ibis.least(edges.record_key_l, edges.record_key_r),
+                     _eh=ibis.greatest(edges.record_key_l, edges.record_key_r))
+    new = p.anti_join(e, [p._lo == e._el, p._hi == e._eh])
+    fill: dict[str, ir.Value] = {
+        "record_key_l": new._lo.cast(schema["record_key_l"]),
+        "record_key_r": new._hi.cast(schema["record_key_r"]),
+        "method": ibis.literal("nik_conflict"),
+    }
+    added = new.select(**{c: fill[c] if c in fill else ibis.null().cast(schema[c]) for c in schema.names})
+    return edges.union(added, distinct=False)
 
 
 def _read_decisions(engine: Engine, settings: Settings, records: ir.Table) -> ir.Table | None:
@@ -339,7 +360,7 @@ def _write_review(engine: Engine, records: ir.Table, edges: ir.Table, threshold:
     """Pairs in the uncertain band, and pairs of two registry NIKs that look like one person, the
     two records side by side, for a person to decide."""
     uncertain = (edges.match_probability < threshold) & (edges.method == "splink")
-    band = edges.filter(uncertain | (edges.method == "two_registry_niks"))
+    band = edges.filter(uncertain | edges.method.isin(["two_registry_niks", "nik_conflict"]))
     cols = [c for c in REVIEW_FIELDS if c in records.columns]
     left = records.select("record_key", "row", *cols).rename(**{f"{c}_l": c for c in ["record_key", "row", *cols]})
     right = records.select("record_key", "row", *cols).rename(**{f"{c}_r": c for c in ["record_key", "row", *cols]})
