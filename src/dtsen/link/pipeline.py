@@ -36,7 +36,7 @@ from dtsen.link.deterministic import LINKING_METHODS, nik_pass, source_rank, vet
 from dtsen.link.families import attach_family_records, family_members
 from dtsen.link.identity import assign_ids
 from dtsen.link.previous import PreviousRun, file_sha256, load_previous, write_manifest
-from dtsen.link.records import load_records
+from dtsen.link.records import load_records, withheld
 from dtsen.link.review import apply_decisions, read_decisions, write_review
 
 REVIEW_FIELDS = ("nik", "full_name", "sex", "birth_date", "kk", "region_code", "address", "rt", "rw", "source")
@@ -326,7 +326,7 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
     from dtsen.link.records import LinkInput
 
     assert isinstance(li, LinkInput)
-    p = li.person.select("record_key", "source", "file", "sheet", "row").join(person_links, "record_key")
+    p = li.person.select("record_key", "source", "file", "sheet", "row", "flags").join(person_links, "record_key")
     p = p.join(persons.select("person_id", "family_id"), "person_id")
     p = p.select(
         "record_key",
@@ -339,8 +339,9 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
         family_id="family_id",
         match_probability="match_probability",
         method="method",
+        withheld=withheld(p.flags),
     )
-    f = li.family.select("record_key", "source", "file", "sheet", "row").join(fam_links, "record_key")
+    f = li.family.select("record_key", "source", "file", "sheet", "row", "flags").join(fam_links, "record_key")
     f = f.select(
         "record_key",
         "source",
@@ -352,6 +353,7 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
         family_id=f.family_id.cast("int64"),
         match_probability=ibis.ifelse(f.family_id.notnull(), 1.0, ibis.null("float64")),
         method="method",
+        withheld=withheld(f.flags),
     )
     return p.union(f)
 
