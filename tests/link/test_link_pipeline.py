@@ -29,7 +29,7 @@ from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine
 from dtsen.errors import SettingsError
 from dtsen.ingest.pipeline import ingest
-from dtsen.link.evaluation import evaluate_links, load_truth
+from dtsen.link.evaluation import evaluate_links, load_truth, shared_niks
 from dtsen.link.pipeline import LinkResult, link
 from dtsen.link.records import LinkInputError
 from dtsen.synth import generate
@@ -146,6 +146,8 @@ def planted(base: Path, tmp_path_factory: pytest.TempPathFactory) -> PlantedRun:
             *scenario.namesakes,
             *scenario.namesakes_dtks,
             scenario.stranger,
+            *scenario.year_typo_of,
+            *scenario.sex_of,
         )
     }
     records = pa.concat_tables(
@@ -203,6 +205,35 @@ def test_a_duplicated_nik_is_a_conflict_not_a_merge(planted: PlantedRun) -> None
     keys = {run.at(s.stranger)["record_key"], run.at(s.twin_a)["record_key"]}
     pairs = [r for r in run.table("pairs").to_pylist() if {r["record_key_l"], r["record_key_r"]} == keys]
     assert [r["method"] for r in pairs] == ["nik_conflict"]
+
+
+def test_a_mistyped_birth_year_or_sex_under_the_nik_is_the_same_person(planted: PlantedRun) -> None:
+    """Issue 12: the NIK and the name agree; the birth year (day and month kept) or the sex does
+    not. One person, whose golden birth date and sex are the ones the NIK encodes, and the
+    disagreement is a conflict."""
+    run, s = planted.run, planted.scenario
+    persons = {r["person_id"]: r for r in run.table("persons").to_pylist()}
+    conflicts = run.table("conflicts").to_pylist()
+    for (dukcapil, dtks), field in ((s.year_typo_of, "birth_date"), (s.sex_of, "sex")):
+        assert dtks.nik == dukcapil.nik and dtks.full_name == dukcapil.full_name
+        pid = run.person_of(dukcapil)
+        assert run.person_of(dtks) == pid
+        assert run.at(dtks)["method"] == "nik"
+        golden = persons[pid]
+        assert golden["birth_date"] == dukcapil.birth_date
+        assert dukcapil.nik is not None and golden["sex"] == ("P" if int(dukcapil.nik[6:8]) > 40 else "L")
+        mine = [c for c in conflicts if c["id"] == pid and c["field"] == field and c["other_source"] == "dtks"]
+        assert len(mine) == 1, (field, mine)
+    assert persons[run.person_of(s.year_typo_of[1])]["birth_date"] != s.year_typo_of[1].birth_date
+
+
+def test_no_nik_held_by_two_persons_whose_names_agree(first: Run) -> None:
+    engine = _engine()
+    try:
+        shared = shared_niks(engine.read_parquet(first.out / "persons.parquet"))
+    finally:
+        engine.close()
+    assert shared.names_agree == 0, shared
 
 
 # --- 3, 4: stable ids ------------------------------------------------------------------------

@@ -319,7 +319,7 @@ def _evaluate_linkage(project: Path, truth: Path | None) -> dict[str, Any]:
     figures = result.to_dict()
     table = Table("level", "records", "linked", "quarantined", "precision", "recall", "F1", "B3 F1", "exact",
                   title="Linkage against the ground truth")
-    for level in ("persons", "families"):
+    for level in ("persons", "persons_accepted", "families"):  # persons_accepted: the accepted rows only
         f = figures[level]
         table.add_row(level, f"{f['records']:,}", f"{f['linked']:,}", f"{f['quarantined']:,}",
                       f"{f['precision']:.5f}", f"{f['recall']:.5f}", f"{f['f1']:.5f}", f"{f['bcubed_f1']:.5f}",
