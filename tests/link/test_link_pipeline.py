@@ -278,20 +278,27 @@ def test_ids_stable_when_a_source_is_added(base: Path, tmp_path_factory: pytest.
     kept = set(before) & set(after)
     assert kept == set(before)  # every record of the first run is in the second
     # Rows whose NIK (and KK) ingest withheld as damaged link on name, birth date and place alone:
-    # the weakest evidence, which another source may tip either way. Every other record keeps its id.
+    # the weakest evidence, which another source may tip either way; and a new source may join
+    # two parts of one true person the first run left apart (the merge keeps the older id).
+    # Every other record keeps its id.
+    truth = pq.read_table(project / "truth" / "records.parquet").to_pylist()
+    true_person = {(t["source"], t["file"], t["row"]): t["person_id"] for t in truth}
+    truly: dict[int, set[int]] = {}
+    for r in later.links:
+        if r["level"] == "person":
+            truly.setdefault(r["person_id"], set()).add(true_person[(r["source"], r["file"], r["row"])])
     blind = {k for k, r in before.items() if r["withheld"] and "nik" in r["withheld"]}
     changed = {
         k: (before[k]["person_id"], after[k]["person_id"])
         for k in kept
         if before[k]["person_id"] != after[k]["person_id"]
     }
-    assert {k: v for k, v in changed.items() if k not in blind} == {}
-    assert len(changed) <= max(1, 0.02 * len(blind)), (changed, len(blind))
+    mended = {k for k, (_, pid) in changed.items() if len(truly[pid]) == 1}
+    assert {k: v for k, v in changed.items() if k not in blind | mended} == {}
+    assert len(changed) <= max(2, 0.01 * len(before)), changed
     moved = {pid for k in changed for pid in (before[k]["person_id"], after[k]["person_id"])}
 
     # the BPJS records join the persons the first run made of their true persons
-    truth = pq.read_table(project / "truth" / "records.parquet").to_pylist()
-    true_person = {(t["source"], t["file"], t["row"]): t["person_id"] for t in truth}
     first_ids: dict[int, set[int]] = {}
     for r in earlier.links:
         if r["level"] == "person":
