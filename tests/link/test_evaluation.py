@@ -17,6 +17,7 @@ from dtsen.link.evaluation import (
     TruthError,
     TruthMismatchError,
     evaluate_links,
+    family_attachment,
     load_truth,
     shared_niks,
 )
@@ -216,3 +217,14 @@ def test_shared_niks(duck: Engine) -> None:
     )
     assert shared_niks(duck.from_arrow(persons)) == SharedNiks(niks=2, names_agree=1)
     assert shared_niks(duck.from_arrow(persons.slice(2))).to_dict() == {"niks": 1, "names_agree": 0}
+
+
+def test_family_attachment(duck: Engine) -> None:
+    # f2 (family 10) went to 100, where family 10's persons are: right; f3 (family 20) to 300, but
+    # family 20's persons are in 200: wrong; f4 (family 30) to 400, family 30's persons in 100: wrong
+    got = family_attachment(duck.from_arrow(links_table()), duck.from_arrow(truth_table()))
+    assert (got.records, got.attached, got.right) == (3, 3, 1)
+    assert got.share == pytest.approx(1 / 3)
+    rows = [(*r[:6], None) if r[0] == "f" and r[3] == 4 else r for r in LINKS]  # f4 left unattached
+    got = family_attachment(duck.from_arrow(links_table(rows)), duck.from_arrow(truth_table()))
+    assert got.to_dict() == {"records": 3, "attached": 2, "right": 1, "share": round(1 / 3, 6)}

@@ -377,6 +377,45 @@ def _misses(records: ir.Table, person_cells: ir.Table, family_cells: ir.Table) -
 
 
 @dataclass(frozen=True)
+class FamilyAttachment:
+    """Family-level records (PLN, programme lists, census households) and the family they went to."""
+
+    records: int  # family-level truth records
+    attached: int  # of which attached to some family
+    right: int  # of which attached to the family most of their true family's person records are in
+
+    @property
+    def share(self) -> float:
+        return self.right / self.records if self.records else 1.0
+
+    def to_dict(self) -> dict[str, int | float]:
+        return {"records": self.records, "attached": self.attached, "right": self.right,
+                "share": round(self.share, _DIGITS)}  # fmt: skip
+
+
+def family_attachment(links: ir.Table, truth_records: ir.Table) -> FamilyAttachment:
+    """How many family-level records were attached to the right family: the predicted family
+    that holds most of the person-level records of their true family."""
+    t = truth_records.mutate(_sheet=_sheet_key(truth_records), row=truth_records.row.cast("int64"))
+    t = t.select("source", "file", "_sheet", "row", _fam=t.family_id, _person=t.person_id)
+    ln = links.mutate(_sheet=_sheet_key(links), row=links.row.cast("int64"))
+    ln = ln.select(_l_source=ln.source, _l_file=ln.file, _l_sheet=ln._sheet, _l_row=ln.row, _pred=ln.family_id)
+    j = t.left_join(ln, _link_predicates(t, ln))
+    people = j.filter(j._person.notnull() & j._pred.notnull())
+    votes = people.group_by(["_fam", "_pred"]).aggregate(_n=people.count())
+    best = votes.mutate(_rank=ibis.row_number().over(group_by=votes._fam, order_by=[votes._n.desc(), votes._pred]))
+    best = best.filter(best._rank == 0).select(_bfam="_fam", _best="_pred")
+    fam = j.filter(j._person.isnull())
+    fam = fam.left_join(best, fam._fam == best._bfam)
+    agg = fam.aggregate(
+        _records=fam.count(),
+        _attached=fam._pred.notnull().ifelse(1, 0).sum(),
+        _right=(fam._pred == fam._best).fill_null(False).ifelse(1, 0).sum(),
+    ).to_pyarrow().to_pylist()[0]
+    return FamilyAttachment(int(agg["_records"] or 0), int(agg["_attached"] or 0), int(agg["_right"] or 0))
+
+
+@dataclass(frozen=True)
 class SharedNiks:
     """NIKs that more than one golden person holds (issue 12's target: none whose names agree)."""
 
