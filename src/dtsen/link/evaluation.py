@@ -428,17 +428,20 @@ class SharedNiks:
 
 def shared_niks(persons: ir.Table) -> SharedNiks:
     """Count the NIKs held by several golden persons (`persons`: person_id, nik, full_name), and
-    those with two holders whose names agree (the same, at most two edits or one in four
-    letters, or one name's words inside the other's): one person split in two."""
+    those with two holders whose names agree by the deterministic pass's test on the standardized
+    names (the same, the same sound, at most two edits or one in four letters, or one name's
+    words inside the other's): one person split in two."""
     from dtsen.link.deterministic import names_agree
+    from dtsen.standardize.names import standardize_name
 
     p = persons.filter(persons.nik.notnull())
-    p = p.select(pid=p.person_id, nik=p.nik, name=p.full_name, name_tokens=p.full_name.split(" "))
     multi = p.group_by("nik").aggregate(_n=p.count())
     multi = multi.filter(multi._n > 1).select("nik")
     held = p.join(multi, "nik")
-    left = held.select(nik="nik", pid_l="pid", name="name", name_tokens="name_tokens", name_phonetic="name")
-    right = held.select(nik_r="nik", pid_r="pid", name_a="name", name_tokens_a="name_tokens", name_phonetic_a="name")
+    std = standardize_name(held.full_name)
+    held = held.select(pid=held.person_id, nik=held.nik, name=std.name, tokens=std.tokens, phonetic=std.phonetic)
+    left = held.select(nik="nik", pid_l="pid", name="name", name_tokens="tokens", name_phonetic="phonetic")
+    right = held.select(nik_r="nik", pid_r="pid", name_a="name", name_tokens_a="tokens", name_phonetic_a="phonetic")
     j = left.join(right, [left.nik == right.nik_r, left.pid_l < right.pid_r])
     agreeing = j.filter(names_agree(j) & j.name.notnull() & j.name_a.notnull()).select("nik").distinct()
     counts = ibis.union(

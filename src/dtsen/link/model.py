@@ -360,7 +360,7 @@ def train(
                 )
             except EMTrainingException:
                 notes.append(f"EM session blocked on {rule!r} found nothing to learn from: skipped")
-    model = linker.misc.save_model_to_json()
+    model = _unknown_kk_levels(linker.misc.save_model_to_json())
     untrained = [
         f"{comp['output_column_name']}: {level.get('label_for_charts')}"
         for comp in model["comparisons"]
@@ -369,6 +369,34 @@ def train(
     ]
     notes += [f"level not seen among training matches, Splink's default m used: {u}" for u in untrained]
     return Trained(model=model, training_records=int(t.count().execute()), notes=notes, available=available)
+
+
+# m of each "a KK unknown" level: the chance, among matches, that the village (and address)
+# agree whatever the KK says, i.e. the sum of the m of the levels that have them agree.
+_UNKNOWN_KK_M = {
+    "a KK unknown; same village and address": ("same KK and address", "same village, address and RT/RW"),
+    "a KK unknown; same village": ("same KK", "same village"),
+}
+
+
+def _unknown_kk_levels(model: dict[str, Any]) -> dict[str, Any]:
+    """Set the m of the household levels where one side's KK is unknown from the levels where
+    both KKs are known.
+
+    EM cannot learn them: the records without a KK are mostly rows whose NIK was withheld too
+    (a file that went through Excel), which never meet a match in the session blocked on the NIK,
+    the only one that estimates the household (the others block on the district). Left to EM, the
+    same village and address with a KK unknown weighed as evidence AGAINST a match. u, from
+    random sampling, stays as estimated."""
+    for comp in model.get("comparisons", []):
+        if comp.get("output_column_name") != "household":
+            continue
+        levels = {lv.get("label_for_charts"): lv for lv in comp["comparison_levels"]}
+        for target, parts in _UNKNOWN_KK_M.items():
+            total = sum(levels[p].get("m_probability") or 0.0 for p in parts if p in levels)
+            if target in levels and total > 0:
+                levels[target]["m_probability"] = total
+    return model
 
 
 def name_frequencies(nodes: ir.Table) -> ir.Table:
