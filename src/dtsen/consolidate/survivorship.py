@@ -82,7 +82,8 @@ class Survived:
     candidate_sources; one row per entity and field that has a value.
     conflicts: see `dtsen.consolidate.conflicts`.
     candidates: the long table of every candidate with its `rank` (0 = chosen), the
-    provenance columns, and `agreeing_sources` / `candidate_sources` (used for conflicts).
+    provenance columns, `agreeing_sources` / `candidate_sources`, and `contradicts_identifier`
+    (the record's own NIK implies another value; see `Implied`), used for conflicts.
     """
 
     table: ir.Table
