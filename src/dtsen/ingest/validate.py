@@ -336,7 +336,7 @@ def check_source(
         _nik_bad_date=nik.bad_date, _nik_bad_serial=nik.bad_serial, _nik_district=nik.district_code,
         _nik_birth=nik.birth_date, _nik_sex=nik.sex,
         _kk=kk.clean, _kk_missing=kk.missing, _kk_damaged=kk.excel_damaged, _kk_bad_format=kk.bad_format,
-        _kk_district=kk.district_code,
+        _kk_district=kk.district_code, _kk_bad_serial=kk.bad_serial,
         _region=t._region if "region_code" in mapped else NULL_STR,
         _region_given=col("region_code").strip().length() > 0,
     )
@@ -368,7 +368,7 @@ def check_source(
     nik_damaged = t._nik_damaged | t._nik_rounded.fill_null(False)
     kk_damaged = t._kk_damaged | t._kk_rounded.fill_null(False)
     # a KK serial 0000 is what Excel's rounding leaves of serials 0001-0009: withheld, as for a NIK
-    kk_bad_serial = (t._kk.right(4) == "0000").fill_null(False) & ~kk_damaged
+    kk_bad_serial = t._kk_bad_serial & ~kk_damaged
     checks.add("duplicate_row", t._dup)
     checks.add("nik_excel_damaged", nik_damaged)
     checks.add("kk_excel_damaged", kk_damaged)
