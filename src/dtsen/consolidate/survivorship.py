@@ -61,8 +61,10 @@ class Implied:
     """A field whose value an identifier on the same record implies (the NIK encodes the birth
     date and the sex): `column` is the record's implied value (`nik_birth_date`, `nik_sex`);
     `date` compares dates on day, month and two-digit year only (a NIK does not know the
-    century). A value implied by more of the entity's records ranks first (after `above_all`),
-    and a record whose own value its own identifier contradicts is marked `contradicts`."""
+    century). A value held by a record whose own identifier encodes it ranks first (after
+    `above_all`), with no join: a mistyped birth year or a miscoded sex, which the record's own
+    NIK contradicts, loses to any record the NIK confirms; such a record is marked
+    `contradicts_identifier` (for the conflicts)."""
 
     column: str
     date: bool = False
@@ -196,24 +198,14 @@ def survive(
             _above=_position(recs.source, rules.above_all),
             _prio=order_pos if rule.rule == "source_order" else ibis.literal(0, "int64"),
             _opos=order_pos,
-            _own=own,
             _contradicts=(own.notnull() & (own != (how.key(value) if how is not None else value))).fill_null(False),
+            # 0 when the record's own NIK encodes this very value: such values rank first
+            _unconfirmed=ibis.ifelse((own == (how.key(value) if how is not None else value)).fill_null(False), 0, 1),
         )
         parts.append(part.filter(keep))
     long = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
 
     agree = long.group_by(["id", "field", "value"]).aggregate(agreeing_sources=long.source.nunique())
-    if implied:
-        # how many of the entity's records imply each value (compared on its key)
-        own = long.filter(long._own.notnull())
-        votes = own.group_by(["id", "field", own._own.name("_vkey")]).aggregate(_votes=own.count())
-        keyed = agree.mutate(_akey=_implied_key(agree.field, agree.value, implied))
-        keyed = keyed.left_join(
-            votes, [keyed.id == votes.id, keyed.field == votes.field, keyed._akey == votes._vkey]
-        )
-        agree = keyed.select("id", "field", "value", "agreeing_sources", _implied=keyed._votes.fill_null(0))
-    else:
-        agree = agree.mutate(_implied=ibis.literal(0, "int64"))
     cands = long.group_by(["id", "field"]).aggregate(candidate_sources=long.source.nunique())
     long = long.join(agree, ["id", "field", "value"]).join(cands, ["id", "field"])
     recency = long.observed_at.fill_null(undated)
@@ -222,7 +214,7 @@ def survive(
         order_by=[
             long._win,
             long._above,
-            long._implied.desc(),
+            long._unconfirmed,
             long._prio,
             recency.desc(),
             long.agreeing_sources.desc(),
@@ -268,12 +260,6 @@ def survive(
         level=level,
         entity_id=entity_id,
     )
-
-
-def _implied_key(field: ir.StringValue, value: ir.StringValue, implied: Mapping[str, Implied]) -> ir.StringValue:
-    """The compared part of a candidate value of any field (null for fields nothing implies)."""
-    branches = [(field == name, how.key(value)) for name, how in implied.items()]
-    return ibis.cases(*branches, else_=ibis.null("string"))
 
 
 def _golden_table(recs: ir.Table, entity_id: str, fields: Sequence[str], chosen: ir.Table, level: Level) -> ir.Table:
