@@ -14,7 +14,9 @@ officer list is given (`officer_not_assigned`), and the visit may not be dated a
 source's as-of date (`visit_in_future`). The record's `kk` and `region_code` are filled from
 the release family when the export lacks them, so that the linkage attaches the record to that
 family by its KK. For such a source `family_ref` stands in for the identity check
-(`identity_missing` is not applied: the family id is the identity).
+(`identity_missing` is not applied: the family id is the identity). For other sources a
+row is `identity_missing` only when, its damaged or impossible fields withheld, nothing that
+identifies someone is left (`_identified`).
 """
 
 from __future__ import annotations
@@ -413,7 +415,6 @@ def check_source(
         checks.add("family_unknown", ~ref_missing & ~t._ref_hit)
         checks.add("officer_not_assigned", t._ref_hit & ~t._off_hit)
         checks.add("visit_in_future", out["observed_at"] > ibis.literal(as_of))
-
 
     # Person checks that tie fields together
     if level == "person":
