@@ -60,6 +60,19 @@ class ReferenceSettings(_Section):
 Severity = Literal["reject", "warn"]
 
 
+class RangeSetting(_Section):
+    """A plausible range of a number field (inclusive); a value outside is withheld and flagged."""
+
+    min: float | None = Field(None, description="Smallest plausible value (none: open).")
+    max: float | None = Field(None, description="Largest plausible value (none: open).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSetting:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
 class IngestSettings(_Section):
     work_dir: Path = Field(Path("work"), description="Where staged records, quarantine and the report are written.")
     chunk_rows: int = Field(200_000, ge=1_000, description="Rows per streamed chunk when reading files.")
@@ -74,6 +87,23 @@ class IngestSettings(_Section):
         lt=1,
         description="A NIK/KK column whose share of values ending in 0 exceeds this went through a float.",
     )
+    strict: bool = Field(
+        False,
+        description="Stop at a file that cannot be read (default: quarantine the whole file and go on).",
+    )
+    ranges: dict[str, RangeSetting] = Field(
+        default_factory=dict,
+        description="Per number field, its plausible range {min, max}, over the schema's (`dtsen fields`).",
+    )
+
+    def field_ranges(self) -> dict[str, tuple[float | None, float | None]]:
+        """The schema's ranges with the project's laid over them, field by field."""
+        out = {spec.name: (spec.low, spec.high) for fields in FIELDS.values() for spec in fields.values()
+               if spec.has_range}
+        for name, r in self.ranges.items():
+            low, high = out.get(name, (None, None))
+            out[name] = (r.min if "min" in r.model_fields_set else low, r.max if "max" in r.model_fields_set else high)
+        return out
 
 
 class LinkSettings(_Section):
@@ -101,7 +131,11 @@ class SourceMapping(_Section):
     files: list[str] = Field(description="File paths or glob patterns, relative to the project file.")
     format: Literal["auto", "csv", "xlsx", "parquet"] = Field("auto", description="File format (auto: by extension).")
     delimiter: str | None = Field(None, description="CSV delimiter (default: detected among , ; | and tab).")
-    encoding: str = Field("auto", description="CSV encoding (auto: UTF-8, UTF-8 with BOM or Windows-1252).")
+    encoding: str = Field("auto", description="CSV encoding (auto: UTF-8 or UTF-16/32 with a BOM, else Windows-1252).")
+    encodings: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per file (its name, or a glob pattern of its path), the encoding to read it with, over `encoding`.",
+    )
     sheet: str | None = Field(None, description="XLSX sheet to read (default: every sheet).")
     as_of: dt.date = Field(description="As-of date of the data (the observed_at of every row).")
     description: str = Field("", description="What this source is.")
@@ -119,6 +153,14 @@ class SourceMapping(_Section):
         if v is not None and v not in {",", ";", "|", "\t"}:
             raise ValueError("delimiter must be one of ',', ';', '|' or a tab")
         return v
+
+    def source_columns(self) -> list[str]:
+        """Every column of the files this mapping reads, in the order the mapping names them."""
+        return list(dict.fromkeys(self.columns))
+
+    def mapped_fields(self) -> set[str]:
+        """Every canonical field this source gives a value to."""
+        return set(self.columns.values())
 
 
 class Settings(BaseSettings):
@@ -227,6 +269,7 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
         if reason not in REASONS:
             log.add(f"unknown reason {reason!r}; known: {', '.join(sorted(REASONS))}",
                     where=lines.where(label, ("ingest", "severity", reason)))
+    _check_ranges(settings, lines, label, log)
     for path, source in unknown_source_refs(settings.survivorship, set(settings.sources)):
         log.add(f"names unknown source {source!r}; known: {', '.join(sorted(settings.sources))}",
                 where=lines.where(label, ("survivorship", *path)))
@@ -258,6 +301,11 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
                         log.add(f"code {raw!r} -> {value!r} is not in the {field} vocabulary",
                                 where=lines.where(label, (*base, "codes", field, raw)),
                                 hint=f"use one of {', '.join(spec.vocabulary)}")
+        for pattern, encoding in {"": src.encoding, **src.encodings}.items():
+            if encoding != "auto" and not _known_encoding(encoding):
+                log.add(f"unknown encoding {encoding!r}",
+                        where=lines.where(label, (*base, "encodings", pattern) if pattern else (*base, "encoding")),
+                        hint="e.g. utf-8, utf-8-sig, utf-16, cp1252, latin-1, or auto")
         for fmt in src.date_formats:
             if fmt not in DATE_FORMATS:
                 log.add(f"unknown date format {fmt!r}", where=lines.where(label, (*base, "date_formats")),
@@ -280,6 +328,26 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
         if not src.files:
             log.add("no files listed", where=lines.where(label, (*base, "files")))
     log.raise_if_any(SettingsError, f"{label} has mistakes")
+
+
+def _known_encoding(name: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _check_ranges(settings: Settings, lines: LineIndex, label: str, log: ProblemLog) -> None:
+    """`[ingest.ranges]` names number fields (or RT/RW)."""
+    numbers = sorted({spec.name for fields in FIELDS.values() for spec in fields.values()
+                      if spec.dtype in ("int", "float") or spec.has_range})
+    for name in settings.ingest.ranges:
+        if name not in numbers:
+            log.add(f"a range is given for {name!r}, which is not a number field",
+                    where=lines.where(label, ("ingest", "ranges", name)), hint=f"number fields: {', '.join(numbers)}")
 
 
 def _check_welfare(settings: Settings, lines: LineIndex, label: str, log: ProblemLog) -> None:

@@ -18,13 +18,14 @@ the officers' villages. Without a current release every such row is `family_unkn
 from __future__ import annotations
 
 import csv
+import fnmatch
 import glob
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -34,15 +35,16 @@ import pyarrow as pa
 
 from dtsen.config import Settings, SourceMapping
 from dtsen.engine import Engine
-from dtsen.errors import MappingError, Problem, ProblemLog, SettingsError
+from dtsen.errors import InputFileError, MappingError, Problem, ProblemLog, SettingsError
 from dtsen.ingest.accounting import FileCount, IngestReport, SourceCount
+from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.quarantine import checked_rejects, reader_rejects
 from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
 from dtsen.ingest.reasons import severities
-from dtsen.ingest.validate import FieldCheckTables, RegionTables, check_source, name_lookup
+from dtsen.ingest.validate import NULL_STR, FieldCheckTables, RegionTables, check_source, name_lookup
 from dtsen.reference.regions import RegionMaster, normalize_code
 from dtsen.release.store import ReleaseStore
-from dtsen.standardize import clean_text
+from dtsen.standardize import clean_text, had_control, strip_control
 
 OFFICER_COLUMNS = ("officer", "region_code")
 WORKERS = 2  # sources staged at once; on DuckDB, also sources checked at once
@@ -150,7 +152,10 @@ def resolve_files(settings: Settings, only: Sequence[str] | None = None) -> dict
         paths: list[Path] = []
         for i, pattern in enumerate(src.files):
             full = settings.path(pattern)
-            matches = sorted(Path(p) for p in glob.glob(str(full))) if glob.has_magic(str(full)) else [full]
+            if full.is_file() or not glob.has_magic(str(full)):
+                matches = [full]  # a file literally named "dtks[5].csv" is that file, not a pattern
+            else:
+                matches = sorted(Path(p) for p in glob.glob(str(full)))
             matches = [m for m in matches if m.is_file()]
             if not matches:
                 log.add(f"no file matches {pattern!r} (looked in {settings.project.root})",
@@ -173,20 +178,56 @@ def _label(settings: Settings, path: Path) -> str:
 
 
 def column_problems(settings: Settings, source: StagedSource) -> list[Problem]:
-    """Every mapped column must be in every file, exactly once."""
-    name, src = source.name, source.mapping
+    """Every mapped column must be in every file, exactly once.
+
+    When some files of a source fit and others do not, the others are quarantined whole
+    (`file_columns_missing`, see `fit_files`); the problems returned here are those of a source
+    none of whose files fit, which is the mapping's mistake, not a file's."""
+    name = source.name
+    per_file = {label: _file_column_problems(settings, name, source.mapping, label, sf) for label, sf in source.files}
+    if not source.files or any(not problems for problems in per_file.values()):
+        return []
+    return [p for problems in per_file.values() for p in problems]
+
+
+def _file_column_problems(settings: Settings, name: str, src: SourceMapping, label: str, sf: StagedFile) -> list[Problem]:
     log = ProblemLog()
-    for label, sf in source.files:
-        present = set(sf.columns)
-        for column in src.columns:
-            where = settings.where("sources", name, "columns", column)
-            if column in sf.duplicate_columns:
-                log.add(f"column {column!r} appears {len(sf.duplicate_columns[column])} times in {label}",
-                        where=where, hint=f"rename one in the file, or map one of {sf.duplicate_columns[column]}")
-            elif column not in present:
-                log.add(f"column {column!r} is not in {label}", where=where,
-                        hint=f"the file has: {', '.join(sf.columns) or 'no columns'}")
+    present = set(sf.columns)
+    needed = src.source_columns()
+    missing = [c for c in needed if c not in present and c not in sf.duplicate_columns]
+    for column in needed:
+        where = settings.where("sources", name, "columns", column)
+        if column in sf.duplicate_columns:
+            log.add(f"column {column!r} appears {len(sf.duplicate_columns[column])} times in {label}",
+                    where=where, hint=f"rename one in the file, or map one of {sf.duplicate_columns[column]}")
+        elif column not in present:
+            if len(missing) == len(needed) and needed:
+                hint = (f"none of the {len(needed)} mapped columns is in the file: is its first row a header? "
+                        f"(the first row has {len(sf.columns)} cells)")
+            else:
+                hint = f"the file has: {', '.join(mask_digits(c) for c in sf.columns) or 'no columns'}"
+            log.add(f"column {column!r} is not in {label}", where=where, hint=hint)
     return log.problems
+
+
+def fit_files(settings: Settings, source: StagedSource) -> StagedSource:
+    """The source without the files that lack mapped columns (when others have them): those
+    are quarantined whole, or, with `ingest.strict`, a MappingError."""
+    per_file = {label: _file_column_problems(settings, source.name, source.mapping, label, sf)
+                for label, sf in source.files}
+    bad = {label for label, problems in per_file.items() if problems}
+    if not bad or len(bad) == len(source.files):
+        return source
+    if settings.ingest.strict:
+        raise MappingError(f"source {source.name!r}: some files do not fit the mapping (ingest.strict is on)",
+                           [p for label in sorted(bad) for p in per_file[label]])
+    kept = [(label, sf) for label, sf in source.files if label not in bad]
+    failed = list(source.failed)
+    for label, sf in source.files:
+        if label in bad:
+            detail = "; ".join(p.message for p in per_file[label])
+            failed.append(FileFailure(label, "file_columns_missing", detail, sf.lines))
+    return StagedSource(source.name, source.mapping, kept, failed)
 
 
 def _count_by_file(table: ir.Table) -> dict[str, int]:
@@ -200,13 +241,25 @@ def _count_codes(table: ir.Table, column: str) -> Counter[str]:
     return Counter({str(c): int(n) for c, n in zip(df["code"], df["n"], strict=True) if c})
 
 
+@dataclass(frozen=True)
+class FileFailure:
+    """A file quarantined whole: it cannot be read, or does not fit the mapping."""
+
+    label: str
+    reason: str  # file_unreadable or file_columns_missing
+    detail: str
+    lines: int | None = None
+
+
 @dataclass
 class StagedSource:
-    """A source whose files are staged: strings with positions, ready for the engine."""
+    """A source whose files are staged: strings with positions, ready for the engine; and the
+    files that were quarantined whole."""
 
     name: str
     mapping: SourceMapping
     files: list[tuple[str, StagedFile]]
+    failed: list[FileFailure] = field(default_factory=list)
 
     def groups(self) -> list[list[tuple[str, StagedFile]]]:
         """The files grouped by their column lists (usually one group: a source's files share
@@ -225,28 +278,54 @@ class StagedSource:
         return t.mutate(_file=label)
 
     def raw(self, engine: Engine) -> ir.Table:
-        """The union of the source's files, mapped columns renamed to canonical fields."""
+        """The union of the source's files, mapped columns renamed to canonical fields, with
+        control characters removed from every value (`_ctrl` names the fields, `;`-framed, that
+        had some; see `dtsen.standardize.control`)."""
         pieces = []
         for group in self.groups():
             t = self.staged(engine, group)
+            values = {field: t[column].cast("string") for column, field in self.mapping.columns.items()}
+            cleaned = {field: strip_control(v) for field, v in values.items()}
+            touched = [ibis.ifelse(had_control(values[f], cleaned[f]), f, NULL_STR) for f in values]
+            ctrl = (ibis.literal(";") + ibis.literal(";").join(touched).nullif("") + ibis.literal(";")) if touched \
+                else NULL_STR
             pieces.append(t.select(
                 _source=ibis.literal(self.name), _file=t._file, _sheet=t._sheet.cast("string"),
-                _row=t._row.cast("int64"),
-                **{field: t[column].cast("string") for column, field in self.mapping.columns.items()},
+                _row=t._row.cast("int64"), _ctrl=ctrl, **cleaned,
             ))
         return pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
 
 
-def stage_source(settings: Settings, name: str, files: list[Path], progress: Progress) -> StagedSource:
+def file_encoding(settings: Settings, src: SourceMapping, path: Path) -> str:
+    """The encoding a file is read with: the first `encodings` entry that names it (by file name,
+    or a glob pattern of its path relative to the project), else the source's `encoding`."""
+    label = _label(settings, path)
+    for pattern, encoding in src.encodings.items():
+        if path.name == pattern or label == pattern or fnmatch.fnmatchcase(label, pattern) \
+                or fnmatch.fnmatchcase(path.name, pattern):
+            return encoding
+    return src.encoding
+
+
+def stage_source(settings: Settings, name: str, files: list[Path], progress: Progress,
+                 max_rows: int | None = None) -> StagedSource:
+    """Stage every file of a source. A file that cannot be read is quarantined whole
+    (`file_unreadable`) and the others go on, unless `ingest.strict` is set."""
     src = settings.sources[name]
-    options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet,
-                          chunk_rows=settings.ingest.chunk_rows)
     staged: list[tuple[str, StagedFile]] = []
+    failed: list[FileFailure] = []
     for i, path in enumerate(files):
         progress.step(name, f"membaca {path.name}")
         out = settings.work_dir / "staging" / name / str(i)
-        staged.append((_label(settings, path), stage_file(path, out, options)))
-    return StagedSource(name, src, staged)
+        options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=file_encoding(settings, src, path),
+                              sheet=src.sheet, chunk_rows=settings.ingest.chunk_rows, max_rows=max_rows)
+        try:
+            staged.append((_label(settings, path), stage_file(path, out, options)))
+        except InputFileError as e:
+            if settings.ingest.strict:
+                raise
+            failed.append(FileFailure(_label(settings, path), "file_unreadable", str(e)))
+    return StagedSource(name, src, staged, failed)
 
 
 def ingest_source(
@@ -257,6 +336,13 @@ def ingest_source(
     started = time.perf_counter()
     work = settings.work_dir
     count = SourceCount(source=name, level=src.level)
+    for failure in staged_source.failed:
+        count.files.append(FileCount(source=name, file=failure.label, rows_read=0, lines=failure.lines,
+                                     status="quarantined", reason=failure.reason, detail=failure.detail))
+    if not staged:  # every file quarantined whole
+        count.seconds = time.perf_counter() - started
+        progress.finish(name, count)
+        return count
     progress.step(name, "memeriksa dan membakukan")
     checked = engine.materialize(check_source(
         engine, staged_source.raw(engine), name, src, regions,
@@ -265,6 +351,7 @@ def ingest_source(
         excel_zero_share=settings.ingest.excel_zero_share,
         names=names,
         field_check=field_check,
+        ranges=settings.ingest.field_ranges(),
     ))
     accepted = checked.filter(checked._reject.isnull()).drop("_reject")
     order = ["file", "sheet", "row"]
@@ -286,6 +373,7 @@ def ingest_source(
         count.files.append(FileCount(
             source=name, file=label, rows_read=sf.rows_read, accepted=acc.get(label, 0),
             quarantined=quar.get(label, 0), encoding=sf.encoding, delimiter=sf.delimiter, notes=list(sf.notes),
+            lines=sf.lines,
         ))
     count.reasons = _count_codes(quarantine.filter(quarantine.reasons.notnull()), "reasons")
     count.flags = _count_codes(accepted.filter(accepted.flags.notnull()), "flags")
@@ -324,6 +412,7 @@ def ingest(
     for s in staged:
         log.problems += column_problems(settings, s)
     log.raise_if_any(MappingError, "some sources do not fit their files")
+    staged = [fit_files(settings, s) for s in staged]
     report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
     if engine.kind == "duckdb" and len(staged) > 1:
         report.sources = _ingest_in_parallel(settings, engine, staged, regions, watch, field_check)
@@ -337,7 +426,7 @@ def ingest(
 
 
 def _has_names(source: StagedSource) -> bool:
-    return "full_name" in source.mapping.columns.values()
+    return bool(source.files) and "full_name" in source.mapping.columns.values()
 
 
 def _names(engine: Engine, staged: list[StagedSource]) -> ir.Table | None:

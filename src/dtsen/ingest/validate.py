@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from dtsen.config import SourceMapping
 from dtsen.engine import Engine
-from dtsen.ingest.reasons import Severity
+from dtsen.ingest.reasons import Severity, reason_code
 from dtsen.reference.kk import kk_parts
 from dtsen.reference.nik import (
     digits16_text,
@@ -65,6 +65,9 @@ _SPECIAL = {"nik", "kk", "full_name", "region_code", "village_name", "district_c
 # Helper fields used to resolve others; never in the output.
 _HELPERS = ("village_name", "district_code")
 
+# Reasons shared by several fields: written `code:field` so that the field is named.
+_PER_FIELD = {"value_invalid", "code_unknown"}
+
 _IBIS_TYPES: dict[str, str] = {"string": "string", "date": "date", "int": "int64", "float": "float64", "bool": "boolean"}
 
 
@@ -74,11 +77,13 @@ class Checks:
 
     items: list[tuple[str, ir.BooleanValue]] = field(default_factory=list)
 
-    def add(self, code: str, condition: ir.BooleanValue) -> None:
-        self.items.append((code, condition.fill_null(False)))
+    def add(self, code: str, condition: ir.BooleanValue, field: str | None = None) -> None:
+        """A reason; with `field` it is written `code:field` (the severity stays the code's)."""
+        self.items.append((f"{code}:{field}" if field else code, condition.fill_null(False)))
 
     def joined(self, severity: dict[str, Severity], level: Severity) -> ir.StringValue:
-        parts = [ibis.ifelse(cond, code, NULL_STR) for code, cond in self.items if severity[code] == level]
+        parts = [ibis.ifelse(cond, token, NULL_STR) for token, cond in self.items
+                 if severity[reason_code(token)] == level]
         if not parts:
             return NULL_STR
         return ibis.literal(";").join(parts).nullif("")
@@ -152,8 +157,32 @@ class Parser:
     parse: Callable[[ir.StringValue, ir.StringValue], tuple[ir.Value, ir.BooleanValue]]
 
 
+Range = tuple[float | None, float | None]
+
+
+def default_ranges() -> dict[str, Range]:
+    """The plausible range of every number field of the schema (`FieldSpec.low`, `.high`)."""
+    return {spec.name: (spec.low, spec.high) for fields in FIELDS.values() for spec in fields.values()
+            if spec.has_range}
+
+
+def out_of_range(value: ir.NumericValue, bounds: Range | None) -> ir.BooleanValue:
+    """True where a number lies outside `bounds` (inclusive); a float that is not finite is
+    always out of range."""
+    low, high = bounds or (None, None)
+    conds: list[ir.BooleanValue] = []
+    if low is not None:
+        conds.append(value < low)
+    if high is not None:
+        conds.append(value > high)
+    if value.type().is_floating():
+        conds += [value.isinf(), value.isnan()]
+    return ibis.or_(*conds).fill_null(False) if conds else ibis.literal(False)
+
+
 def parsed_lookups(
-    engine: Engine, raw: ir.Table, fields: dict[str, tuple[FieldSpec, Parser]]
+    engine: Engine, raw: ir.Table, fields: dict[str, tuple[FieldSpec, Parser]],
+    ranges: dict[str, Range] | None = None,
 ) -> list[tuple[str, ir.Table]]:
     """Parse each distinct raw value of each field once, in one lookup table.
 
@@ -161,8 +190,10 @@ def parsed_lookups(
     parsing each distinct value once and joining is far cheaper than parsing every row. The
     lookup has one row per (field, value) and one value column per type, and is computed in a
     single pass. Returns, per field, the raw column and its slice of the lookup, keyed by
-    `_k_<field>` with `_<field>_value` and `_<field>_bad` (for `join_lookups`).
+    `_k_<field>` with `_<field>_value`, `_<field>_bad` and `_<field>_oor` (a number outside
+    its range in `ranges`, withheld: the value is null) (for `join_lookups`).
     """
+    bounds = default_ranges() if ranges is None else ranges
     def union(pieces: list[ir.Table]) -> ir.Table:
         return pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
 
@@ -178,14 +209,18 @@ def parsed_lookups(
     for fname, (spec, parser) in fields.items():
         values = texts.filter(texts._f == fname)
         value, bad = parser.parse(values._v, values._p)
+        oor: ir.BooleanValue = ibis.literal(False)
+        if spec.dtype in ("int", "float"):
+            oor = out_of_range(value, bounds.get(fname))
+            value = ibis.ifelse(oor, ibis.null(_IBIS_TYPES[spec.dtype]), value)
         typed = {f"_t_{d}": (value if d == spec.dtype else ibis.null(_IBIS_TYPES[d])) for d in _IBIS_TYPES}
-        pieces.append(values.select(_f=values._f, _v=values._v, _bad=bad, **typed))
+        pieces.append(values.select(_f=values._f, _v=values._v, _bad=bad, _oor=oor, **typed))
     lookup = engine.materialize(union(pieces))
     out = []
     for fname, (spec, _) in fields.items():
         part = lookup.filter(lookup._f == fname)
         out.append((fname, part.select(**{f"_k_{fname}": part._v, f"_{fname}_value": part[f"_t_{spec.dtype}"],
-                                          f"_{fname}_bad": part._bad})))
+                                          f"_{fname}_bad": part._bad, f"_{fname}_oor": part._oor})))
     return out
 
 
@@ -287,11 +322,16 @@ def check_source(
     excel_zero_share: float,
     names: ir.Table | None = None,
     field_check: FieldCheckTables | None = None,
+    ranges: dict[str, Range] | None = None,
 ) -> ir.Table:
     """Typed canonical columns plus `flags` (warnings) and `_reject` (reasons to quarantine).
 
     `field_check` is what a source mapping `family_ref` is checked against (see the module
-    docstring); without it such a source's family ids are all unknown."""
+    docstring); without it such a source's family ids are all unknown. `ranges` are the
+    plausible ranges of number fields (default: the schema's); a value outside is withheld.
+    A raw table with a `_ctrl` column (`;field;` names of the values control characters were
+    removed from, see `dtsen.ingest.pipeline.StagedSource.raw`) flags those fields."""
+    ranges = default_ranges() if ranges is None else ranges
     level: Level = src.level
     specs = FIELDS[level]
     mapped = set(src.columns.values())
@@ -310,7 +350,7 @@ def check_source(
         for spec in specs.values()
         if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS
     }
-    lookups = parsed_lookups(engine, raw, {f: (specs[f], p) for f, p in parsers.items()}) if parsers else []
+    lookups = parsed_lookups(engine, raw, {f: (specs[f], p) for f, p in parsers.items()}, ranges) if parsers else []
     if "full_name" in mapped:
         named = names if names is not None else name_lookup(engine, raw)
         lookups.append(("full_name", named.rename(_k_full_name="_v")))
@@ -391,7 +431,10 @@ def check_source(
     for spec in specs.values():
         if spec.name in parsers:
             out[spec.name] = t[f"_{spec.name}_value"]
-            checks.add(parsers[spec.name].reason, t[f"_{spec.name}_bad"])
+            reason = parsers[spec.name].reason
+            checks.add(reason, t[f"_{spec.name}_bad"], field=spec.name if reason in _PER_FIELD else None)
+            if spec.dtype in ("int", "float"):
+                checks.add("value_out_of_range", t[f"_{spec.name}_oor"], field=spec.name)
         elif spec.name not in _SPECIAL and spec.name not in _HELPERS:
             out[spec.name] = _typed_null(spec)
     out["observed_at"] = out["observed_at"].fill_null(ibis.literal(as_of))  # a row's own date, else the source's
@@ -431,8 +474,15 @@ def check_source(
     rt_found = t._addr_rt if "address" in mapped else NULL_STR
     rw_found = t._addr_rw if "address" in mapped else NULL_STR
     out["address"] = t._addr_clean if "address" in mapped else NULL_STR
-    out["rt"] = normalize_rt(col("rt")).fill_null(rt_found) if "rt" in mapped else rt_found
-    out["rw"] = normalize_rt(col("rw")).fill_null(rw_found) if "rw" in mapped else rw_found
+    found = {"rt": rt_found, "rw": rw_found}
+    for f in ("rt", "rw"):
+        if f in mapped:
+            given, oor, invalid = _rt_checked(col(f), ranges.get(f))
+            checks.add("value_out_of_range", oor, field=f)
+            checks.add("value_invalid", invalid, field=f)
+            out[f] = given.fill_null(found[f])
+        else:
+            out[f] = found[f]
 
     # Region checks (only for sources that say where people live)
     if mapped & {"region_code", "village_name"}:
@@ -445,9 +495,32 @@ def check_source(
     if field_result:
         out["region_code"] = out["region_code"].fill_null(t._ref_region)
 
+    if "_ctrl" in t.columns:
+        for f in sorted(mapped):
+            checks.add("control_chars_removed", t._ctrl.contains(f";{f};"), field=f)
+
     out["flags"] = checks.joined(severity, "warn")
     out["_reject"] = checks.joined(severity, "reject")
     return t.select(**{c: out[c] for c in [*output_columns(level), "_reject"]})
+
+
+def _rt_checked(raw: ir.StringValue, bounds: Range | None) -> tuple[ir.StringValue, ir.BooleanValue, ir.BooleanValue]:
+    """An RT or RW column: its 3-digit value (null when bad), whether a number outside the
+    range was given ("-5", "0", "1234": out of range) and whether the text is no RT at all
+    ("NaN", "inf", "abc": invalid). A blank or a dash is missing, not bad."""
+    text = raw.strip()
+    present = text.notnull() & (text != "") & ~text.re_search("^-+$")
+    value = normalize_rt(raw)
+    low, high = bounds or (None, None)
+    conds = []  # a project's range narrower than the 1..999 an RT can be written in
+    if low is not None and low > 1:
+        conds.append(value.cast("int64") < low)
+    if high is not None and high < 999:
+        conds.append(value.cast("int64") > high)
+    narrower = ibis.or_(*conds).fill_null(False) if conds else ibis.literal(False)
+    numeric = text.re_search("^[+-]?[0-9]+(?:[.,]0+)?$")
+    bad = present & value.isnull()
+    return (ibis.ifelse(narrower, NULL_STR, value), (bad & numeric) | narrower, bad & ~numeric)
 
 
 def _mark_repeats(raw: ir.Table, columns: list[str]) -> ir.Table:

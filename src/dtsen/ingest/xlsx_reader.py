@@ -133,6 +133,13 @@ def _stage_chunk(rows: list[Row], first: int, width: int, sheet: str, writer: St
     return len(rows) - n_blank, n_blank
 
 
+def _take(options: ReadOptions, done: int) -> int:
+    """Rows to take next: a chunk, or what is left of `max_rows` (0 ends the sheet)."""
+    if options.max_rows is None:
+        return options.chunk_rows
+    return max(0, min(options.chunk_rows, options.max_rows - done))
+
+
 def stage_xlsx(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile:
     """Stage a spreadsheet; see the module docstring for the rules."""
     book = _open(path)
@@ -157,7 +164,7 @@ def stage_xlsx(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile:
                 _compare_headers(path, first, name, header)
             assert writer is not None
             next_row, sheet_read, sheet_blank = header_row + 1, 0, 0
-            while chunk := list(itertools.islice(sheet_rows, options.chunk_rows)):
+            while chunk := list(itertools.islice(sheet_rows, _take(options, rows_read + sheet_read))):
                 read, blank = _stage_chunk(chunk, next_row, len(header.columns), name, writer)
                 sheet_read += read
                 sheet_blank += blank
@@ -165,7 +172,7 @@ def stage_xlsx(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile:
             rows_read += sheet_read
             if sheet_blank:
                 notes.append(f"sheet {name!r}: {sheet_blank} empty row(s) skipped (not rows)")
-            if sheet_read == 0:
+            if sheet_read == 0 and options.max_rows is None:
                 notes.append(f"sheet {name!r}: header only: no data rows")
         if writer is None or first is None:
             raise InputFileError(f"{path}: file is empty (no sheet has any cell)")
