@@ -9,25 +9,32 @@ with its line number (see `dtsen.config_lines`).
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
-from dtsen.errors import ProblemLog, SettingsError
+from dtsen.errors import Problem, ProblemLog, SettingsError
+from dtsen.mapping import (
+    DATE_FORMATS,
+    DEFAULT_DATE_FORMATS,
+    SourceMapping,
+    check_mapping,
+    expand_kinds,
+    mapping_warnings,
+)
 from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
 PROJECT_FILE = "dtsen.toml"
 
-DATE_FORMATS = ("DD-MM-YYYY", "DD/MM/YYYY", "YYYY-MM-DD", "DD-MM-YY", "YYYYMMDD", "EXCEL_SERIAL")
-DEFAULT_DATE_FORMATS = ("DD-MM-YYYY", "DD/MM/YYYY", "YYYY-MM-DD", "EXCEL_SERIAL")
+__all__ = ["DATE_FORMATS", "DEFAULT_DATE_FORMATS", "PROJECT_FILE", "Settings", "SourceMapping", "load_settings"]
+
 
 
 class _Section(BaseModel):
@@ -124,45 +131,6 @@ class LinkSettings(_Section):
         return self
 
 
-class SourceMapping(_Section):
-    """How one source's files translate into canonical records."""
-
-    level: Literal["person", "family"] = Field("person", description="One row is a person or a family.")
-    files: list[str] = Field(description="File paths or glob patterns, relative to the project file.")
-    format: Literal["auto", "csv", "xlsx", "parquet"] = Field("auto", description="File format (auto: by extension).")
-    delimiter: str | None = Field(None, description="CSV delimiter (default: detected among , ; | and tab).")
-    encoding: str = Field("auto", description="CSV encoding (auto: UTF-8 or UTF-16/32 with a BOM, else Windows-1252).")
-    encodings: dict[str, str] = Field(
-        default_factory=dict,
-        description="Per file (its name, or a glob pattern of its path), the encoding to read it with, over `encoding`.",
-    )
-    sheet: str | None = Field(None, description="XLSX sheet to read (default: every sheet).")
-    as_of: dt.date = Field(description="As-of date of the data (the observed_at of every row).")
-    description: str = Field("", description="What this source is.")
-    columns: dict[str, str] = Field(description="Source column -> canonical field.")
-    codes: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="Per canonical field: source value -> canonical value."
-    )
-    date_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DATE_FORMATS), description="Accepted date formats.")
-    trust: dict[str, float] = Field(default_factory=dict, description="Per canonical field: trust 0..1.")
-    required: list[str] = Field(default_factory=list, description="Canonical fields that must be mapped and present.")
-
-    @field_validator("delimiter")
-    @classmethod
-    def _one_char(cls, v: str | None) -> str | None:
-        if v is not None and v not in {",", ";", "|", "\t"}:
-            raise ValueError("delimiter must be one of ',', ';', '|' or a tab")
-        return v
-
-    def source_columns(self) -> list[str]:
-        """Every column of the files this mapping reads, in the order the mapping names them."""
-        return list(dict.fromkeys(self.columns))
-
-    def mapped_fields(self) -> set[str]:
-        """Every canonical field this source gives a value to."""
-        return set(self.columns.values())
-
-
 class Settings(BaseSettings):
     """The whole settings tree. Build it with `load_settings`."""
 
@@ -256,15 +224,16 @@ def load_settings(path: str | Path | None = None) -> Settings:
     settings.project.root = root
     settings._lines = lines
     settings._label = label
-    check_mappings(settings, lines, label)
+    settings.sources, kind_problems = expand_kinds(settings.sources)
+    check_mappings(settings, lines, label, [Problem(m, where=lines.where(label, p)) for p, m in kind_problems])
     return settings
 
 
-def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
-    """Semantic checks of every source mapping, all reported at once."""
+def check_mappings(settings: Settings, lines: LineIndex, label: str, problems: list[Problem] | None = None) -> None:
+    """Semantic checks of every source mapping (`dtsen.mapping.check_mapping`), all reported at once."""
     from dtsen.ingest.reasons import REASONS
 
-    log = ProblemLog()
+    log = ProblemLog(list(problems or []))
     for reason in settings.ingest.severity:
         if reason not in REASONS:
             log.add(f"unknown reason {reason!r}; known: {', '.join(sorted(REASONS))}",
@@ -274,60 +243,27 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
         log.add(f"names unknown source {source!r}; known: {', '.join(sorted(settings.sources))}",
                 where=lines.where(label, ("survivorship", *path)))
     _check_welfare(settings, lines, label, log)
+
+    def where(path: tuple[str, ...]) -> str:
+        return lines.where(label, path)
+
     for name, src in settings.sources.items():
-        base = ("sources", name)
-        fields = FIELDS[src.level]
-        seen: dict[str, str] = {}
-        for column, field in src.columns.items():
-            where = lines.where(label, (*base, "columns", column))
-            if field not in fields:
-                log.add(f"column {column!r} maps to unknown {src.level} field {field!r}",
-                        where=where, hint=f"known fields: {', '.join(fields)}")
-            elif field in seen:
-                log.add(f"columns {seen[field]!r} and {column!r} both map to {field!r}", where=where)
-            else:
-                seen[field] = column
-        for field, table in src.codes.items():
-            where = lines.where(label, (*base, "codes", field))
-            spec = fields.get(field)
-            if spec is None:
-                log.add(f"codes given for unknown {src.level} field {field!r}", where=where)
-                continue
-            if field not in seen:
-                log.add(f"codes given for {field!r}, but no column maps to it", where=where)
-            if spec.vocabulary:
-                for raw, value in table.items():
-                    if value not in spec.vocabulary:
-                        log.add(f"code {raw!r} -> {value!r} is not in the {field} vocabulary",
-                                where=lines.where(label, (*base, "codes", field, raw)),
-                                hint=f"use one of {', '.join(spec.vocabulary)}")
+        check_mapping(name, src, settings.sources, where, log)
+        base = src.config_path(name)
         for pattern, encoding in {"": src.encoding, **src.encodings}.items():
             if encoding != "auto" and not _known_encoding(encoding):
                 log.add(f"unknown encoding {encoding!r}",
                         where=lines.where(label, (*base, "encodings", pattern) if pattern else (*base, "encoding")),
                         hint="e.g. utf-8, utf-8-sig, utf-16, cp1252, latin-1, or auto")
-        for fmt in src.date_formats:
-            if fmt not in DATE_FORMATS:
-                log.add(f"unknown date format {fmt!r}", where=lines.where(label, (*base, "date_formats")),
-                        hint=f"use {', '.join(DATE_FORMATS)}")
-        for field, trust in src.trust.items():
-            where = lines.where(label, (*base, "trust", field))
-            if field not in fields:
-                log.add(f"trust given for unknown {src.level} field {field!r}", where=where)
-            if not 0.0 <= trust <= 1.0:
-                log.add(f"trust {trust} for {field!r} is outside 0..1", where=where)
-        for field in src.required:
-            if field not in seen:
-                log.add(f"required field {field!r} is not mapped from any column",
-                        where=lines.where(label, (*base, "required")))
-        from dtsen.schema import IDENTITY_FIELDS
-
-        if src.columns and not any(f in seen for f in IDENTITY_FIELDS[src.level]):
-            log.add(f"no identity field is mapped; map at least one of {', '.join(IDENTITY_FIELDS[src.level])}",
-                    where=lines.where(label, (*base, "columns")))
-        if not src.files:
-            log.add("no files listed", where=lines.where(label, (*base, "files")))
     log.raise_if_any(SettingsError, f"{label} has mistakes")
+
+
+def source_warnings(settings: Settings) -> list[Problem]:
+    """What the mappings allow but probably did not mean (`dtsen.mapping.mapping_warnings`)."""
+    out: list[Problem] = []
+    for name, src in settings.sources.items():
+        out += mapping_warnings(name, src, lambda path: settings.where(*path))
+    return out
 
 
 def _known_encoding(name: str) -> bool:

@@ -47,6 +47,10 @@ RELATIONSHIP = (
     "FAMILI_LAIN",
     "LAINNYA",
 )
+# The relationship vocabulary: the values a KK lists (above; the synthetic population draws
+# from them by position), and PASANGAN, a spouse whose source does not say husband or wife (BPS
+# and the old welfare list write 2 = istri/suami).
+RELATIONSHIP_VOCABULARY = (*RELATIONSHIP, "PASANGAN")
 MARITAL_STATUS = ("BELUM_KAWIN", "KAWIN", "CERAI_HIDUP", "CERAI_MATI")
 EDUCATION = (
     "TIDAK_SEKOLAH",
@@ -75,7 +79,7 @@ PERSON_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("sex", "string", "L (laki-laki) or P (perempuan)", SEX),
     FieldSpec("birth_date", "date", "tanggal lahir"),
     FieldSpec("birth_place", "string", "tempat lahir"),
-    FieldSpec("relationship", "string", "hubungan dengan kepala keluarga", RELATIONSHIP),
+    FieldSpec("relationship", "string", "hubungan dengan kepala keluarga", RELATIONSHIP_VOCABULARY),
     FieldSpec("marital_status", "string", "status perkawinan", MARITAL_STATUS),
     FieldSpec("education", "string", "highest education completed", EDUCATION),
     FieldSpec("occupation", "string", "pekerjaan, free text uppercased"),
@@ -110,7 +114,7 @@ FAMILY_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("water_source", "string", "sumber air minum", WATER),
     FieldSpec("sanitation", "string", "fasilitas buang air besar", SANITATION),
     FieldSpec("lighting", "string", "sumber penerangan", LIGHTING),
-    FieldSpec("electricity_va", "int", "daya listrik PLN, VA", low=100, high=200_000),
+    FieldSpec("electricity_va", "int", "daya listrik PLN, VA (0: no PLN connection)", low=0, high=200_000),
     FieldSpec("electricity_kwh", "float", "pemakaian listrik per bulan, kWh", low=0, high=50_000),
     FieldSpec("cooking_fuel", "string", "bahan bakar memasak", COOKING_FUEL),
     FieldSpec("has_motorbike", "bool", "memiliki sepeda motor"),

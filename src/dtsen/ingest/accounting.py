@@ -52,6 +52,7 @@ class SourceCount:
     reasons: Counter[str] = field(default_factory=Counter)  # quarantine reasons (a row may have several)
     flags: Counter[str] = field(default_factory=Counter)  # warnings on accepted rows
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what a person should look at (the mapping, the file)
 
     @property
     def rows_read(self) -> int:
@@ -72,6 +73,7 @@ class IngestReport:
     engine: str = "duckdb"
     regions_edition: str = ""
     work_dir: str = ""
+    warnings: list[str] = field(default_factory=list)  # about the mappings (`config.source_warnings`)
 
     @property
     def rows_read(self) -> int:
@@ -110,6 +112,7 @@ class IngestReport:
                        "files_quarantined": len(self.files_quarantined)},
             "files_quarantined": [{"source": f.source, "file": f.file, "reason": f.reason, "detail": f.detail}
                                   for f in self.files_quarantined],
+            "warnings": list(self.warnings),
             "sources": [
                 {
                     "source": s.source,
@@ -119,6 +122,7 @@ class IngestReport:
                     "quarantined": s.quarantined,
                     "quarantine_reasons": dict(sorted(s.reasons.items())),
                     "flags": dict(sorted(s.flags.items())),
+                    "notes": list(s.notes),
                     "files": [asdict(f) for f in s.files],
                 }
                 for s in self.sources
@@ -134,10 +138,12 @@ class IngestReport:
                 source=s["source"], level=s["level"],
                 files=[FileCount(**{k: v for k, v in f.items() if k in known}) for f in s.get("files", [])],
                 reasons=Counter(s.get("quarantine_reasons", {})), flags=Counter(s.get("flags", {})),
+                notes=list(s.get("notes", [])),
             )
             for s in data.get("sources", [])
         ]
-        return cls(sources=sources, engine=data.get("engine", ""), regions_edition=data.get("regions_edition", ""))
+        return cls(sources=sources, engine=data.get("engine", ""), regions_edition=data.get("regions_edition", ""),
+                   warnings=list(data.get("warnings", [])))
 
     @classmethod
     def read(cls, directory: Path) -> IngestReport:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_DIGIT_RUN = re.compile(r"\d(?:[ .\-]?\d){7,}")
+_DIGIT_RUNS = {n: re.compile(rf"\d(?:[ .\-]?\d){{{n - 1},}}") for n in (8, 12)}
 
 
 def mask_number(digits: str) -> str:
@@ -22,6 +22,6 @@ def mask_number(digits: str) -> str:
     return "*" * (n - 2) + digits[-2:]
 
 
-def mask_digits(text: str) -> str:
-    """`text` with every run of 8 or more digits masked (`mask_number`)."""
-    return _DIGIT_RUN.sub(lambda m: mask_number(re.sub(r"\D", "", m.group(0))), text)
+def mask_digits(text: str, min_digits: int = 8) -> str:
+    """`text` with every run of `min_digits` (8 or 12) or more digits masked (`mask_number`)."""
+    return _DIGIT_RUNS[min_digits].sub(lambda m: mask_number(re.sub(r"\D", "", m.group(0))), text)

@@ -33,18 +33,19 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from dtsen.config import Settings, SourceMapping
+from dtsen.config import Settings, SourceMapping, source_warnings
 from dtsen.engine import Engine
-from dtsen.errors import InputFileError, MappingError, Problem, ProblemLog, SettingsError
+from dtsen.errors import AccountingError, InputFileError, MappingError, Problem, ProblemLog, SettingsError
 from dtsen.ingest.accounting import FileCount, IngestReport, SourceCount
+from dtsen.ingest.layout import raw_table
 from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.quarantine import checked_rejects, reader_rejects
 from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
 from dtsen.ingest.reasons import severities
-from dtsen.ingest.validate import NULL_STR, FieldCheckTables, RegionTables, check_source, name_lookup
+from dtsen.ingest.validate import FieldCheckTables, RegionTables, check_source, name_lookup
 from dtsen.reference.regions import RegionMaster, normalize_code
 from dtsen.release.store import ReleaseStore
-from dtsen.standardize import clean_text, had_control, strip_control
+from dtsen.standardize import clean_text
 
 OFFICER_COLUMNS = ("officer", "region_code")
 WORKERS = 2  # sources staged at once; on DuckDB, also sources checked at once
@@ -146,8 +147,12 @@ def resolve_files(settings: Settings, only: Sequence[str] | None = None) -> dict
     """Every source's files, relative patterns resolved; all missing files reported at once."""
     log = ProblemLog()
     found: dict[str, list[Path]] = {}
+    only = expand_names(settings, only)
     for name, src in settings.sources.items():
         if only and name not in only:
+            continue
+        if src.kind is not None and not src.kind.first and found.get(_stage_key(settings, name)) is not None:
+            found[name] = found[_stage_key(settings, name)]  # the kinds of one file share it
             continue
         paths: list[Path] = []
         for i, pattern in enumerate(src.files):
@@ -159,18 +164,42 @@ def resolve_files(settings: Settings, only: Sequence[str] | None = None) -> dict
             matches = [m for m in matches if m.is_file()]
             if not matches:
                 log.add(f"no file matches {pattern!r} (looked in {settings.project.root})",
-                        where=settings.where("sources", name, "files"), hint=f"entry {i + 1} of files")
+                        where=settings.where(*_path(settings, name), "files"), hint=f"entry {i + 1} of files")
             paths.extend(matches)
         found[name] = paths
+        if src.kind is not None:
+            found.setdefault(_stage_key(settings, name), paths)
     if only:
         for name in only:
             if name not in settings.sources:
                 log.add(f"no source named {name!r}; the project has: {', '.join(settings.sources) or 'none'}")
     log.raise_if_any(MappingError, "some source files cannot be found")
-    return found
+    return {name: paths for name, paths in found.items() if name in settings.sources}
 
 
-def _label(settings: Settings, path: Path) -> str:
+def expand_names(settings: Settings, only: Sequence[str] | None) -> list[str] | None:
+    """Source names as given on the command line, a source with kinds standing for its kinds."""
+    if not only:
+        return None
+    out: list[str] = []
+    for name in only:
+        kinds = [n for n, src in settings.sources.items() if src.kind is not None and src.kind.source == name]
+        out += kinds or [name]
+    return out
+
+
+def _stage_key(settings: Settings, name: str) -> str:
+    """The sources whose files are staged once: a file with several kinds is read once for all."""
+    kind = settings.sources[name].kind
+    return f"{kind.source}\x00files" if kind is not None else name
+
+
+def _path(settings: Settings, name: str) -> tuple[str, ...]:
+    src = settings.sources.get(name)
+    return src.config_path(name) if src is not None else ("sources", name)
+
+
+def file_label(settings: Settings, path: Path) -> str:
     try:
         return path.resolve().relative_to(settings.project.root.resolve()).as_posix()
     except ValueError:
@@ -184,19 +213,19 @@ def column_problems(settings: Settings, source: StagedSource) -> list[Problem]:
     (`file_columns_missing`, see `fit_files`); the problems returned here are those of a source
     none of whose files fit, which is the mapping's mistake, not a file's."""
     name = source.name
-    per_file = {label: _file_column_problems(settings, name, source.mapping, label, sf) for label, sf in source.files}
+    per_file = {label: file_column_problems(settings, name, source.mapping, label, sf) for label, sf in source.files}
     if not source.files or any(not problems for problems in per_file.values()):
         return []
     return [p for problems in per_file.values() for p in problems]
 
 
-def _file_column_problems(settings: Settings, name: str, src: SourceMapping, label: str, sf: StagedFile) -> list[Problem]:
+def file_column_problems(settings: Settings, name: str, src: SourceMapping, label: str, sf: StagedFile) -> list[Problem]:
     log = ProblemLog()
     present = set(sf.columns)
     needed = src.source_columns()
     missing = [c for c in needed if c not in present and c not in sf.duplicate_columns]
     for column in needed:
-        where = settings.where("sources", name, "columns", column)
+        where = settings.where(*src.config_path(name), *needed[column])
         if column in sf.duplicate_columns:
             log.add(f"column {column!r} appears {len(sf.duplicate_columns[column])} times in {label}",
                     where=where, hint=f"rename one in the file, or map one of {sf.duplicate_columns[column]}")
@@ -213,7 +242,7 @@ def _file_column_problems(settings: Settings, name: str, src: SourceMapping, lab
 def fit_files(settings: Settings, source: StagedSource) -> StagedSource:
     """The source without the files that lack mapped columns (when others have them): those
     are quarantined whole, or, with `ingest.strict`, a MappingError."""
-    per_file = {label: _file_column_problems(settings, source.name, source.mapping, label, sf)
+    per_file = {label: file_column_problems(settings, source.name, source.mapping, label, sf)
                 for label, sf in source.files}
     bad = {label for label, problems in per_file.items() if problems}
     if not bad or len(bad) == len(source.files):
@@ -227,7 +256,7 @@ def fit_files(settings: Settings, source: StagedSource) -> StagedSource:
         if label in bad:
             detail = "; ".join(p.message for p in per_file[label])
             failed.append(FileFailure(label, "file_columns_missing", detail, sf.lines))
-    return StagedSource(source.name, source.mapping, kept, failed)
+    return StagedSource(source.name, source.mapping, kept, failed, source.parent)
 
 
 def _count_by_file(table: ir.Table) -> dict[str, int]:
@@ -260,6 +289,7 @@ class StagedSource:
     mapping: SourceMapping
     files: list[tuple[str, StagedFile]]
     failed: list[FileFailure] = field(default_factory=list)
+    parent: SourceMapping | None = None  # the mapping of this kind's parent kind (`SourceMapping.kind`)
 
     def groups(self) -> list[list[tuple[str, StagedFile]]]:
         """The files grouped by their column lists (usually one group: a source's files share
@@ -278,28 +308,17 @@ class StagedSource:
         return t.mutate(_file=label)
 
     def raw(self, engine: Engine) -> ir.Table:
-        """The union of the source's files, mapped columns renamed to canonical fields, with
-        control characters removed from every value (`_ctrl` names the fields, `;`-framed, that
-        had some; see `dtsen.standardize.control`)."""
-        pieces = []
-        for group in self.groups():
-            t = self.staged(engine, group)
-            values = {field: t[column].cast("string") for column, field in self.mapping.columns.items()}
-            cleaned = {field: strip_control(v) for field, v in values.items()}
-            touched = [ibis.ifelse(had_control(values[f], cleaned[f]), f, NULL_STR) for f in values]
-            ctrl = (ibis.literal(";") + ibis.literal(";").join(touched).nullif("") + ibis.literal(";")) if touched \
-                else NULL_STR
-            pieces.append(t.select(
-                _source=ibis.literal(self.name), _file=t._file, _sheet=t._sheet.cast("string"),
-                _row=t._row.cast("int64"), _ctrl=ctrl, **cleaned,
-            ))
-        return pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
+        """The union of the source's files as raw canonical fields (`dtsen.ingest.layout`):
+        columns, templates, constants, value flags, the rows of its kind and what they take
+        from their parent rows; control characters removed, warnings in `_notes`."""
+        return raw_table([self.staged(engine, group) for group in self.groups()], self.name, self.mapping,
+                         self.parent)
 
 
 def file_encoding(settings: Settings, src: SourceMapping, path: Path) -> str:
     """The encoding a file is read with: the first `encodings` entry that names it (by file name,
     or a glob pattern of its path relative to the project), else the source's `encoding`."""
-    label = _label(settings, path)
+    label = file_label(settings, path)
     for pattern, encoding in src.encodings.items():
         if path.name == pattern or label == pattern or fnmatch.fnmatchcase(label, pattern) \
                 or fnmatch.fnmatchcase(path.name, pattern):
@@ -312,19 +331,20 @@ def stage_source(settings: Settings, name: str, files: list[Path], progress: Pro
     """Stage every file of a source. A file that cannot be read is quarantined whole
     (`file_unreadable`) and the others go on, unless `ingest.strict` is set."""
     src = settings.sources[name]
+    folder = src.kind.source if src.kind is not None else name
     staged: list[tuple[str, StagedFile]] = []
     failed: list[FileFailure] = []
     for i, path in enumerate(files):
         progress.step(name, f"membaca {path.name}")
-        out = settings.work_dir / "staging" / name / str(i)
+        out = settings.work_dir / "staging" / folder / str(i)
         options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=file_encoding(settings, src, path),
                               sheet=src.sheet, chunk_rows=settings.ingest.chunk_rows, max_rows=max_rows)
         try:
-            staged.append((_label(settings, path), stage_file(path, out, options)))
+            staged.append((file_label(settings, path), stage_file(path, out, options)))
         except InputFileError as e:
             if settings.ingest.strict:
                 raise
-            failed.append(FileFailure(_label(settings, path), "file_unreadable", str(e)))
+            failed.append(FileFailure(file_label(settings, path), "file_unreadable", str(e)))
     return StagedSource(name, src, staged, failed)
 
 
@@ -336,7 +356,8 @@ def ingest_source(
     started = time.perf_counter()
     work = settings.work_dir
     count = SourceCount(source=name, level=src.level)
-    for failure in staged_source.failed:
+    owner = src.kind is None or src.kind.first  # the kind that keeps what is not of any kind
+    for failure in staged_source.failed if owner else []:
         count.files.append(FileCount(source=name, file=failure.label, rows_read=0, lines=failure.lines,
                                      status="quarantined", reason=failure.reason, detail=failure.detail))
     if not staged:  # every file quarantined whole
@@ -362,21 +383,28 @@ def ingest_source(
     for group in staged_source.groups():
         rejected.append(checked_rejects(checked, staged_source.staged(engine, group), group[0][1].columns))
     for label, sf in staged:
-        if sf.rows_rejected:
+        if sf.rows_rejected and owner:
             rejected.append(reader_rejects(engine.read_parquet(sf.rejects), name, label))
     quarantine = engine.materialize(ibis.union(*rejected, distinct=False))
     engine.write_parquet(quarantine, work / "ingest" / "quarantine" / name, order_by=order)
 
     acc = _count_by_file(accepted)
     quar = _count_by_file(quarantine)
+    mine = _count_by_file(checked) if src.kind is not None else {}  # this kind's rows of each file
     for label, sf in staged:
+        rows = sf.rows_read if src.kind is None else mine.get(label, 0) + (sf.rows_rejected if owner else 0)
         count.files.append(FileCount(
-            source=name, file=label, rows_read=sf.rows_read, accepted=acc.get(label, 0),
+            source=name, file=label, rows_read=rows, accepted=acc.get(label, 0),
             quarantined=quar.get(label, 0), encoding=sf.encoding, delimiter=sf.delimiter, notes=list(sf.notes),
             lines=sf.lines,
         ))
     count.reasons = _count_codes(quarantine.filter(quarantine.reasons.notnull()), "reasons")
     count.flags = _count_codes(accepted.filter(accepted.flags.notnull()), "flags")
+    nameless = count.reasons.get("person_without_name_or_nik", 0)
+    if nameless >= max(10, 0.05 * count.rows_read):
+        count.notes.append(
+            f"{nameless:,} rows have a KK but neither NIK nor name: does a file hold several record kinds "
+            "(households and their members)? Give the source a kind_column and kinds (README, 'Onboarding').")
     count.seconds = time.perf_counter() - started
     progress.finish(name, count)
     return count
@@ -406,14 +434,25 @@ def ingest(
         watch.start(name, len(paths) + 2)
     # Staging is reading and writing files (Arrow and Parquet work outside the GIL): two
     # sources at a time.
+    groups: dict[str, list[str]] = {}
+    for name in files:
+        groups.setdefault(_stage_key(settings, name), []).append(name)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        staged = list(pool.map(lambda item: stage_source(settings, item[0], item[1], watch), files.items()))
+        first = list(pool.map(lambda members: stage_source(settings, members[0], files[members[0]], watch),
+                              groups.values()))
+    staged = []
+    for members, s in zip(groups.values(), first, strict=True):
+        for name in members:  # the kinds of one file: one staging, each its own mapping
+            src = settings.sources[name]
+            parent = settings.sources.get(src.kind.parent) if src.kind and src.kind.parent else None
+            staged.append(StagedSource(name, src, s.files, s.failed, parent))
     log = ProblemLog()
     for s in staged:
         log.problems += column_problems(settings, s)
     log.raise_if_any(MappingError, "some sources do not fit their files")
     staged = [fit_files(settings, s) for s in staged]
-    report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
+    report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir),
+                          warnings=[str(w) for w in source_warnings(settings)])
     if engine.kind == "duckdb" and len(staged) > 1:
         report.sources = _ingest_in_parallel(settings, engine, staged, regions, watch, field_check)
     else:
@@ -421,8 +460,30 @@ def ingest(
         for s in staged:
             report.sources.append(ingest_source(settings, engine, s, regions, names, watch, field_check))
     report.check()
+    _check_kinds(report, staged)
     report.write(settings.work_dir / "ingest")
     return report
+
+
+def _check_kinds(report: IngestReport, staged: list[StagedSource]) -> None:
+    """The kinds of a file share its rows: their rows read add up to the file's."""
+    log = ProblemLog()
+    read: dict[tuple[str, str], int] = {}
+    expected: dict[tuple[str, str], int] = {}
+    by_name = {s.source: s for s in report.sources}
+    for s in staged:
+        kind = s.mapping.kind
+        if kind is None or s.name not in by_name:
+            continue
+        for f in by_name[s.name].files:
+            read[(kind.source, f.file)] = read.get((kind.source, f.file), 0) + f.rows_read
+        for label, sf in s.files:
+            expected[(kind.source, label)] = sf.rows_read
+    for (source, label), n in expected.items():
+        if read.get((source, label), 0) != n:
+            log.add(f"the kinds of the file read {read.get((source, label), 0)} rows, the file has {n}",
+                    where=f"source {source}, file {label}")
+    log.raise_if_any(AccountingError, "row accounting does not balance: rows were lost or invented")
 
 
 def _has_names(source: StagedSource) -> bool:

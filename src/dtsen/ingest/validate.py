@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from dtsen.config import SourceMapping
 from dtsen.engine import Engine
+from dtsen.ingest.layout import note_tokens, repeat_columns
 from dtsen.ingest.reasons import Severity, reason_code
 from dtsen.reference.kk import kk_parts
 from dtsen.reference.nik import (
@@ -130,11 +131,11 @@ def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser
         if spec.dtype in ("int", "float"):
             number = parse_int(raw, prepared) if spec.dtype == "int" else parse_float(raw, text=prepared)
             return number.value, number.invalid
-        if spec.dtype == "bool":
-            flag = translate_bool(raw, extra, key=prepared)
+        if spec.dtype == "bool":  # a source's own code list replaces the built-in one
+            flag = translate_bool(raw, extra, key=prepared, replace=True)
             return flag.value, flag.unknown
         if spec.vocabulary:
-            code = translate(raw, spec.name, extra, key=prepared)
+            code = translate(raw, spec.name, extra, key=prepared, replace=True)
             return code.value, code.unknown
         return clean_text(raw), ibis.literal(False)
 
@@ -329,15 +330,15 @@ def check_source(
     `field_check` is what a source mapping `family_ref` is checked against (see the module
     docstring); without it such a source's family ids are all unknown. `ranges` are the
     plausible ranges of number fields (default: the schema's); a value outside is withheld.
-    A raw table with a `_ctrl` column (`;field;` names of the values control characters were
-    removed from, see `dtsen.ingest.pipeline.StagedSource.raw`) flags those fields."""
+    A raw table with a `_notes` column (`;`-framed reason tokens found while its fields were
+    built, see `dtsen.ingest.layout`) adds those reasons."""
     ranges = default_ranges() if ranges is None else ranges
     level: Level = src.level
     specs = FIELDS[level]
-    mapped = set(src.columns.values())
+    mapped = src.mapped_fields()
     as_of = src.as_of
 
-    t = _mark_repeats(raw, sorted(mapped))
+    t = _mark_repeats(raw, repeat_columns(src) if "_notes" in raw.columns else sorted(mapped))
     # The identifiers' cleaned texts, once, as columns: every NIK and KK check reads them.
     ids = [f for f in ("nik", "kk") if f in mapped]
     texts = {f: digits16_text(t[f]) for f in ids}
@@ -495,9 +496,18 @@ def check_source(
     if field_result:
         out["region_code"] = out["region_code"].fill_null(t._ref_region)
 
-    if "_ctrl" in t.columns:
-        for f in sorted(mapped):
-            checks.add("control_chars_removed", t._ctrl.contains(f";{f};"), field=f)
+    # A person row needs a NIK or a name: a KK alone is a household's row (a file of several
+    # record kinds read as persons). A death date alone marks a death.
+    if level == "person" and not field_result:
+        checks.add("person_without_name_or_nik", t._nik_missing & out["name"].isnull() & ~t._kk_missing)
+        if "death_date" in mapped:
+            died, deceased = out["death_date"].notnull(), out["is_deceased"]
+            checks.add("deceased_conflict", died & (deceased == ibis.literal(False)))
+            out["is_deceased"] = ibis.ifelse(died & deceased.isnull(), ibis.literal(True), deceased)
+
+    if "_notes" in t.columns:  # found while the raw fields were built (`dtsen.ingest.layout`)
+        for code, named in note_tokens(src):
+            checks.add(code, t._notes.contains(f";{code}:{named};" if named else f";{code};"), field=named)
 
     out["flags"] = checks.joined(severity, "warn")
     out["_reject"] = checks.joined(severity, "reject")
