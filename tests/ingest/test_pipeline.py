@@ -251,3 +251,42 @@ def test_a_code_list_translates_a_number_field(tmp_path: Path, duck: Engine) -> 
     assert [records[r]["electricity_va"] for r in (2, 3, 4, 5)] == [450, 1300, 2200, None]
     assert records[3]["floor_area"] == 45.5
     assert "value_invalid" in str(records[5]["flags"])  # kept, flagged, the value unknown
+
+
+def test_row_numbers_mean_the_same_in_csv_xlsx_and_parquet(tmp_path: Path, duck: Engine) -> None:
+    """The same rows as CSV, XLSX and Parquet: every accepted and quarantined row reports the
+    same row number, the row a spreadsheet shows it on (the header is row 1, so the first data
+    row is row 2; see README, "Row numbers")."""
+    import openpyxl
+    import pyarrow.parquet as pq
+
+    header = ["NIK", "NAMA", "TGL_LAHIR"]
+    rows = [
+        ["3204051507800003", "AHMAD", "15-07-1980"],
+        ["3204055203850002", "SITI", "31-02-1985"],  # impossible date: quarantined
+        ["3204050109100001", "BUDI", "01-09-2010"],
+        ["3204050411920001", "DEWI", "04-11-1992"],
+    ]
+    (tmp_path / "a.csv").write_text("\n".join(";".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for r in [header, *rows]:
+        sheet.append(r)
+    book.save(tmp_path / "a.xlsx")
+    pq.write_table(pa.table({h: [r[i] for r in rows] for i, h in enumerate(header)}), tmp_path / "a.parquet")
+    toml = "".join(
+        f'[sources.{fmt}]\nfiles = ["a.{fmt}"]\nas_of = 2025-06-30\ndate_formats = ["DD-MM-YYYY"]\n'
+        f'columns = {{ NIK = "nik", NAMA = "full_name", TGL_LAHIR = "birth_date" }}\n'
+        for fmt in ("csv", "xlsx", "parquet")
+    )
+    settings = load_settings(project_toml(tmp_path, toml))
+    ingest(settings, duck)
+    seen = {}
+    for fmt in ("csv", "xlsx", "parquet"):
+        records = by_row(read_parquet_arrow(settings.work_dir / "ingest/records" / fmt))
+        quarantine = by_row(read_parquet_arrow(settings.work_dir / "ingest/quarantine" / fmt))
+        seen[fmt] = ({n: r["name"] for n, r in records.items()}, {n: json.loads(str(q["raw"]))["NAMA"]
+                                                                 for n, q in quarantine.items()})
+    assert seen["csv"] == ({2: "AHMAD", 4: "BUDI", 5: "DEWI"}, {3: "SITI"})
+    assert seen["xlsx"] == seen["csv"] and seen["parquet"] == seen["csv"]
