@@ -225,6 +225,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     settings._lines = lines
     settings._label = label
     settings.sources, kind_problems = expand_kinds(settings.sources)
+    apply_roles(settings, data)
     check_mappings(settings, lines, label, [Problem(m, where=lines.where(label, p)) for p, m in kind_problems])
     return settings
 
@@ -256,6 +257,33 @@ def check_mappings(settings: Settings, lines: LineIndex, label: str, problems: l
                         where=lines.where(label, (*base, "encodings", pattern) if pattern else (*base, "encoding")),
                         hint="e.g. utf-8, utf-8-sig, utf-16, cp1252, latin-1, or auto")
     log.raise_if_any(SettingsError, f"{label} has mistakes")
+
+
+def apply_roles(settings: Settings, data: dict[str, Any]) -> None:
+    """Lay the defaults that follow from the sources' roles (`dtsen.roles.role_defaults`) over
+    the built-in ones: the survivorship source orders, `deaths_from`, `above_all`, and the PMT
+    survey. What the project file (or a DTSEN_* variable) sets itself is kept."""
+    from dtsen.consolidate.rules import FieldRule
+    from dtsen.roles import role_defaults, role_of
+
+    info = {name: (role_of(name, src.role, src.kind.source if src.kind else None), src.level, src.mapped_fields())
+            for name, src in settings.sources.items()}
+    found = role_defaults(info)
+    given = data.get("survivorship") if isinstance(data.get("survivorship"), dict) else {}
+    assert isinstance(given, dict)
+    sv = settings.survivorship
+    if "deaths_from" not in given and "deaths_from" not in sv.model_fields_set and found.deaths_from:
+        sv.deaths_from = list(found.deaths_from)
+    if "above_all" not in given and "above_all" not in sv.model_fields_set and found.above_all:
+        sv.above_all = list(found.above_all)
+    for rules, orders, mine in ((sv.person, found.person, given.get("person")),
+                                (sv.family, found.family, given.get("family"))):
+        named = set(mine) if isinstance(mine, dict) else set()
+        for name, order in orders.items():
+            if name not in named:
+                rules[name] = FieldRule(rule="source_order", order=list(order))
+    if found.survey and "survey" not in settings.welfare.model_fields_set:
+        settings.welfare.survey = found.survey
 
 
 def source_warnings(settings: Settings) -> list[Problem]:

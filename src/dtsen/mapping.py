@@ -38,6 +38,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from dtsen.errors import Problem, ProblemLog
+from dtsen.roles import Role
 from dtsen.schema import FIELDS, IDENTITY_FIELDS, FieldSpec
 
 DATE_FORMATS = ("DD-MM-YYYY", "DD/MM/YYYY", "YYYY-MM-DD", "DD-MM-YY", "YYYYMMDD", "EXCEL_SERIAL")
@@ -169,6 +170,9 @@ class SourceMapping(_Section):
     """How one source's files translate into canonical records."""
 
     level: Literal["person", "family"] = Field("person", description="One row is a person or a family.")
+    role: Role | None = Field(
+        None, description="What the source is (civil_registry, deaths, welfare_list, census, utility, programme, "
+        "survey, field_check, health_insurance, other): the built-in defaults follow it (see dtsen.roles).")
     files: list[str] = Field(description="File paths or glob patterns, relative to the project file.")
     format: Literal["auto", "csv", "xlsx", "parquet"] = Field("auto", description="File format (auto: by extension).")
     delimiter: str | None = Field(None, description="CSV delimiter (default: detected among , ; | and tab).")
@@ -285,7 +289,7 @@ def expand_kinds(sources: dict[str, SourceMapping]) -> tuple[dict[str, SourceMap
                                  "project already has; rename one"))
                 continue
             mapping = SourceMapping(
-                level=k.level, files=src.files, format=src.format, delimiter=src.delimiter, encoding=src.encoding,
+                level=k.level, role=src.role, files=src.files, format=src.format, delimiter=src.delimiter, encoding=src.encoding,
                 encodings=src.encodings, sheet=src.sheet, as_of=src.as_of,
                 description=f"{src.description} ({kind})" if src.description else kind,
                 columns=k.columns, compose=k.compose, constants=k.constants, value_flags=k.value_flags,
@@ -384,6 +388,10 @@ def check_mapping(name: str, src: SourceMapping, sources: dict[str, SourceMappin
             log.add(f"trust given for unknown {src.level} field {field!r}", where=at("trust", field))
         if not 0.0 <= trust <= 1.0:
             log.add(f"trust {trust} for {field!r} is outside 0..1", where=at("trust", field))
+    names = sorted(mapped & {"province_name", "regency_name", "district_name", "district_code"})
+    if names and "village_name" not in mapped:
+        log.add(f"{', '.join(names)} resolve a village code only with village_name; map the village's name too",
+                where=at("columns"))
     for field in src.required:
         if field not in mapped:
             log.add(f"required field {field!r} is not mapped from any column", where=at("required"))

@@ -72,6 +72,15 @@ SANITATION = ("SENDIRI", "BERSAMA", "UMUM", "TIDAK_ADA")
 LIGHTING = ("PLN_METER", "PLN_TANPA_METER", "NON_PLN", "TIDAK_ADA")
 COOKING_FUEL = ("LISTRIK", "GAS", "MINYAK_TANAH", "KAYU_BAKAR", "LAINNYA", "TIDAK_MEMASAK")
 
+# Regions named instead of coded: helpers that resolve the village code top down with
+# `village_name` (see `dtsen.ingest.region_names`); never in the records.
+REGION_NAMES: tuple[FieldSpec, ...] = (
+    FieldSpec("province_name", "string", "provinsi name, to resolve a village name"),
+    FieldSpec("regency_name", "string", "kabupaten/kota name, to resolve a village name"),
+    FieldSpec("district_name", "string", "kecamatan name, to resolve a village name"),
+)
+HELPER_FIELDS = ("village_name", "district_code", "province_name", "regency_name", "district_name")
+
 PERSON_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("nik", "string", "Nomor Induk Kependudukan, 16 digits"),
     FieldSpec("kk", "string", "Nomor Kartu Keluarga, 16 digits"),
@@ -87,6 +96,7 @@ PERSON_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("region_code", "string", "10-digit village code, dotted PP.KK.CC.DDDD"),
     FieldSpec("village_name", "string", "desa/kelurahan name, to resolve a missing code"),
     FieldSpec("district_code", "string", "kecamatan code PP.KK.CC, to resolve a village name"),
+    *REGION_NAMES,
     FieldSpec("address", "string", "alamat"),
     FieldSpec("rt", "string", "rukun tetangga, 3 digits", low=1, high=999),
     FieldSpec("rw", "string", "rukun warga, 3 digits", low=1, high=999),
@@ -102,6 +112,7 @@ FAMILY_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("region_code", "string", "10-digit village code, dotted PP.KK.CC.DDDD"),
     FieldSpec("village_name", "string", "desa/kelurahan name, to resolve a missing code"),
     FieldSpec("district_code", "string", "kecamatan code PP.KK.CC, to resolve a village name"),
+    *REGION_NAMES,
     FieldSpec("address", "string", "alamat"),
     FieldSpec("rt", "string", "rukun tetangga", low=1, high=999),
     FieldSpec("rw", "string", "rukun warga", low=1, high=999),

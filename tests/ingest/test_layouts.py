@@ -364,3 +364,66 @@ def test_codes_for_a_field_that_takes_none_are_a_mistake(tmp_path: Path) -> None
     text = str(info.value)
     assert "codes given for 'occupation', which takes no codes (string, free text)" in text
     assert "codes given for 'birth_date', which takes no codes (date)" in text
+
+
+# -- layout 5: regions by name --------------------------------------------------------------------
+
+NAMED_REGIONS = """\
+code,name,level
+32,Jawa Barat,province
+32.03,Kabupaten Cianjur,regency
+32.03.01,Cianjur,district
+32.03.01.1001,Sayang,village
+32.03.01.2002,Sukamaju,village
+32.03.02,Cugenang,district
+32.03.02.2001,Sukamaju,village
+32.03.02.2002,Djambudipa,village
+32.73,Kota Bandung,regency
+32.73.01,Sukasari,district
+32.73.01.1001,Sukarasa,village
+32.04,Kabupaten Bandung,regency
+32.04.05,Cileunyi,district
+32.04.05.2001,Cileunyi Kulon,village
+"""
+LISTA = """\
+[sources.listrik]
+level = "family"
+files = ["listrik.csv"]
+as_of = 2025-06-30
+[sources.listrik.columns]
+IDPEL = "full_name"
+NO_KK = "kk"
+PROV = "province_name"
+KAB = "regency_name"
+KEC = "district_name"
+DESA = "village_name"
+"""
+
+
+def test_regions_by_name_top_down_with_prefixes_variants_and_typos(tmp_path: Path, duck: Engine) -> None:
+    (tmp_path / "regions.csv").write_text(NAMED_REGIONS, encoding="utf-8")
+    (tmp_path / "dtsen.toml").write_text('[reference]\nregions = "regions.csv"\n\n' + LISTA, encoding="utf-8")
+    (tmp_path / "listrik.csv").write_text(
+        "IDPEL;NO_KK;PROV;KAB;KEC;DESA\n"
+        "P1;3203010101100001;JAWA BARAT;KABUPATEN CIANJUR;KEC. CIANJUR;DS. SUKAMAJU\n"  # 2: Sukamaju of Cianjur
+        "P2;3203020101100002;Jawa Barat;KAB. CIANJUR;CUGENANG;SUKAMAJU\n"  # 3: the other Sukamaju
+        "P3;3203020101100003;PROV. JABAR;CIANJUR;Cugenang;Jambudipa\n"  # 4: old spelling; province unknown
+        "P4;3203020101100004;;Kab Cianjur;Cugenag;Djambudipa\n"  # 5: a typo in the district
+        "P5;3273010101100005;;KOTA BANDUNG;SUKASARI;SUKARASA\n"  # 6: KOTA, not the regency
+        "P6;3204050101100006;;BANDUNG;CILEUNYI;CILEUNYI KULON\n"  # 7: BANDUNG alone is Kab. and Kota:
+        # skipped over; the district is unique in the country
+        "P7;3203010101100007;JAWA BARAT;CIANJUR;CIANJUR;DESA ENTAH\n"  # 8: no such village
+        "P8;3203010101100008;;;;SAYANG\n"  # 9: a village name alone, unique in the country
+        "P9;3203010101100009;;KAB. CIANJUR;;SUKAMAJU\n"  # 10: two SUKAMAJU in Cianjur, no district
+        "P10;3203010101100010;;KAB. ANTAH;;BERANTAH\n",  # 11: no such regency
+        encoding="utf-8")
+    settings = load_settings(tmp_path)
+    report = ingest(settings, duck)
+    rec = records(tmp_path, "listrik")
+    codes = {row: r["region_code"] for row, r in rec.items()}
+    assert codes == {2: "32.03.01.2002", 3: "32.03.02.2001", 4: "32.03.02.2002", 5: "32.03.02.2002",
+                     6: "32.73.01.1001", 7: "32.04.05.2001", 8: None, 9: "32.03.01.1001", 10: None, 11: None}
+    assert flags(rec[4]) == set() and flags(rec[7]) == set()  # names not found above a code found: no flag
+    assert "region_name_unresolved:village" in flags(rec[8]) and "region_name_unresolved:village" in flags(rec[10])
+    assert "region_name_unresolved:regency" in flags(rec[11])
+    assert report.sources[0].flags["region_name_unresolved:village"] == 2

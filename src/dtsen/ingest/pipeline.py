@@ -524,7 +524,8 @@ def _ingest_in_parallel(
     def work(tag: str) -> None:
         con = engine.connection(tag)
         try:
-            mine = RegionTables(regions.loaded, con.adopt(regions.districts), con.adopt(regions.villages))
+            mine = RegionTables(regions.loaded, con.adopt(regions.districts), con.adopt(regions.villages),
+                                con.adopt(regions.names) if regions.names is not None else None)
             checks = None
             if field_check is not None:
                 officers = con.adopt(field_check.officers) if field_check.officers is not None else None

@@ -32,6 +32,8 @@ from dtsen.config import SourceMapping
 from dtsen.engine import Engine
 from dtsen.ingest.layout import note_tokens, repeat_columns
 from dtsen.ingest.reasons import Severity, reason_code
+from dtsen.ingest.region_names import master_names
+from dtsen.ingest.region_names import resolve as resolve_region_names
 from dtsen.reference.kk import kk_parts
 from dtsen.reference.nik import (
     digits16_text,
@@ -40,8 +42,8 @@ from dtsen.reference.nik import (
     nik_parts,
     nik_sex_mismatch,
 )
-from dtsen.reference.regions import RegionMaster, name_key_expr, region_code_expr
-from dtsen.schema import FIELDS, FieldSpec, Level
+from dtsen.reference.regions import RegionMaster, region_code_expr
+from dtsen.schema import FIELDS, HELPER_FIELDS, FieldSpec, Level
 from dtsen.standardize import (
     age_at,
     clean_address,
@@ -62,9 +64,9 @@ from dtsen.standardize import (
 NULL_STR = ibis.null("string")
 
 # Fields whose value is derived or resolved rather than parsed one to one.
-_SPECIAL = {"nik", "kk", "full_name", "region_code", "village_name", "district_code", "address", "rt", "rw"}
+_SPECIAL = {"nik", "kk", "full_name", "region_code", "address", "rt", "rw", *HELPER_FIELDS}
 # Helper fields used to resolve others; never in the output.
-_HELPERS = ("village_name", "district_code")
+_HELPERS = HELPER_FIELDS
 
 # Reasons shared by several fields: written `code:field` so that the field is named.
 _PER_FIELD = {"value_invalid", "code_unknown"}
@@ -246,6 +248,7 @@ class RegionTables:
     loaded: bool
     districts: ir.Table  # code
     villages: ir.Table  # code, parent, name_key
+    names: ir.Table | None = None  # every region with the keys names are matched on (`region_names.master_names`)
 
     @classmethod
     def build(cls, engine: Engine, master: RegionMaster) -> RegionTables:
@@ -256,7 +259,9 @@ class RegionTables:
             districts = pa.table({"code": pa.array([], pa.string())})
         if villages.num_rows == 0:
             villages = pa.table({k: pa.array([], pa.string()) for k in ("code", "parent", "name_key")})
-        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages))
+        everything = arrow.select(["code", "name", "level", "parent"])
+        names = engine.materialize(master_names(engine.from_arrow(everything)))
+        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages), names)
 
 
 @dataclass(frozen=True)
@@ -383,16 +388,12 @@ def check_source(
     )
     t = flag_rounded_columns(t, ["_nik", "_kk"], by=["_file"], share=excel_zero_share)
 
-    # Region: the village code as given, or resolved from the village name within its district.
-    if {"village_name", "district_code"} <= mapped:
-        v = regions.villages
-        lookup = v.select(_vparent=v.parent, _vkey=v.name_key, _vcode=v.code)
-        # a name that is ambiguous within its district is not resolved
-        lookup = lookup.group_by(["_vparent", "_vkey"]).aggregate(_vcode=lookup._vcode.min(), _vn=lookup._vcode.count())
-        lookup = lookup.filter(lookup._vn == 1).drop("_vn")
-        t = t.mutate(_dkey=region_code_expr(col("district_code") + ".0000").left(8), _nkey=name_key_expr(col("village_name")))
-        t = t.left_join(lookup, [t._dkey == lookup._vparent, t._nkey == lookup._vkey])
-        t = t.mutate(_region=t._region.fill_null(t._vcode)).drop("_vparent", "_vkey", "_vcode", "_dkey", "_nkey")
+    # Region: the village code as given, or resolved from the names of the village and the
+    # regions above it, top down (`dtsen.ingest.region_names`).
+    named = "village_name" in mapped and regions.names is not None
+    if named:
+        t = resolve_region_names(t, regions.names, mapped & set(HELPER_FIELDS))
+        t = t.mutate(_region=t._region.fill_null(t._name_region))
     if regions.loaded:
         t = _known(t, "_nik_district", regions.districts, "_nik_district_ok")
         t = _known(t, "_kk_district", regions.districts, "_kk_district_ok")
@@ -485,6 +486,9 @@ def check_source(
         else:
             out[f] = found[f]
 
+    if named:  # the first level whose name did not resolve, where no code came of it
+        for lvl in ("province", "regency", "district", "village"):
+            checks.add("region_name_unresolved", (t._name_unresolved == lvl) & t._region.isnull(), field=lvl)
     # Region checks (only for sources that say where people live)
     if mapped & {"region_code", "village_name"}:
         region_given = t._region_given.fill_null(False)
