@@ -427,3 +427,31 @@ def test_regions_by_name_top_down_with_prefixes_variants_and_typos(tmp_path: Pat
     assert "region_name_unresolved:village" in flags(rec[8]) and "region_name_unresolved:village" in flags(rec[10])
     assert "region_name_unresolved:regency" in flags(rec[11])
     assert report.sources[0].flags["region_name_unresolved:village"] == 2
+
+
+def test_the_layouts_give_the_same_records_on_every_engine(tmp_path: Path, engine: Engine) -> None:
+    """Kinds with a parent row, value flags, a template, a constant, regions by name and a
+    control character, on DuckDB and on Spark (`-m spark`)."""
+    toml = REGSOSEK.replace('[sources.regsosek.kinds.ruta.columns]', '[sources.regsosek.kinds.ruta.value_flags.PROG]\n'
+                            'PKH = "pkh"\nBPNT = "bpnt"\n[sources.regsosek.kinds.ruta.columns]') \
+        .replace('LUAS = "floor_area"', 'LUAS = "floor_area"\n[sources.regsosek.kinds.ruta.constants]\nhas_car = false')
+    csv = "\n".join(line + (";PROG" if i == 0 else ";PKH" if line.startswith("RUTA;R1") else ";BPNT" if
+                            line.startswith("RUTA") else ";") for i, line in enumerate(REGSOSEK_CSV.splitlines()))
+    project = write_project(tmp_path, toml + LISTA.replace("IDPEL", "ID"),
+                            regsosek__csv=csv.replace("AHMAD", "AH\x1bMAD") + "\n",
+                            listrik__csv="ID;NO_KK;PROV;KAB;KEC;DESA\nP1;3204050101100001;;KAB. BANDUNG;CILENYI;"
+                                         "DS. CILEUNYI KULON\n")
+    (tmp_path / "regions.csv").write_text(NAMED_REGIONS + "32.04.05.2002,Cileunyi Wetan,village\n", encoding="utf-8")
+    settings = load_settings(project)
+    settings.ingest.work_dir = tmp_path / f"work_{engine.kind}"
+    ingest(settings, engine)
+    work = settings.work_dir / "ingest" / "records"
+    ruta = by_row(read_parquet_arrow(work / "regsosek_ruta"))
+    assert [(r["pkh"], r["bpnt"], r["has_car"], r["floor_area"]) for r in ruta.values()] == [
+        (True, False, False, 36.0), (False, True, False, 20.0)]
+    art = by_row(read_parquet_arrow(work / "regsosek_art"))
+    assert (art[3]["name"], art[3]["region_code"], flags(art[3])) == (
+        "AHMAD", "32.04.05.2001", {"control_chars_removed:full_name"})
+    assert art[7]["region_code"] is None and "parent_row_missing" in flags(art[7])
+    [pln] = read_parquet_arrow(work / "listrik").to_pylist()
+    assert pln["region_code"] == "32.04.05.2001"

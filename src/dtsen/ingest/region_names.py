@@ -25,6 +25,8 @@ combinations of a source (a few thousand), joined back to its rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 
@@ -128,13 +130,16 @@ _SCOPES: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def resolve(t: ir.Table, names: ir.Table, given: set[str]) -> ir.Table:
+def resolve(t: ir.Table, names: ir.Table, given: set[str],
+            materialize: Callable[[ir.Table], ir.Table] = lambda x: x) -> ir.Table:
     """`t` with `_name_region` (the village code its names resolve to, or null) and
     `_name_unresolved` (the first level given whose name did not resolve, or null); `names`
-    is `master_names` of the region master, `given` the helper fields the source maps."""
+    is `master_names` of the region master, `given` the helper fields the source maps.
+    `materialize` (the engine's) keeps the plan small: the name combinations are computed
+    once per level (Spark's analyzer grows with every self-join otherwise)."""
     fields = [f for f in (*NAME_FIELDS.values(), "district_code") if f in given]
     combos = t.select(*fields).distinct()
-    combos = combos.mutate(_q=ibis.row_number())
+    combos = combos.mutate(_q=ibis.row_number().over(order_by=[combos[f] for f in fields]))
     keys: dict[str, ir.Value] = {}
     for level, f in NAME_FIELDS.items():
         if f in given and not (level == "district" and "district_code" in given):
@@ -143,7 +148,7 @@ def resolve(t: ir.Table, names: ir.Table, given: set[str]) -> ir.Table:
         keys["_k_kind"] = regency_kind_expr(combos.regency_name)
     if "district_code" in given:  # a coded district is taken as it is
         keys["_c_district"] = region_code_expr(combos.district_code + ".0000").left(8).nullif("")
-    combos = combos.mutate(**keys)
+    combos = materialize(combos.mutate(**keys))
     code: dict[str, str] = {"district": "_c_district"} if "district_code" in given else {}
     for level in LEVELS:
         key = f"_k_{level}"
@@ -162,8 +167,8 @@ def resolve(t: ir.Table, names: ir.Table, given: set[str]) -> ir.Table:
         nowhere = ibis.and_(*(queries[f"_s_{p}"].isnull() for p, _ in scopes)) if scopes else ibis.literal(True)
         q = queries.filter(nowhere).mutate(_scope=NULL_STR)
         pieces.append((_match if level in ("province", "regency") else _exact)(q, names, level, None))
-        picked = _first(pieces).rename(_pq="_q", **{f"_c_{level}": "_code"})
-        combos = combos.left_join(picked, combos._q == picked._pq).drop("_pq")
+        picked = materialize(_first(pieces).rename(_pq="_q", **{f"_c_{level}": "_code"}))
+        combos = materialize(combos.left_join(picked, combos._q == picked._pq).drop("_pq"))
         code[level] = f"_c_{level}"
     unresolved = [(combos[f"_k_{lvl}"].notnull() & combos[code[lvl]].isnull(), lvl)
                   for lvl in LEVELS if f"_k_{lvl}" in combos.columns]
@@ -172,6 +177,7 @@ def resolve(t: ir.Table, names: ir.Table, given: set[str]) -> ir.Table:
         _name_region=combos[code["village"]] if "village" in code else NULL_STR,
         _name_unresolved=ibis.cases(*unresolved, else_=NULL_STR) if unresolved else NULL_STR,
     )
+    out = materialize(out)
     j = t.left_join(out, [t[f].fill_null("\x00") == out[f"_n_{f}"].fill_null("\x00") for f in fields])
     return j.drop(*[f"_n_{f}" for f in fields])
 

@@ -31,6 +31,7 @@ from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
 from dtsen.errors import InputFileError
 from dtsen.ingest.csv_reader import rejoin
+from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.staging import (
     Header,
     ReadOptions,
@@ -96,12 +97,14 @@ def _compare_headers(path: Path, first: tuple[str, Header], sheet: str, header: 
     name, expected = first
     if header.names == expected.names:
         return
-    only_first = [c for c in expected.names if c not in header.names]
-    only_here = [c for c in header.names if c not in expected.names]
+    # cells of a first row that is data, not a header, must not print a NIK
+    only_first = [mask_digits(c) for c in expected.names if c not in header.names]
+    only_here = [mask_digits(c) for c in header.names if c not in expected.names]
     if only_first or only_here:
         diff = f"only in {name!r}: {only_first}; only in {sheet!r}: {only_here}"
     else:
-        diff = f"the same columns in another order ({expected.names} vs {header.names})"
+        diff = f"the same columns in another order ({[mask_digits(c) for c in expected.names]} vs "
+        diff += f"{[mask_digits(c) for c in header.names]})"
     raise InputFileError(
         f"{path}: sheets {name!r} and {sheet!r} have different headers, so they are not one source: "
         f"{diff}; choose one sheet with the sheet option"
