@@ -18,9 +18,10 @@ parses and checks like any column:
   (same KK, else same NIK) in the source: a family listed once for PKH and once for BPNT has
   both. A value the list does not name is `code_unknown:<COLUMN>`.
 
-Control characters are removed from every value (`dtsen.standardize.control`). Warnings found
-here travel to `validate.check_source` in one `_notes` column (`;`-framed tokens such as
-`;control_chars_removed:full_name;`), which `note_tokens` lists.
+Warnings found here travel to `validate.check_source` in one `_notes` column (`;`-framed
+tokens such as `;kind_unknown;`), which `note_tokens` lists; a source without such layouts has
+none. Control characters are removed later, per distinct value, where each field is read
+(`validate.parsed_lookups`, the name and address lookups).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import ibis
 import ibis.expr.types as ir
 
 from dtsen.mapping import KindInfo, SourceMapping, constant_text, parse_template
-from dtsen.standardize import code_key_expr, had_control, strip_control
+from dtsen.standardize import code_key_expr
 from dtsen.standardize.codes import code_key
 
 NULL_STR = ibis.null("string")
@@ -69,9 +70,9 @@ def field_values(t: ir.Table, src: SourceMapping, only: set[str] | None = None) 
 
 
 def note_tokens(src: SourceMapping) -> list[tuple[str, str | None]]:
-    """Every (reason code, field) the `_notes` column of `raw_table` can carry for `src`."""
-    tokens: list[tuple[str, str | None]] = [("control_chars_removed", f) for f in sorted(src.mapped_fields())]
-    tokens += [("code_unknown", column) for column in src.value_flags]
+    """Every (reason code, field) the `_notes` column of `raw_table` can carry for `src` (none:
+    the table has no `_notes`)."""
+    tokens: list[tuple[str, str | None]] = [("code_unknown", column) for column in src.value_flags]
     if src.kind is not None:
         if src.kind.first:
             tokens.append(("kind_unknown", None))
@@ -133,12 +134,9 @@ def raw_table(groups: list[ir.Table], name: str, src: SourceMapping, parent: Sou
     if src.value_flags:
         u = _value_flags(u, src)
         notes += [(f"_n_vf{i}", _token("code_unknown", column)) for i, column in enumerate(src.value_flags)]
-    # control characters out of every value, and the fields that had some noted
-    cleaned = {f: strip_control(u[f]) for f in fields}
-    parts = [(u[c], token) for c, token in notes]
-    parts += [(had_control(u[f], cleaned[f]), _token("control_chars_removed", f)) for f in fields]
     flag_keys = [u[f"_vf{i}"] for i in range(len(src.value_flags))]  # what the rows say, for repeats
-    return u.select(*[u[c] for c in _BASE], *flag_keys, _notes=_notes(parts), **cleaned)
+    extra = {"_notes": _notes([(u[c], token) for c, token in notes])} if notes else {}
+    return u.select(*[u[c] for c in _BASE], *flag_keys, **extra, **{f: u[f] for f in fields})
 
 
 def repeat_columns(src: SourceMapping) -> list[str]:

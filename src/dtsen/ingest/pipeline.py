@@ -427,7 +427,8 @@ def ingest(
     watch = progress or _Silent()
     files = resolve_files(settings, sources)
     master = load_regions(settings)
-    regions = RegionTables.build(engine, master)
+    named = any("village_name" in settings.sources[name].mapped_fields() for name in files)
+    regions = RegionTables.build(engine, master, names=named)
     field_results = any("family_ref" in settings.sources[name].columns.values() for name in files)
     field_check = load_field_check(settings, engine) if field_results else None  # a missing officer list: now
     for name, paths in files.items():

@@ -121,7 +121,8 @@ def check_sources(settings: Settings, engine: Engine, only: Sequence[str] | None
                   rows: int = 1000) -> list[SourceCheck]:
     """Check every source (or the named ones) on the first `rows` rows of each of its files."""
     files = resolve_files(settings, only)
-    regions = RegionTables.build(engine, load_regions(settings))
+    named = any("village_name" in settings.sources[name].mapped_fields() for name in files)
+    regions = RegionTables.build(engine, load_regions(settings), names=named)
     out: list[SourceCheck] = []
     with tempfile.TemporaryDirectory(prefix="dtsen-check-") as tmp:
         staged_by_key: dict[tuple[str, ...], StagedSource] = {}

@@ -50,6 +50,7 @@ from dtsen.standardize import (
     clean_text,
     code_key_expr,
     extract_rt_rw,
+    had_control,
     normalize_rt,
     parse_date,
     parse_float,
@@ -57,6 +58,7 @@ from dtsen.standardize import (
     prepared_date,
     prepared_number,
     standardize_names,
+    strip_control,
     translate,
     translate_bool,
 )
@@ -64,12 +66,15 @@ from dtsen.standardize import (
 NULL_STR = ibis.null("string")
 
 # Fields whose value is derived or resolved rather than parsed one to one.
-_SPECIAL = {"nik", "kk", "full_name", "region_code", "address", "rt", "rw", *HELPER_FIELDS}
+_SPECIAL = {"nik", "kk", "full_name", "region_code", "address", *HELPER_FIELDS}
+_RT = ("rt", "rw")  # read by `_rt_parser`
 # Helper fields used to resolve others; never in the output.
 _HELPERS = HELPER_FIELDS
 
 # Reasons shared by several fields: written `code:field` so that the field is named.
 _PER_FIELD = {"value_invalid", "code_unknown"}
+
+Range = tuple[float | None, float | None]
 
 _IBIS_TYPES: dict[str, str] = {"string": "string", "date": "date", "int": "int64", "float": "float64", "bool": "boolean"}
 
@@ -153,14 +158,24 @@ def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser
 @dataclass(frozen=True)
 class Parser:
     """How a field's raw text is read: `prepare` gives the text the parse reads (computed once,
-    as a column), `parse(raw, prepared)` the typed value and whether it is bad."""
+    as a column), `parse(raw, prepared)` the typed value and whether it is bad; `limits(raw,
+    prepared)`, when given, whether the value is out of its range (else a number's range is
+    checked on the value)."""
 
     reason: str
     prepare: Callable[[ir.StringValue], ir.StringValue]
     parse: Callable[[ir.StringValue, ir.StringValue], tuple[ir.Value, ir.BooleanValue]]
+    limits: Callable[[ir.StringValue, ir.StringValue], ir.BooleanValue] | None = None
 
 
-Range = tuple[float | None, float | None]
+def _rt_parser(bounds: Range | None) -> Parser:
+    """An RT or RW column read as 3 digits (`_rt_checked`)."""
+    return Parser(
+        "value_invalid",
+        prepare=lambda raw: raw,
+        parse=lambda raw, _: (_rt_checked(raw, bounds)[0], _rt_checked(raw, bounds)[2]),
+        limits=lambda raw, _: _rt_checked(raw, bounds)[1],
+    )
 
 
 def default_ranges() -> dict[str, Range]:
@@ -192,9 +207,11 @@ def parsed_lookups(
     Raw values repeat (a source has a handful of sex codes, some thousands of birth dates):
     parsing each distinct value once and joining is far cheaper than parsing every row. The
     lookup has one row per (field, value) and one value column per type, and is computed in a
-    single pass. Returns, per field, the raw column and its slice of the lookup, keyed by
-    `_k_<field>` with `_<field>_value`, `_<field>_bad` and `_<field>_oor` (a number outside
-    its range in `ranges`, withheld: the value is null) (for `join_lookups`).
+    single pass. Control characters are removed from each value before it is read. Returns,
+    per field, the raw column and its slice of the lookup, keyed by `_k_<field>` with
+    `_<field>_value`, `_<field>_bad`, `_<field>_oor` (a number outside its range in `ranges`,
+    withheld: the value is null) and `_<field>_ctl` (control characters were removed) (for
+    `join_lookups`).
     """
     bounds = default_ranges() if ranges is None else ranges
     def union(pieces: list[ir.Table]) -> ir.Table:
@@ -206,24 +223,29 @@ def parsed_lookups(
     for fname, (_, parser) in fields.items():
         values = raw.select(_v=raw[fname]).distinct()
         values = values.filter(values._v.notnull())
-        prepared.append(values.select(_f=ibis.literal(fname), _v=values._v, _p=parser.prepare(values._v)))
+        clean = strip_control(values._v)  # control characters out, per distinct value
+        prepared.append(values.select(_f=ibis.literal(fname), _v=values._v, _c=clean, _ctl=had_control(values._v, clean),
+                                      _p=parser.prepare(clean)))
     texts = engine.materialize(union(prepared))
     pieces = []
     for fname, (spec, parser) in fields.items():
         values = texts.filter(texts._f == fname)
-        value, bad = parser.parse(values._v, values._p)
+        value, bad = parser.parse(values._c, values._p)
         oor: ir.BooleanValue = ibis.literal(False)
-        if spec.dtype in ("int", "float"):
+        if parser.limits is not None:
+            oor = parser.limits(values._c, values._p)
+        elif spec.dtype in ("int", "float"):
             oor = out_of_range(value, bounds.get(fname))
             value = ibis.ifelse(oor, ibis.null(_IBIS_TYPES[spec.dtype]), value)
         typed = {f"_t_{d}": (value if d == spec.dtype else ibis.null(_IBIS_TYPES[d])) for d in _IBIS_TYPES}
-        pieces.append(values.select(_f=values._f, _v=values._v, _bad=bad, _oor=oor, **typed))
+        pieces.append(values.select(_f=values._f, _v=values._v, _bad=bad, _oor=oor, _ctl=values._ctl, **typed))
     lookup = engine.materialize(union(pieces))
     out = []
     for fname, (spec, _) in fields.items():
         part = lookup.filter(lookup._f == fname)
         out.append((fname, part.select(**{f"_k_{fname}": part._v, f"_{fname}_value": part[f"_t_{spec.dtype}"],
-                                          f"_{fname}_bad": part._bad, f"_{fname}_oor": part._oor})))
+                                          f"_{fname}_bad": part._bad, f"_{fname}_oor": part._oor,
+                                          f"_{fname}_ctl": part._ctl})))
     return out
 
 
@@ -251,7 +273,8 @@ class RegionTables:
     names: ir.Table | None = None  # every region with the keys names are matched on (`region_names.master_names`)
 
     @classmethod
-    def build(cls, engine: Engine, master: RegionMaster) -> RegionTables:
+    def build(cls, engine: Engine, master: RegionMaster, names: bool = True) -> RegionTables:
+        """The tables of `master`; `names=False` skips the name keys (no source names regions)."""
         arrow = master.to_arrow()
         districts = arrow.filter(pc.equal(arrow["level"], "district")).select(["code"])
         villages = arrow.filter(pc.equal(arrow["level"], "village")).select(["code", "parent", "name_key"])
@@ -259,9 +282,11 @@ class RegionTables:
             districts = pa.table({"code": pa.array([], pa.string())})
         if villages.num_rows == 0:
             villages = pa.table({k: pa.array([], pa.string()) for k in ("code", "parent", "name_key")})
-        everything = arrow.select(["code", "name", "level", "parent"])
-        names = engine.materialize(master_names(engine.from_arrow(everything)))
-        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages), names)
+        keyed = None
+        if names:
+            everything = arrow.select(["code", "name", "level", "parent"])
+            keyed = engine.materialize(master_names(engine.from_arrow(everything)))
+        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages), keyed)
 
 
 @dataclass(frozen=True)
@@ -343,7 +368,8 @@ def check_source(
     mapped = src.mapped_fields()
     as_of = src.as_of
 
-    t = _mark_repeats(raw, repeat_columns(src) if "_notes" in raw.columns else sorted(mapped))
+    repeats = repeat_columns(src)
+    t = _mark_repeats(raw, repeats if all(c in raw.columns for c in repeats) else sorted(mapped))
     # The identifiers' cleaned texts, once, as columns: every NIK and KK check reads them.
     ids = [f for f in ("nik", "kk") if f in mapped]
     texts = {f: digits16_text(t[f]) for f in ids}
@@ -352,7 +378,7 @@ def check_source(
     # Every field but the identifiers and the region is parsed once per distinct raw value;
     # these lookups (and names' and addresses') are joined first, in one chain.
     parsers = {
-        spec.name: _field_parser(spec, src, as_of)
+        spec.name: _rt_parser(ranges.get(spec.name)) if spec.name in _RT else _field_parser(spec, src, as_of)
         for spec in specs.values()
         if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS
     }
@@ -435,7 +461,8 @@ def check_source(
             out[spec.name] = t[f"_{spec.name}_value"]
             reason = parsers[spec.name].reason
             checks.add(reason, t[f"_{spec.name}_bad"], field=spec.name if reason in _PER_FIELD else None)
-            if spec.dtype in ("int", "float"):
+            checks.add("control_chars_removed", t[f"_{spec.name}_ctl"], field=spec.name)
+            if spec.dtype in ("int", "float") or spec.name in _RT:
                 checks.add("value_out_of_range", t[f"_{spec.name}_oor"], field=spec.name)
         elif spec.name not in _SPECIAL and spec.name not in _HELPERS:
             out[spec.name] = _typed_null(spec)
@@ -446,6 +473,7 @@ def check_source(
         out.update(full_name=t._full_name_clean, name=t._name, name_titles=t._name_titles,
                    name_tokens=t._name_tokens, name_phonetic=t._name_phonetic)
         checks.add("name_missing", t._name.isnull())
+        checks.add("control_chars_removed", t._name_ctl, field="full_name")
     else:
         out.update(full_name=NULL_STR, name=NULL_STR, name_titles=NULL_STR,
                    name_tokens=ibis.null("array<string>"), name_phonetic=NULL_STR)
@@ -476,15 +504,11 @@ def check_source(
     rt_found = t._addr_rt if "address" in mapped else NULL_STR
     rw_found = t._addr_rw if "address" in mapped else NULL_STR
     out["address"] = t._addr_clean if "address" in mapped else NULL_STR
+    if "address" in mapped:
+        checks.add("control_chars_removed", t._addr_ctl, field="address")
     found = {"rt": rt_found, "rw": rw_found}
-    for f in ("rt", "rw"):
-        if f in mapped:
-            given, oor, invalid = _rt_checked(col(f), ranges.get(f))
-            checks.add("value_out_of_range", oor, field=f)
-            checks.add("value_invalid", invalid, field=f)
-            out[f] = given.fill_null(found[f])
-        else:
-            out[f] = found[f]
+    for f in _RT:
+        out[f] = out[f].fill_null(found[f]) if f in mapped else found[f]
 
     if named:  # the first level whose name did not resolve, where no code came of it
         for lvl in ("province", "regency", "district", "village"):
@@ -519,7 +543,7 @@ def check_source(
 
 
 def _rt_checked(raw: ir.StringValue, bounds: Range | None) -> tuple[ir.StringValue, ir.BooleanValue, ir.BooleanValue]:
-    """An RT or RW column: its 3-digit value (null when bad), whether a number outside the
+    """An RT or RW value: its 3-digit value (null when bad), whether a number outside the
     range was given ("-5", "0", "1234": out of range) and whether the text is no RT at all
     ("NaN", "inf", "abc": invalid). A blank or a dash is missing, not bad."""
     text = raw.strip()
@@ -567,9 +591,11 @@ def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
     Built once for all sources, since the same name recurs across them.
     """
     values = table.select(_v=table.full_name).distinct()
-    values = engine.materialize(values.filter(values._v.notnull()))
-    named = standardize_names(engine.materialize, values, "_v", "_name_")
-    return engine.materialize(named.mutate(_full_name_clean=clean_text(named._v)).rename(_name="_name_name"))
+    values = values.filter(values._v.notnull())
+    values = engine.materialize(values.mutate(_s=strip_control(values._v)))  # control characters out
+    named = standardize_names(engine.materialize, values, "_s", "_name_")
+    return engine.materialize(named.mutate(_full_name_clean=clean_text(named._s), _name_ctl=had_control(named._v, named._s))
+                              .drop("_s").rename(_name="_name_name"))
 
 
 def _address_lookup(engine: Engine, raw: ir.Table) -> ir.Table:
@@ -577,8 +603,10 @@ def _address_lookup(engine: Engine, raw: ir.Table) -> ir.Table:
     keyed by `_k_address`."""
     values = raw.select(_k_address=raw.address).distinct()
     values = values.filter(values._k_address.notnull())
-    rt, rw = extract_rt_rw(values._k_address)
-    return engine.materialize(values.mutate(_addr_clean=clean_address(values._k_address), _addr_rt=rt, _addr_rw=rw))
+    values = engine.materialize(values.mutate(_s=strip_control(values._k_address)))  # control characters out
+    rt, rw = extract_rt_rw(values._s)
+    return engine.materialize(values.mutate(_addr_clean=clean_address(values._s), _addr_rt=rt, _addr_rw=rw,
+                                            _addr_ctl=had_control(values._k_address, values._s)).drop("_s"))
 
 
 @dataclass(frozen=True)
