@@ -131,14 +131,16 @@ _SCOPES: dict[str, list[tuple[str, str]]] = {
 
 
 def resolve(t: ir.Table, names: ir.Table, given: set[str],
-            materialize: Callable[[ir.Table], ir.Table] = lambda x: x) -> ir.Table:
+            materialize: Callable[[ir.Table], ir.Table] = lambda x: x,
+            needed: ir.BooleanValue | None = None) -> ir.Table:
     """`t` with `_name_region` (the village code its names resolve to, or null) and
     `_name_unresolved` (the first level given whose name did not resolve, or null); `names`
-    is `master_names` of the region master, `given` the helper fields the source maps.
-    `materialize` (the engine's) keeps the plan small: the name combinations are computed
-    once per level (Spark's analyzer grows with every self-join otherwise)."""
+    is `master_names` of the region master, `given` the helper fields the source maps, and
+    `needed` the rows whose names are to be resolved (default: all; a row with a village code
+    needs none). `materialize` (the engine's) keeps the plan small: the name combinations are
+    computed once per level (Spark's analyzer grows with every self-join otherwise)."""
     fields = [f for f in (*NAME_FIELDS.values(), "district_code") if f in given]
-    combos = t.select(*fields).distinct()
+    combos = (t if needed is None else t.filter(needed)).select(*fields).distinct()
     combos = combos.mutate(_q=ibis.row_number().over(order_by=[combos[f] for f in fields]))
     keys: dict[str, ir.Value] = {}
     for level, f in NAME_FIELDS.items():
@@ -167,7 +169,7 @@ def resolve(t: ir.Table, names: ir.Table, given: set[str],
         nowhere = ibis.and_(*(queries[f"_s_{p}"].isnull() for p, _ in scopes)) if scopes else ibis.literal(True)
         q = queries.filter(nowhere).mutate(_scope=NULL_STR)
         pieces.append((_match if level in ("province", "regency") else _exact)(q, names, level, None))
-        picked = materialize(_first(pieces).rename(_pq="_q", **{f"_c_{level}": "_code"}))
+        picked = _first(pieces).rename(_pq="_q", **{f"_c_{level}": "_code"})
         combos = materialize(combos.left_join(picked, combos._q == picked._pq).drop("_pq"))
         code[level] = f"_c_{level}"
     unresolved = [(combos[f"_k_{lvl}"].notnull() & combos[code[lvl]].isnull(), lvl)
@@ -177,7 +179,6 @@ def resolve(t: ir.Table, names: ir.Table, given: set[str],
         _name_region=combos[code["village"]] if "village" in code else NULL_STR,
         _name_unresolved=ibis.cases(*unresolved, else_=NULL_STR) if unresolved else NULL_STR,
     )
-    out = materialize(out)
     j = t.left_join(out, [t[f].fill_null("\x00") == out[f"_n_{f}"].fill_null("\x00") for f in fields])
     return j.drop(*[f"_n_{f}" for f in fields])
 

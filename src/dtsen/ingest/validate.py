@@ -418,7 +418,8 @@ def check_source(
     # regions above it, top down (`dtsen.ingest.region_names`).
     named = "village_name" in mapped and regions.names is not None
     if named:
-        t = resolve_region_names(t, regions.names, mapped & set(HELPER_FIELDS), engine.materialize)
+        t = resolve_region_names(t, regions.names, mapped & set(HELPER_FIELDS), engine.materialize,
+                                 needed=t._region.isnull())
         t = t.mutate(_region=t._region.fill_null(t._name_region))
     if regions.loaded:
         t = _known(t, "_nik_district", regions.districts, "_nik_district_ok")
