@@ -27,6 +27,7 @@ from dtsen.schema import FIELDS
 from dtsen.security.settings import SecuritySettings
 from dtsen.store.settings import StoreSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
+from dtsen.workflow.settings import WorkflowSettings
 
 PROJECT_FILE = "dtsen.toml"
 
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
     api: ApiSettings = Field(default_factory=lambda: ApiSettings())
+    workflow: WorkflowSettings = Field(default_factory=lambda: WorkflowSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")

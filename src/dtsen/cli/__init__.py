@@ -403,5 +403,6 @@ def main() -> None:  # pragma: no cover
 from dtsen.cli import release as _release  # noqa: E402
 from dtsen.cli import service as _service  # noqa: E402, F401
 from dtsen.cli import welfare as _welfare  # noqa: E402
+from dtsen.cli import workflow as _workflow  # noqa: E402, F401
 
 __all__ = ["_release", "_welfare", "app", "clean_errors", "main"]

@@ -77,6 +77,7 @@ FAMILY_GOLDEN_FIELDS: tuple[str, ...] = (
     "bpnt",
     "pbi_jk",
     "consumption_per_capita",
+    "family_status",  # AKTIF, TIDAK_DITEMUKAN or PINDAH: set only by approved field checks (dtsen.workflow)
 )
 COMPOSITION_FIELDS: tuple[str, ...] = (
     "size",
