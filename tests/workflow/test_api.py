@@ -79,8 +79,9 @@ def test_a_regency_operator_sees_and_touches_only_their_regency(api: tuple[FastA
     assert client.get("/api/cases", params={**CW, "region": "32.73"}, headers=bdg).json() == []
     assert client.get(f"/api/cases/{tid}", params=CW, headers=kota).status_code == 200
     # overdue counts: move both deadlines into the past
-    from dtsen.store.tables import cases
     import sqlalchemy as sa
+
+    from dtsen.store.tables import cases
 
     with app.state.security.store.writing() as conn:
         conn.execute(sa.update(cases).values(deadline_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)))
@@ -116,7 +117,7 @@ def _masuk(client: TestClient, nik: str, kk: str, nama: str) -> Any:
 
 
 def test_citizens_prove_who_they_are_and_see_only_their_family(api: tuple[FastAPI, TestClient]) -> None:
-    app, client = api
+    _, client = api
     assert _masuk(client, "3204055203850002", "3204050101090001", "siti  aminah").status_code == 200
     wrong = _masuk(client, "3204055203850002", "3204050101090002", "SITI AMINAH")
     unknown = _masuk(client, "3204059999990009", "3204050101090001", "SITI AMINAH")

@@ -82,7 +82,7 @@ def test_a_returned_case_voids_its_draft_batch(wf: Workflow, staff: Staff) -> No
     with pytest.raises(InvalidCaseInput, match="already in"):
         approval.compose(wf, operator, "case_work", ComposeBody(region="32.04", case_ids=ids[:1]))
     wf.act(kepala, "case_work", ids[0], "return", {"reason": "foto rumah kurang jelas"})
-    with pytest.raises(Exception, match="draft|changed"):
+    with pytest.raises(Exception, match=r"draft|changed"):
         approval.sign(wf, kepala, "case_work", batch.id)
     again = approval.compose(wf, operator, "case_work", ComposeBody(region="32.04", case_ids=ids[1:]))
     assert approval.sign(wf, kepala, "case_work", again.id).status == "signed"

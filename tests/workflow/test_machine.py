@@ -60,12 +60,13 @@ CHANGES = [{"entity": "family", "family_id": 45, "kk": "3204050101090001", "regi
 
 
 def _body(action: str, minutes_id: int) -> dict[str, Any]:
-    return {"accept": {}, "forward": {}, "verify": {}, "return": {"reason": "data belum lengkap"},
+    bodies: dict[str, dict[str, Any]] = {"accept": {}, "forward": {}, "verify": {}, "return": {"reason": "data belum lengkap"},
             "reject": {"reason": "bukan warga desa ini"}, "assign": {"officer": "petugas"},
             "musdes": {"held_on": "2026-01-10", "place": "Balai desa", "attendees": ["Kepala desa", "BPD"],
                        "decisions": "Diusulkan ke dinas sosial", "minutes_evidence_id": minutes_id},
             "visit": {"visited_on": dt.date.today().isoformat(), "found": True,
-                      "family_fields": {"floor_type": "TANAH"}}}[action]
+                      "family_fields": {"floor_type": "TANAH"}}}
+    return bodies[action]
 
 
 def _case(wf: Workflow, state: str, case_type: str, officer_id: int) -> tuple[int, int]:
@@ -130,7 +131,7 @@ def test_a_field_officer_visits_only_cases_assigned_to_them(wf: Workflow, staff:
     mine = staff.user("petugas", OFFICER, "32.04.05")
     other = staff.user("petugas2", OFFICER, "32.04.05")
     case_id, _ = _case(wf, "verification", "usul", mine.id or 0)
-    with pytest.raises(InvalidCaseInput, match="assigned|cannot be taken"):
+    with pytest.raises(InvalidCaseInput, match=r"assigned|cannot be taken"):
         wf.act(staff.access(other), "case_work", case_id, "visit", _body("visit", 0))
     view = wf.act(staff.access(mine), "case_work", case_id, "visit", _body("visit", 0))
     assert view.visit is not None and view.changes is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -44,7 +45,7 @@ def _case_with_contact(wf: Workflow, staff: Staff, channel: str = "sms") -> int:
     return view.id
 
 
-def _rows(wf: Workflow) -> list[dict[str, object]]:
+def _rows(wf: Workflow) -> list[dict[str, Any]]:
     with wf.store.reading() as conn:
         return [dict(r) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
 
