@@ -44,7 +44,7 @@ def _signed(wf: Workflow, staff: Staff) -> tuple[int, list[int]]:
 def test_signing_signs_the_content_hash_records_it_and_approves_the_cases(wf: Workflow, staff: Staff) -> None:
     batch_id, ids = _signed(wf, staff)
     with wf.store.reading() as conn:
-        row = conn.execute(sa.select(approval_batches).where(approval_batches.c.id == batch_id)).mappings().one()
+        row = dict(conn.execute(sa.select(approval_batches).where(approval_batches.c.id == batch_id)).mappings().one())
         states = conn.execute(sa.select(cases.c.state).where(cases.c.id.in_(ids))).scalars().all()
         entry = wf.security.audit.entries(conn, after=int(row["audit_seq"]) - 1, limit=1)[0]
         assert approval.verify(conn, wf.keys, row) == []

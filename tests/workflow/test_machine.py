@@ -15,6 +15,7 @@ from dtsen.security.errors import AccessDenied
 from dtsen.security.policy import Policy
 from dtsen.security.principal import Grant, Principal
 from dtsen.store.tables import case_events, case_evidence, cases
+from dtsen.workflow.cases import new_id
 from dtsen.workflow.errors import InvalidCaseInput, MachineError, TransitionRefused
 from dtsen.workflow.machine import load_machine, parse_machine
 from dtsen.workflow.service import ACTION_BODIES, Workflow
@@ -74,15 +75,14 @@ def _case(wf: Workflow, state: str, case_type: str, officer_id: int) -> tuple[in
     and the id of its uploaded minutes."""
     now = dt.datetime.now(dt.UTC)
     with wf.store.writing() as conn:
-        case_id = int(conn.execute(sa.insert(cases).values(
+        case_id = new_id(conn.execute(sa.insert(cases).values(
             case_type=case_type, kind="data_change" if case_type == "usul" else "candidate", state=state,
             region_code=VILLAGE, family_id=45, release_id="R0001", submitted_by="user:uji", reason="uji",
             proposal={}, officer_id=officer_id or None, visit={"visited_on": "2026-01-11"}, changes=CHANGES,
-            created_at=now, updated_at=now, state_since=now, deadline_at=now + dt.timedelta(days=5), version=1))
-            .inserted_primary_key[0])
-        minutes = int(conn.execute(sa.insert(case_evidence).values(
+            created_at=now, updated_at=now, state_since=now, deadline_at=now + dt.timedelta(days=5), version=1)))
+        minutes = new_id(conn.execute(sa.insert(case_evidence).values(
             case_id=case_id, kind="minutes", media_type="application/pdf", size=1, sha256="0" * 64,
-            uploaded_by="user:uji", uploaded_at=now)).inserted_primary_key[0])
+            uploaded_by="user:uji", uploaded_at=now)))
     return case_id, minutes
 
 

@@ -258,7 +258,7 @@ def changes_from_visit(answers: VisitAnswers, family: FamilyRecord | None) -> li
                 region = mv.region_code
                 moved_fields = {"region_code": mv.region_code, "address": mv.address, "rt": mv.rt, "rw": mv.rw}
                 moved_fields = {k: v for k, v in moved_fields.items() if v is not None}
-                fields.update({k: v for k, v in moved_fields.items() if k != "region_code"})
+                fields.update(moved_fields)
         out.append(Change(entity="family", family_id=family.family_id, kk=kk, region_code=region, fields=fields))
         touched: dict[int, dict[str, Value]] = {}
         for i, d in enumerate(answers.deceased):

@@ -101,8 +101,12 @@ def batch_rows(body: Mapping[str, Any], include: set[int], signed_on: dt.date) -
             continue
         observed = c.get("visited_on") or signed_on.isoformat()
         for ch in c["changes"]:
+            new = (ch.get("family_id") if ch["entity"] == "family" else ch.get("person_id")) is None
+            # the village only where the case settles it (a move, or a family or person new to the
+            # registry): elsewhere provenance keeps naming the source the village came from
+            region = ch["fields"].get("region_code") or (ch.get("region_code") if new else None)
             base = {CASE_COLUMN: case_label(int(c["case"])), BATCH_COLUMN: batch, "observed_at": observed,
-                    "region_code": _text(ch.get("region_code"))}
+                    "region_code": _text(region)}
             if ch["entity"] == "family":
                 row = {**base, "kk": _text(ch.get("kk")), **{k: _text(v) for k, v in ch["fields"].items()}}
                 out[FAMILY_SOURCE].append({k: row.get(k, "") for k in (CASE_COLUMN, BATCH_COLUMN, *FAMILY_COLUMNS)})
@@ -110,8 +114,6 @@ def batch_rows(body: Mapping[str, Any], include: set[int], signed_on: dt.date) -
                 ident = ch.get("identity") or {}
                 row = {**base, **{k: _text(ident.get(k)) for k in ("nik", "kk", "full_name", "sex", "birth_date")},
                        **{k: _text(v) for k, v in ch["fields"].items()}}
-                if ch["fields"].get("region_code"):
-                    row["region_code"] = _text(ch["fields"]["region_code"])
                 out[PERSON_SOURCE].append({k: row.get(k, "") for k in (CASE_COLUMN, BATCH_COLUMN, *PERSON_COLUMNS)})
     return out
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from dtsen.config import Settings
 from dtsen.workflow.export import ARCHIVE, BATCH_COLUMN, CASE_COLUMN, SOURCES
+from dtsen.workflow.registry import release_table
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,14 @@ def field_cases(settings: Settings, release_dir: Path, entity: str, ids: Iterabl
     """The values of `entity` ('family' or 'person') records `ids` in a release that came from an
     approved case, with the case and batch."""
     wanted = pa.array([int(i) for i in ids], pa.int64())
-    prov = pq.read_table(release_dir / "provenance.parquet",
-                         columns=["entity", "id", "field", "value", "source", "record_key", "observed_at"],
-                         filters=(pc.field("entity") == entity) & pc.field("id").isin(wanted))
+    prov = release_table(release_dir / "provenance.parquet",
+                         ["entity", "id", "field", "value", "source", "record_key", "observed_at"],
+                         (pc.field("entity") == entity) & pc.field("id").isin(wanted))
     prov = _filter_sources(prov)
     if prov.num_rows == 0:
         return []
-    links = pq.read_table(release_dir / "links.parquet", columns=["record_key", "file", "row"],
-                          filters=pc.field("record_key").isin(prov["record_key"].combine_chunks()))
+    links = release_table(release_dir / "links.parquet", ["record_key", "file", "row"],
+                          pc.field("record_key").isin(prov["record_key"].combine_chunks()))
     where = {r["record_key"]: (r["file"], int(r["row"])) for r in links.to_pylist()}
     out = []
     for r in prov.to_pylist():
@@ -99,10 +99,9 @@ class ReleaseRows:
 
 
 def release_rows(settings: Settings, release_dir: Path) -> ReleaseRows:
-    links = _filter_sources(pq.read_table(release_dir / "links.parquet",
-                                          columns=["source", "file", "row", "level", "family_id"]))
-    quarantine = _filter_sources(pq.read_table(release_dir / "quarantine.parquet",
-                                               columns=["source", "file", "row", "reasons"]))
+    sources = pc.field("source").isin(pa.array(list(SOURCES), pa.string()))
+    links = release_table(release_dir / "links.parquet", ["source", "file", "row", "level", "family_id"], sources)
+    quarantine = release_table(release_dir / "quarantine.parquet", ["source", "file", "row", "reasons"], sources)
     out = ReleaseRows({}, {})
     for r in links.to_pylist():
         found = case_of(settings, r["file"], int(r["row"]))

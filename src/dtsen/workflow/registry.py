@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.dataset as pads
 
 from dtsen.release.store import ReleaseStore
 
@@ -83,10 +83,17 @@ class Registry(Protocol):
     def candidates(self, region_prefix: str) -> list[Candidate]: ...
 
 
+def release_table(path: Path, columns: tuple[str, ...] | list[str], filters: Any = None) -> pa.Table:
+    """A table of a release (one Parquet file, or a folder of part files as Spark writes them),
+    only the `columns` it has, only the rows `filters` keeps."""
+    files = sorted(str(f) for f in path.glob("*.parquet")) if path.is_dir() else [str(path)]
+    dataset = pads.dataset(files, format="parquet")
+    present = set(dataset.schema.names)
+    return dataset.to_table(columns=[c for c in columns if c in present], filter=filters)
+
+
 def _rows(path: Path, columns: tuple[str, ...], filters: Any) -> list[dict[str, Any]]:
-    present = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[c for c in columns if c in present], filters=filters)
-    return table.to_pylist()
+    return list(release_table(path, columns, filters).to_pylist())
 
 
 def _person(row: Mapping[str, Any]) -> PersonRecord:
@@ -128,7 +135,7 @@ class ReleaseRegistry:
 
     def candidates(self, region_prefix: str) -> list[Candidate]:
         path = self.path / "verification_candidates.parquet"
-        table = pq.read_table(path, columns=["family_id", "region_code", "priority"])
+        table = release_table(path, ["family_id", "region_code", "priority"])
         if region_prefix:
             codes = table.column("region_code")
             keep = pc.or_(pc.equal(codes, region_prefix), pc.starts_with(codes, region_prefix + "."))
