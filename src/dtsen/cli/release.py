@@ -22,6 +22,7 @@ STEP_LABELS = {
     "assess": "menilai kualitas / assess",
     "write": "menulis rilis / write",
     "publish": "menerbitkan / publish",
+    "index": "indeks layanan / serving index",
 }
 
 

@@ -178,7 +178,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
                 engine.write_parquet(table, staging / f"{name}.parquet", order_by=TABLE_ORDER[name])
                 checkpoint(f"write:{name}")
             # the linkage mapping and the PMT model travel with the release
-            copy_private(settings.work_dir / "link", staging / "link", only={"manifest.json", "links.parquet"})
+            copy_private(settings.work_dir / "link", staging / "link", only={"manifest.json", "links.parquet", "model.json"})
             if ranked.model.path is not None:
                 copy_private(ranked.model.path, staging / "model" / safe_component(ranked.model.model_id, "model id"))
             regions = load_regions(settings)
@@ -226,6 +226,12 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         steps["publish"] = round(time.perf_counter() - t0, 3)
         if on_step:
             on_step("publish", "done", None, steps["publish"])
+        if settings.serving.index_on_build:
+            from dtsen.serve.index import index_release
+
+            # the release is current already; the service keeps serving the previous one until
+            # this index is in place (a release without an index is `pending`)
+            run("index", lambda: index_release(settings, release_id, engine=engine if engine.kind == "duckdb" else None))
         if workflow is not None:
             workflow.published(release_id, path)  # approved cases in this release become released
     return BuildResult(release_id=release_id, path=path, manifest=manifest, steps=steps)

@@ -29,6 +29,7 @@ import ibis.expr.types as ir
 from dtsen.config import Settings
 from dtsen.engine import Engine, typed
 from dtsen.errors import DtsenError
+from dtsen.export import Column, write_csv_batches
 from dtsen.welfare.artefact import ModelArtefact, find_model, models_dir
 from dtsen.welfare.poverty import read_poverty_lines
 from dtsen.welfare.predictors import family_features
@@ -225,18 +226,32 @@ def _counts(ranked: ir.Table) -> dict[str, int]:
 
 def write_recipient_reports(engine: Engine, ranked: ir.Table, out_dir: Path) -> dict[str, Path]:
     """The current-recipient report by regency, and the leakage and undercoverage lists."""
-    from dtsen.welfare.recipients import current_recipient_report, leakage_list, undercoverage_list
+    from dtsen.welfare.recipients import (
+        LIST_COLUMNS,
+        PROGRAMMES,
+        current_recipient_report,
+        leakage_list,
+        undercoverage_list,
+    )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"report": engine.write_parquet(current_recipient_report(ranked), out_dir / "report.parquet",
                                             order_by=["region", "programme"])}
+    columns = [_list_column(name, PROGRAMMES) for name in LIST_COLUMNS]
     for name, table in (("leakage", leakage_list(ranked)), ("undercoverage", undercoverage_list(ranked))):
-        path = out_dir / f"{name}.csv"
-        table.order_by(["region_code", "family_id"]).to_pyarrow().to_pandas().to_csv(
-            path, index=False, encoding="utf-8-sig"
-        )
-        files[name] = path
+        rows = table.order_by(["region_code", "family_id"]).to_pyarrow()
+        files[name] = write_csv_batches(out_dir / f"{name}.csv", columns, rows.to_batches())
     return files
+
+
+def _list_column(name: str, programmes: tuple[str, ...]) -> Column:
+    """A column of the leakage and undercoverage lists (`dtsen.export`): codes kept as text,
+    programme flags as YA / TIDAK, counts and amounts as numbers."""
+    if name == "kk" or name.endswith("_code"):
+        return Column(name, "code", key=name)
+    if name in programmes:
+        return Column(name, "text", key=name)
+    return Column(name, "number", key=name)
 
 
 def current_run(engine: Engine, settings: Settings) -> tuple[ModelArtefact, ir.Table, ir.Table]:
