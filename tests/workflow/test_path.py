@@ -107,6 +107,16 @@ def test_usul_to_release_with_provenance_and_outcome(first_release: tuple[Path, 
     fam_a, head, dying = pick["families"][pick["a"]], pick["head"], pick["dying"]
     village = fam_a["region_code"]
     regency = village[:5]
+    # the workflow looks families up in the serving index, and finds what the release holds
+    from dtsen.workflow.registry import ReleaseRegistry, ServingRegistry
+
+    served = app.state.workflow.registry()
+    assert isinstance(served, ServingRegistry) and served.release_id == "R0001"
+    parquet = ReleaseRegistry(r1).family(pick["a"])
+    indexed = served.family(pick["a"])
+    assert parquet is not None and indexed is not None and indexed.members == parquet.members
+    assert {k: v for k, v in parquet.values.items() if k != "family_status"} == dict(indexed.values)
+    assert served.person_by_nik(head["nik"]) == ReleaseRegistry(r1).person_by_nik(head["nik"])
     today = dt.date.today().isoformat()
 
     # 1. the citizen proves who they are and files an usul about their own family

@@ -150,3 +150,52 @@ def current_registry(release_dir: Path) -> ReleaseRegistry | None:
     store = ReleaseStore(release_dir)
     current = store.current()
     return None if current is None else ReleaseRegistry(store.path(current))
+
+
+class ServingRegistry:
+    """The registry through the serving index (`dtsen.serve`): point lookups of the current
+    release that never scan Parquet. Candidates are read from the release itself (they are not
+    in the index)."""
+
+    def __init__(self, releases: Any) -> None:  # dtsen.serve.releases.ServingReleases
+        self.releases = releases
+        with releases.acquire() as handle:
+            self.release_id: str = handle.release_id
+        self.path = releases.store.path(self.release_id)
+
+    @staticmethod
+    def _person(p: Any) -> PersonRecord:
+        return PersonRecord(person_id=p.person_id, family_id=p.family_id, nik=p.nik, kk=p.kk, full_name=p.full_name,
+                            sex=p.sex, birth_date=p.birth_date, relationship=p.relationship, region_code=p.region_code,
+                            address=p.address, rt=p.rt, rw=p.rw, is_deceased=bool(p.is_deceased))
+
+    def _family(self, record: Any) -> FamilyRecord | None:
+        if record is None:
+            return None
+        f = record.family
+        values = f.model_dump()
+        return FamilyRecord(family_id=f.family_id, kk=f.kk, region_code=f.region_code, address=f.address, rt=f.rt,
+                            rw=f.rw, values={k: values[k] for k in FAMILY_VALUES if k in values},
+                            members=tuple(self._person(m) for m in record.members))
+
+    def family(self, family_id: int) -> FamilyRecord | None:
+        from dtsen.serve.lookups import family_by_id
+
+        with self.releases.acquire() as h:
+            return self._family(family_by_id(h, family_id))
+
+    def person_by_nik(self, nik: str) -> PersonRecord | None:
+        from dtsen.serve.lookups import persons_by_nik
+
+        with self.releases.acquire() as h:
+            found = persons_by_nik(h, nik)
+        return self._person(found[0]) if len(found) == 1 else None
+
+    def family_by_kk(self, kk: str) -> FamilyRecord | None:
+        from dtsen.serve.lookups import family_by_kk
+
+        with self.releases.acquire() as h:
+            return self._family(family_by_kk(h, kk))
+
+    def candidates(self, region_prefix: str) -> list[Candidate]:
+        return ReleaseRegistry(self.path).candidates(region_prefix)

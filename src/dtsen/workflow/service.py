@@ -48,7 +48,7 @@ from dtsen.workflow.evidence import KINDS, EvidenceStore, inspect
 from dtsen.workflow.guards import Facts, unmet
 from dtsen.workflow.machine import CASE_PURPOSE, Machine, Transition, load_machine
 from dtsen.workflow.outbox import seal_address
-from dtsen.workflow.registry import FamilyRecord, Registry, current_registry
+from dtsen.workflow.registry import FamilyRecord, Registry, ServingRegistry, current_registry
 
 if TYPE_CHECKING:
     from dtsen.api.access import Access
@@ -152,6 +152,7 @@ class Workflow:
         self.clock = security.audit.clock
         ws = self.settings.workflow
         self.evidence = EvidenceStore(self.settings.path(ws.evidence_dir))
+        self._serving: Any = None  # dtsen.serve.releases.ServingReleases, opened at the first lookup
 
     @classmethod
     def open(cls, security: Security) -> Workflow:
@@ -164,7 +165,19 @@ class Workflow:
 
     # -- the registry ---------------------------------------------------------------------------
     def registry(self) -> Registry:
+        """The current release: through its serving index when it has one (point lookups), else
+        from its Parquet tables."""
+        from dtsen.serve.releases import NoReleaseError, ServingReleases
+
+        if self._serving is None:
+            self._serving = ServingReleases.from_settings(self.settings)
         reg = current_registry(self.settings.path(self.settings.release.dir))
+        try:
+            served = ServingRegistry(self._serving)
+            if reg is not None and served.release_id == reg.release_id:  # not an older one while indexing
+                return served
+        except NoReleaseError:
+            pass
         if reg is None:
             raise RegistryUnavailable("belum ada rilis / no release is published yet: cases about families need one")
         return reg
