@@ -250,6 +250,9 @@ def changes_from_visit(answers: VisitAnswers, family: FamilyRecord | None) -> li
                 fields.pop(name, None)
         moved_fields: dict[str, Value] = {}
         if answers.moved is not None and answers.moved.region_code is None:
+            if answers.family_fields or answers.member_updates or answers.new_persons or answers.moved.address:
+                log.add("a family that moved away to an unknown place has no other answers (give the new "
+                        "village to move it)", where="moved")
             fields = {"family_status": "PINDAH"}
         else:
             fields["family_status"] = "AKTIF"
