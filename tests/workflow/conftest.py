@@ -64,6 +64,13 @@ def write_release(root: Path, release_id: str = "R0001") -> Path:
             {"family_id": 47, "region_code": OTHER_VILLAGE, "priority": 2},
             {"family_id": 90, "region_code": OTHER_REGENCY_VILLAGE, "priority": 1}]
     pq.write_table(pa.Table.from_pylist(cand), out / "verification_candidates.parquet")
+    links = pa.schema([("record_key", pa.string()), ("source", pa.string()), ("file", pa.string()),
+                       ("sheet", pa.string()), ("row", pa.int64()), ("level", pa.string()),
+                       ("person_id", pa.int64()), ("family_id", pa.int64())])
+    pq.write_table(links.empty_table(), out / "links.parquet")
+    quarantine = pa.schema([("source", pa.string()), ("file", pa.string()), ("sheet", pa.string()),
+                            ("row", pa.int64()), ("reasons", pa.string())])
+    pq.write_table(quarantine.empty_table(), out / "quarantine.parquet")
     (root / "releases" / "CURRENT").write_text(release_id, encoding="utf-8")
     return out
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dtsen.config import Settings
+from dtsen.workflow.errors import WorkflowError
 from dtsen.workflow.export import ARCHIVE, BATCH_COLUMN, CASE_COLUMN, SOURCES
 from dtsen.workflow.registry import release_table
 
@@ -99,6 +100,9 @@ class ReleaseRows:
 
 
 def release_rows(settings: Settings, release_dir: Path) -> ReleaseRows:
+    for name in ("links", "quarantine"):
+        if not (release_dir / f"{name}.parquet").exists():
+            raise WorkflowError(f"{release_dir} has no {name}.parquet: is it a release `dtsen build` published?")
     sources = pc.field("source").isin(pa.array(list(SOURCES), pa.string()))
     links = release_table(release_dir / "links.parquet", ["source", "file", "row", "level", "family_id"], sources)
     quarantine = release_table(release_dir / "quarantine.parquet", ["source", "file", "row", "reasons"], sources)
