@@ -184,3 +184,28 @@ def test_signing_refuses_a_batch_whose_cases_changed_since_it_was_composed(wf: W
             changes=[{"entity": "family", "family_id": 45, "fields": {"has_car": False}}]))
     with pytest.raises(BatchRefused, match="changed since it was composed"):
         approval.sign(wf, staff.as_user("bupati", "kepala_daerah", "32.04"), "case_work", batch.id)
+
+
+def test_the_build_step_adds_the_sources_first_and_names_a_refused_batch(wf: Workflow, staff: Staff) -> None:
+    from dtsen.workflow.build_step import before_build
+
+    good, _ = _signed(wf, staff)
+    bad_ids = [verified_case(wf, staff, 47)]
+    batch = approval.compose(wf, staff.as_user("dinsos-3204", "regency_operator", "32.04"), "case_work",
+                             ComposeBody(region="32.04", case_ids=bad_ids))
+    approval.sign(wf, staff.as_user("bupati", "kepala_daerah", "32.04"), "case_work", batch.id)
+    with wf.store.writing() as conn:
+        conn.execute(sa.update(cases).where(cases.c.id == bad_ids[0]).values(
+            changes=[{"entity": "family", "family_id": 47, "kk": "3204050101090003", "fields": {"has_car": False}}]))
+    settings = load_settings(wf.settings.project.root)
+    assert settings.survivorship.above_all == ["cek_lapangan"]
+    step = before_build(settings)
+    assert step is not None
+    assert settings.survivorship.above_all == [FAMILY_SOURCE, "cek_lapangan"]
+    assert settings.sources[FAMILY_SOURCE].files == ["workflow/sumber/B*-keluarga.csv"]
+    assert PERSON_SOURCE not in settings.sources  # no person rows in the verified batches
+    assert step.export.batches == [good]
+    assert len(step.notes) == 1 and f"B-{batch.id:06d}" in step.notes[0] and "altered after signing" in step.notes[0]
+    # without a store, or with export_on_build off, a build is as before
+    settings.workflow.export_on_build = False
+    assert before_build(settings) is None
