@@ -15,10 +15,11 @@ from dtsen.security.errors import AccessDenied
 from dtsen.security.policy import Policy
 from dtsen.security.principal import Grant, Principal
 from dtsen.store.tables import case_events, case_evidence, cases
+from dtsen.workflow.bodies import ACTION_BODIES
 from dtsen.workflow.cases import new_id
 from dtsen.workflow.errors import InvalidCaseInput, MachineError, TransitionRefused
 from dtsen.workflow.machine import load_machine, parse_machine
-from dtsen.workflow.service import ACTION_BODIES, Workflow
+from dtsen.workflow.service import Workflow
 from tests.workflow.conftest import VILLAGE, Staff, audit_actions
 
 VILLAGE_OP, REGENCY_OP, OFFICER, KEPALA, DELEGATE = (

@@ -32,10 +32,11 @@ from dtsen.api.deps import AccessDep, PurposeParam
 from dtsen.security.policy import Resource
 from dtsen.workflow import approval
 from dtsen.workflow.approval import BatchView, ComposeBody
+from dtsen.workflow.bodies import AssignBody, MusdesBody, NoteBody, ReasonBody
 from dtsen.workflow.cases import CaseDraft, CaseType, CaseView, EvidenceInfo, Filters
 from dtsen.workflow.changes import VisitAnswers
 from dtsen.workflow.evidence import DOWNLOAD_EXTENSION
-from dtsen.workflow.service import AssignBody, MusdesBody, NoteBody, ReasonBody, Workflow
+from dtsen.workflow.service import Workflow
 
 router = APIRouter(prefix="/api", tags=["workflow"])
 

@@ -115,7 +115,7 @@ def overdue_command(project: ProjectOpt = Path("."),
                     level: Annotated[str, typer.Option(help="province, regency, district or village")] = "district",
                     region: Annotated[str | None, typer.Option(help="Region code prefix, e.g. 32.04")] = None) -> None:
     """Cases past their state's deadline, per region."""
-    from dtsen.workflow.service import LEVELS, overdue_by_region
+    from dtsen.workflow.overdue import LEVELS, overdue_by_region
 
     if level not in LEVELS:
         raise typer.BadParameter(f"level must be one of {', '.join(LEVELS)}")

@@ -8,6 +8,8 @@ release, on the operational store; every transition audited and region-scoped.
     changes      what a verified case changes, from a visit's answers; canonical JSON
     service      `Workflow`: create, read, list, overdue, transitions, evidence (the library the
                  API, the pages and the CLI call)
+    bodies       what each action takes as its body
+    overdue      cases past their deadline, per region
     approval     approval batches: compose, view, sign (Ed25519), verify
     citizens     prove who one is, family status, file usul and sanggah, follow one's cases
     evidence     images and PDF checked by content, kept outside served directories

@@ -286,7 +286,7 @@ def sign(wf: Workflow, access: Access, purpose: str, batch_id: int) -> BatchView
         roles = wf.roles_on(principal, "case.approve", purpose, resource)
         t = next((t for t in wf.machine.rows(r["state"], "approve", r["case_type"]) if t.roles & roles), None)
         if t is None:
-            wf._deny(access, "case.approve", purpose, [f"case:{r['id']}"], r["region_code"],
+            wf.deny(access, "case.approve", purpose, [f"case:{r['id']}"], r["region_code"],
                      f"{case_label(int(r['id']))} cannot be approved by this caller in state {r['state']}")
         assert t is not None
         transitions.append((r, t))

@@ -17,13 +17,12 @@ export and the build's step in `dtsen.workflow.export` and `dtsen.workflow.sync`
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
 from dtsen.config import Settings
 from dtsen.errors import Problem
@@ -35,6 +34,7 @@ from dtsen.security.principal import Grant, Principal, within
 from dtsen.store.tables import assignments, case_events, case_evidence, cases, users
 from dtsen.workflow import cases as case_rows
 from dtsen.workflow import notices
+from dtsen.workflow.bodies import AssignBody, MusdesBody, parse_body
 from dtsen.workflow.cases import CaseDraft, CaseView, EvidenceInfo, Filters, case_label
 from dtsen.workflow.changes import VisitAnswers, changes_from_visit, dump_changes
 from dtsen.workflow.errors import (
@@ -48,44 +48,11 @@ from dtsen.workflow.evidence import KINDS, EvidenceStore, inspect
 from dtsen.workflow.guards import Facts, unmet
 from dtsen.workflow.machine import CASE_PURPOSE, Machine, Transition, load_machine
 from dtsen.workflow.outbox import seal_address
+from dtsen.workflow.overdue import LEVELS, overdue_by_region
 from dtsen.workflow.registry import FamilyRecord, Registry, ServingRegistry, current_registry
 
 if TYPE_CHECKING:
     from dtsen.api.access import Access
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReasonBody(_Body):
-    reason: str = Field(min_length=3, max_length=2000, description="Why (shown to the case's handlers).")
-
-
-class NoteBody(_Body):
-    note: str | None = Field(None, max_length=2000)
-
-
-class MusdesBody(_Body):
-    """The record of a musyawarah desa/kelurahan."""
-
-    held_on: dt.date
-    place: str = Field(min_length=1, max_length=200)
-    attendees: list[str] = Field(min_length=1, max_length=300, description="Who attended (names or roles).")
-    decisions: str = Field(min_length=3, max_length=4000, description="What the meeting decided about the case.")
-    minutes_evidence_id: int = Field(ge=1, description="The uploaded signed minutes (evidence of kind 'minutes').")
-
-
-class AssignBody(_Body):
-    officer: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]+$",
-                         description="The username of the field officer (or dinas sosial operator).")
-
-
-ACTION_BODIES: dict[str, type[BaseModel]] = {
-    "accept": NoteBody, "forward": NoteBody, "musdes": MusdesBody, "assign": AssignBody, "visit": VisitAnswers,
-    "verify": NoteBody, "return": ReasonBody, "reject": ReasonBody,
-}
-"""The body each action takes (approve is given by signing a batch: dtsen.workflow.approval)."""
 
 
 @dataclass(frozen=True)
@@ -98,47 +65,6 @@ class Actor:
 
 
 AuditFn = Callable[[sa.Connection, Mapping[str, Any]], int]
-
-
-def _validation_problems(exc: ValidationError) -> list[Problem]:
-    return [Problem(str(e.get("msg", "")), where=".".join(str(x) for x in e.get("loc", ()))) for e in exc.errors()]
-
-
-def parse_body(action: str, body: Mapping[str, Any]) -> BaseModel:
-    model = ACTION_BODIES.get(action)
-    if model is None:
-        raise TransitionRefused(f"tindakan {action!r} tidak dikenal / unknown action {action!r}; "
-                                f"actions: {', '.join(ACTION_BODIES)}")
-    try:
-        return model.model_validate(dict(body))
-    except ValidationError as exc:
-        raise InvalidCaseInput(f"isian untuk {action} tidak sah / the body of {action} is not valid",
-                               _validation_problems(exc)) from None
-
-
-LEVELS = {"province": 2, "regency": 5, "district": 8, "village": 13}
-
-
-def overdue_by_region(conn: sa.Connection, prefixes: tuple[str, ...] | None, level: str,
-                      now: dt.datetime) -> list[dict[str, Any]]:
-    """Per region at `level` within `prefixes` (None: everywhere): the cases past their state's
-    deadline, their count per state, and the oldest missed deadline."""
-    c = cases.c
-    region = sa.func.substr(c.region_code, 1, LEVELS[level])
-    q = (sa.select(region.label("region"), c.state, sa.func.count().label("n"),
-                   sa.func.min(c.deadline_at).label("oldest"))
-         .where(case_rows.region_filter(c.region_code, prefixes), c.deadline_at.is_not(None), c.deadline_at < now)
-         .group_by(region, c.state).order_by(region, c.state))
-    out: dict[str, dict[str, Any]] = {}
-    for r in conn.execute(q).all():
-        entry = out.setdefault(r.region, {"region": r.region, "overdue": 0, "by_state": {}, "oldest_deadline": None})
-        entry["overdue"] += int(r.n)
-        entry["by_state"][r.state] = int(r.n)
-        oldest = r.oldest if isinstance(r.oldest, dt.datetime) else dt.datetime.fromisoformat(str(r.oldest))
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
-        if entry["oldest_deadline"] is None or oldest < entry["oldest_deadline"]:
-            entry["oldest_deadline"] = oldest
-    return list(out.values())
 
 
 class Workflow:
@@ -191,7 +117,7 @@ class Workflow:
         return reg, family
 
     # -- policy helpers -------------------------------------------------------------------------
-    def _deny(self, access: Access, action: str, purpose: str, records: list[str], region: str, why: str) -> None:
+    def deny(self, access: Access, action: str, purpose: str, records: list[str], region: str, why: str) -> None:
         access.record(action, purpose, records, region_code=region, outcome="denied", detail={"reason": why})
         raise AccessDenied(f"akses ditolak / access denied: {why}")
 
@@ -346,7 +272,7 @@ class Workflow:
         scope = access.scope(policy_action, purpose)
         covering = [p for p in scope.parts if p.covers(resource)]
         if not covering:
-            self._deny(access, policy_action, purpose, records, row["region_code"], "outside the caller's region")
+            self.deny(access, policy_action, purpose, records, row["region_code"], "outside the caller's region")
         roles = {p.grant.role for p in covering}
         rows = self.machine.rows(row["state"], action, row["case_type"])
         if not rows:
@@ -358,7 +284,7 @@ class Workflow:
                 f"{', '.join(self.machine.actions(row['state'], row['case_type'])) or 'none'}")
         transition = next((t for t in rows if t.roles & roles), None)
         if transition is None:
-            self._deny(access, policy_action, purpose, records, row["region_code"],
+            self.deny(access, policy_action, purpose, records, row["region_code"],
                        f"role {', '.join(sorted(roles))} may not {action} a case in state {row['state']}")
         assert transition is not None
         labels = ",".join(dict.fromkeys(p.grant.label() for p in covering if p.grant.role in transition.roles))
