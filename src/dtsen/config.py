@@ -37,6 +37,7 @@ from dtsen.serve.settings import ServingSettings
 from dtsen.store.settings import StoreSettings
 from dtsen.vault.settings import VaultSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
+from dtsen.workflow.settings import WorkflowSettings
 
 PROJECT_FILE = "dtsen.toml"
 
@@ -163,6 +164,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=lambda: ServingSettings())
     vault: VaultSettings = Field(default_factory=lambda: VaultSettings())
     backup: BackupSettings = Field(default_factory=lambda: BackupSettings())
+    workflow: WorkflowSettings = Field(default_factory=lambda: WorkflowSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")

@@ -71,6 +71,8 @@ WATER = ("LEDENG", "SUMUR_TERLINDUNG", "SUMUR_TIDAK_TERLINDUNG", "AIR_KEMASAN", 
 SANITATION = ("SENDIRI", "BERSAMA", "UMUM", "TIDAK_ADA")
 LIGHTING = ("PLN_METER", "PLN_TANPA_METER", "NON_PLN", "TIDAK_ADA")
 COOKING_FUEL = ("LISTRIK", "GAS", "MINYAK_TANAH", "KAYU_BAKAR", "LAINNYA", "TIDAK_MEMASAK")
+# what a field check found of a family (dtsen.workflow): there, not found, moved away (destination unknown)
+FAMILY_STATUS = ("AKTIF", "TIDAK_DITEMUKAN", "PINDAH")
 
 # Regions named instead of coded: helpers that resolve the village code top down with
 # `village_name` (see `dtsen.ingest.region_names`); never in the records.
@@ -145,6 +147,7 @@ FAMILY_FIELDS: tuple[FieldSpec, ...] = (
     # field checks (ODK / KoboToolbox exports, see dtsen.verify.field_results)
     FieldSpec("family_ref", "int", "family_id of the current release that a field visit was for"),
     FieldSpec("officer", "string", "ID petugas: the field officer who made the visit"),
+    FieldSpec("family_status", "string", "status keluarga menurut cek lapangan (dtsen.workflow)", FAMILY_STATUS),
     FieldSpec("observed_at", "date", "as-of date of the row (defaults to the source's as_of; a visit's date)"),
 )
 

@@ -425,5 +425,6 @@ from dtsen.cli import service as _service  # noqa: E402, F401
 from dtsen.cli import serving as _serving  # noqa: E402, F401
 from dtsen.cli import sources as _sources  # noqa: E402
 from dtsen.cli import welfare as _welfare  # noqa: E402
+from dtsen.cli import workflow as _workflow  # noqa: E402, F401
 
 __all__ = ["_release", "_sources", "_welfare", "app", "clean_errors", "main"]
