@@ -19,18 +19,20 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError
 from dtsen.serve.handle import ReleaseHandle
 from dtsen.serve.matching import DEFAULT_OPTIONS, MatchOptions, match_rows, unreadable_rows
+from dtsen.serve.regions import prefix_range
 from dtsen.serve.releases import ServingReleases
 from dtsen.serve.scoring import load_match_model
 from dtsen.serve.upload import read_upload
@@ -79,9 +81,12 @@ def match_file(
     engine: Engine | None = None,
     on_progress: OnProgress | None = None,
     memory_limit: str = "2GB",
+    regions: Sequence[str] | None = None,
 ) -> MatchResult:
     """Match every row of the file at `path` against the handle's release; write the results
-    into `out_dir` (`RESULT_FILE`)."""
+    into `out_dir` (`RESULT_FILE`). With `regions` (code prefixes), only the registry's persons
+    living there are matched against: a row whose person lives elsewhere comes back `none`,
+    exactly as if that person were not in the registry (an empty list: nobody)."""
     started = time.perf_counter()
     report = _overall(on_progress)
     own = engine is None
@@ -96,6 +101,8 @@ def match_file(
         if model is None:
             notes.append("the release has no linkage model: only exact NIK matches are made")
         registry = eng.read_parquet(handle.match_path)
+        if regions is not None:
+            registry = eng.materialize(registry.filter(_inside(registry.region_code, regions)))
         persons = int((handle.meta.get("counts") or {}).get("persons") or registry.count().execute())
         matched = match_rows(eng, upload.rows, registry, model, persons, options, progress=report)
         results = ibis.union(matched, unreadable_rows(upload.unreadable), distinct=False)
@@ -117,6 +124,20 @@ def match_file(
         shutil.rmtree(work, ignore_errors=True)
         if own:
             eng.close()
+
+
+def _inside(code: ir.StringValue, regions: Sequence[str]) -> ir.BooleanValue:
+    """`code` lies in one of the region prefixes (never, for none)."""
+    parts = []
+    for prefix in regions:
+        lo, hi = prefix_range(prefix)
+        parts.append((code >= lo) & (code < hi))
+    if not parts:
+        return ibis.literal(False)
+    inside = parts[0]
+    for part in parts[1:]:
+        inside = inside | part
+    return inside.fill_null(False)
 
 
 def export_match_results(result: Path, out: Path) -> Path:
