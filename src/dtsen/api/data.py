@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dtsen.api import matching, registry
+from dtsen.api import dci_routes, matching, registry
+from dtsen.api.dci_service import DciService
+from dtsen.api.dci_state import FileDciStore
 from dtsen.api.match_jobs import MatchJobs
 from dtsen.api.serving import on_close, open_serving
 from dtsen.config import Settings
@@ -14,6 +16,7 @@ from dtsen.serve.index import serving_dir
 from dtsen.serve.matching import MatchOptions
 
 SERVICE_DIR = "service"  # under serving.dir: the service's own files (jobs, DCI state)
+NOTIFY_EVERY = 5.0  # seconds between two looks for DCI notifications to send
 
 
 def install_data_endpoints(app: FastAPI, settings: Settings) -> None:
@@ -26,6 +29,11 @@ def install_data_endpoints(app: FastAPI, settings: Settings) -> None:
                      memory_limit=settings.engine.memory_limit)
     app.state.match_jobs = jobs
     on_close(app, jobs.close)
+    dci = DciService(settings, app.state.security, releases, FileDciStore(state / "dci"))
+    app.state.dci = dci
+    dci.start(NOTIFY_EVERY)
+    on_close(app, dci.close)
     app.include_router(registry.router)
     app.include_router(matching.router)
+    app.include_router(dci_routes.router)
     allow_larger_bodies(app, "/api/match", settings.api.max_upload_bytes)
