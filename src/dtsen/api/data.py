@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dtsen.api import dci_routes, matching, registry
+from dtsen.api import citizens_tracker, dci_routes, matching, registry
 from dtsen.api.dci_service import DciService
 from dtsen.api.dci_state import FileDciStore
 from dtsen.api.match_jobs import MatchJobs
@@ -36,4 +36,5 @@ def install_data_endpoints(app: FastAPI, settings: Settings) -> None:
     app.include_router(registry.router)
     app.include_router(matching.router)
     app.include_router(dci_routes.router)
+    app.include_router(citizens_tracker.router)
     allow_larger_bodies(app, "/api/match", settings.api.max_upload_bytes)
