@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dtsen.dci.envelope import new_id
 from dtsen.errors import DtsenError
 from dtsen.serve.match_job import RESULT_FILE, match_file
 from dtsen.serve.matching import MatchOptions
@@ -161,7 +162,7 @@ class MatchJobs:
         suffix = Path(filename or "").suffix.lower()
         if suffix not in SUFFIXES:
             raise MatchJobError(f"the list must be a CSV or XLSX file ({', '.join(SUFFIXES)}), not {suffix or 'none'}")
-        job = JobRecord(id=uuid.uuid4().hex, owner=owner, purpose=purpose, regions=regions, suffix=suffix)
+        job = JobRecord(id=new_id(), owner=owner, purpose=purpose, regions=regions, suffix=suffix)
         _private_dir(self._dir(job.id))
         target = self._upload(job)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
