@@ -263,6 +263,7 @@ def region_summary(purpose: PurposeParam, access: AccessDep, settings: SettingsD
 def releases_list(access: AccessDep, releases: ReleasesDep) -> ReleaseList:
     """Every published release, oldest first: which is current, which is served."""
     access.require("release.read")
+    releases.refresh()  # what is served now, also before any data request
     entries = feed.list_releases(releases)
     return ReleaseList(served=releases.current_id, pending=releases.pending,
                        releases=[ReleaseView(release_id=e.release_id, current=e.current, served=e.served,
