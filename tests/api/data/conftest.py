@@ -94,7 +94,7 @@ class Caller:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def issue(app: FastAPI, name: str, grant: Grant, family_id: int | None = None) -> Caller:
+def issue(app: FastAPI, name: str, grant: Grant, family_id: int | None = None, display: str | None = None) -> Caller:
     """A principal with `grant` and a token for it, made in the store directly (the login flows
     have tests of their own; here every role needs a token cheaply)."""
     sec = security_of(app)
@@ -102,7 +102,7 @@ def issue(app: FastAPI, name: str, grant: Grant, family_id: int | None = None) -
         assert family_id is not None
         issued = sec.auth.citizen_session(family_id, "test")
     elif sec.policy.table.roles[grant.role].principal == "client":
-        sec.accounts.add_client(name, name, [grant], actor="cli:test")
+        sec.accounts.add_client(name, display or name, [grant], actor="cli:test")
         with sec.store.writing() as conn:
             cid = conn.execute(sa.select(clients.c.id).where(clients.c.client_id == name)).scalar_one()
             issued = sec.tokens.issue(conn, "client", f"client:{name}", 60, "test", client_id=cid)
