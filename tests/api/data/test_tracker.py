@@ -62,7 +62,7 @@ def test_a_proven_citizen_sees_who_read_the_family(data_app: FastAPI, api: TestC
     assert again["entries"][0]["accessed_by"].startswith("Anda") and again["next_before"] is not None
     older = api.get(f"/warga/pelacak?purpose=self_service&limit=5&before={again['next_before']}",
                     headers=citizen).json()
-    assert [e["accessed_by"] for e in older["entries"]][0] == "Kementerian Sosial, PKH"
+    assert older["entries"][0]["accessed_by"] == "Kementerian Sosial, PKH"
     # a citizen reads only its own family
     assert api.get("/api/families/11?purpose=self_service", headers=citizen).status_code == 404
     # staff have no tracker of their own
