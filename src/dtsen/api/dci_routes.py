@@ -83,18 +83,19 @@ class _Refusal(Exception):
 
 
 def _caller_scope(access: Access, action: str, stated: str | None, body: Any) -> Scope:
-    """The caller's scope for `action` (403 audited when none); the sender must be the caller."""
+    """The caller's scope for `action` (403, audited, when none); the envelope's sender must be
+    the token's client (403, audited, otherwise)."""
     principal = access.principal
-    if principal.kind != "client":
-        raise _Refusal(DciRequestError("err.request.forbidden", "DCI is for machine clients"), 403)
-    header = body.get("header") if isinstance(body, dict) else None
-    sender = header.get("sender_id") if isinstance(header, dict) else None
-    if sender is not None and sender != principal.name:
-        raise _Refusal(DciRequestError("err.sender_id.invalid", "header.sender_id is not this token's client"), 403)
     purpose = stated or default_purpose(access.security, principal, action)
     if purpose is None:
         access.scope(action, stated)  # audited denial: no purpose, or several to choose from
-    return policy_scope(access, action, purpose)
+    scope = policy_scope(access, action, purpose)
+    header = body.get("header") if isinstance(body, dict) else None
+    sender = header.get("sender_id") if isinstance(header, dict) else None
+    if principal.kind != "client" or (sender is not None and sender != principal.name):
+        access.record(action, purpose, [], outcome="denied", detail={"reason": "header.sender_id is not the caller"})
+        raise _Refusal(DciRequestError("err.sender_id.invalid", "header.sender_id is not this token's client"), 403)
+    return scope
 
 
 async def _run(request: Request, access: Access, action: str, stated: str | None,

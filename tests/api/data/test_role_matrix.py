@@ -95,6 +95,7 @@ def test_every_endpoint_role_region_and_purpose(data_app: FastAPI, api: TestClie
     assert {c.role for c in callers} == set(table.roles)  # every role of the table is exercised
     purposes = sorted(table.purposes)
     problems: list[str] = []
+    audited: dict[str, str] = {}  # request id -> the request, for every answer about personal data
     cases = 0
     order = sorted(ENDPOINTS, key=lambda e: e.action == "tracker.read")  # the tracker last: it shows the reads
     for ep in order:
@@ -107,8 +108,18 @@ def test_every_endpoint_role_region_and_purpose(data_app: FastAPI, api: TestClie
                     body = response.json() if response.headers.get("content-type", "").startswith(
                         "application/json") else {}
                     problem = _check(ep, caller, purpose, record, want, response.status_code, body)
+                    if table.actions[ep.action].personal and response.status_code in (200, 403, 404):
+                        audited[response.headers["X-Request-ID"]] = f"{ep.name} | {caller.name} | {purpose}"
                     if problem:
                         where = "inside" if record is INSIDE else "outside"
                         problems.append(f"{ep.name} | {caller.name} ({caller.role}) | {where} | {purpose}: {problem}")
     assert not problems, f"{len(problems)} of {cases} cases:\n" + "\n".join(problems[:40])
     assert cases > 1500
+    # every answer about personal data (a read, a denial, an absent record) is in the audit chain
+    sec = security_of(data_app)
+    with sec.store.reading() as conn:
+        entries = sec.audit.entries(conn, limit=100_000)
+    logged = {e["request_id"] for e in entries}
+    missing = [what for rid, what in audited.items() if rid not in logged]
+    assert not missing and len(audited) > 1000, missing[:10]
+    assert sec.audit.verify(sec.store).ok
