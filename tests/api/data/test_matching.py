@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 from fastapi import FastAPI
@@ -136,7 +137,7 @@ def test_jobs_survive_a_restart(data_settings: Settings) -> None:
     again.state.security.close()
 
 
-def _audit(app: FastAPI) -> list[dict]:  # type: ignore[type-arg]
+def _audit(app: FastAPI) -> list[dict[str, Any]]:
     sec = security_of(app)
     with sec.store.reading() as conn:
         return sec.audit.entries(conn, limit=10_000)

@@ -91,7 +91,7 @@ TARGETS = {
     "person": st.sampled_from(sorted(PERSON_REGION)), "nik": st.sampled_from(sorted(NIKS)),
     "family": st.sampled_from(sorted(FAMILY_REGION)), "kk": st.sampled_from(sorted(KKS)),
     "welfare": st.sampled_from(sorted(FAMILY_REGION)), "eligibility": st.sampled_from(sorted(NIKS)),
-    "summary": st.sampled_from(REGIONS), "changes": st.sampled_from(REGIONS[1:] + [""]), "dci": st.booleans(),
+    "summary": st.sampled_from(REGIONS), "changes": st.sampled_from(REGIONS), "dci": st.booleans(),
 }
 
 
