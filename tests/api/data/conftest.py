@@ -37,13 +37,18 @@ deciles = [1, 5]
 """
 
 
-@pytest.fixture(scope="session")
-def fake_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fake project's releases and serving indexes, built once (R0001 current)."""
-    root = write_project(tmp_path_factory.mktemp("data") / "proj")
+def build_fake_releases(root: Path) -> Path:
+    """The fake project's releases and serving indexes at `root` (R0001 current)."""
+    write_project(root)
     for rid in ("R0001", "R0002"):
         build_serving_index(root / "releases" / rid, root / "serving" / rid)
     return root
+
+
+@pytest.fixture(scope="session")
+def fake_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake releases, built once per session."""
+    return build_fake_releases(tmp_path_factory.mktemp("data") / "proj")
 
 
 def data_project(root: Path, fake: Path, store_url: str, extra: str = "") -> Settings:
