@@ -400,10 +400,10 @@ def main() -> None:  # pragma: no cover
 
 
 # the command groups of later steps register themselves on `app`
+from dtsen.cli import demo as _demo  # noqa: E402, F401
 from dtsen.cli import release as _release  # noqa: E402
 from dtsen.cli import service as _service  # noqa: E402, F401
 from dtsen.cli import serving as _serving  # noqa: E402, F401
 from dtsen.cli import welfare as _welfare  # noqa: E402
-from dtsen.cli import demo as _demo  # noqa: E402, F401
 
 __all__ = ["_release", "_welfare", "app", "clean_errors", "main"]
