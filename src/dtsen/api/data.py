@@ -26,7 +26,8 @@ def install_data_endpoints(app: FastAPI, settings: Settings) -> None:
     state = serving_dir(settings) / SERVICE_DIR
     jobs = MatchJobs(state / "padan", releases,
                      MatchOptions(settings.serving.match_threshold, settings.serving.ambiguity_margin),
-                     memory_limit=settings.engine.memory_limit)
+                     memory_limit=settings.engine.memory_limit,
+                     on_done=matching.audit_completion(app.state.security))
     app.state.match_jobs = jobs
     on_close(app, jobs.close)
     dci = DciService(settings, app.state.security, releases, FileDciStore(state / "dci"))

@@ -31,7 +31,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -50,6 +50,7 @@ JOB_FILE = "job.json"
 UPLOAD = "upload"
 SUFFIXES = (".csv", ".txt", ".xlsx")
 JobState = Literal["queued", "running", "done", "failed"]
+OnDone = Callable[["JobRecord", list[int]], None]  # a finished job and the persons it matched
 # result column -> the policy's field name it is answered as (row and sheet are the caller's own)
 RESULT_FIELDS: dict[str, str] = {
     "status": "match_status", "person_id": "person_id", "family_id": "family_id",
@@ -75,6 +76,8 @@ class JobRecord:
     purpose: str
     regions: list[str] | None  # None: national
     suffix: str
+    role: str = ""  # the caller's grants, as the audit chain names them
+    source: str = ""
     state: JobState = "queued"
     stage: str = ""
     progress: float = 0.0
@@ -112,11 +115,12 @@ class MatchJobs:
     """The jobs of one service (see the module docstring)."""
 
     def __init__(self, directory: Path, releases: ServingReleases, options: MatchOptions,
-                 memory_limit: str = "2GB") -> None:
+                 memory_limit: str = "2GB", on_done: OnDone | None = None) -> None:
         self.directory = _private_dir(Path(directory))
         self.releases = releases
         self.options = options
         self.memory_limit = memory_limit
+        self.on_done = on_done
         self._lock = threading.Lock()
         self._jobs: dict[str, JobRecord] = {}
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -158,11 +162,12 @@ class MatchJobs:
 
     # -- submit and read -------------------------------------------------------------------------
     def submit(self, owner: str, purpose: str, regions: list[str] | None, filename: str,
-               content: BinaryIO) -> JobRecord:
+               content: BinaryIO, role: str = "", source: str = "") -> JobRecord:
         suffix = Path(filename or "").suffix.lower()
         if suffix not in SUFFIXES:
             raise MatchJobError(f"the list must be a CSV or XLSX file ({', '.join(SUFFIXES)}), not {suffix or 'none'}")
-        job = JobRecord(id=new_id(), owner=owner, purpose=purpose, regions=regions, suffix=suffix)
+        job = JobRecord(id=new_id(), owner=owner, purpose=purpose, regions=regions, suffix=suffix, role=role,
+                        source=source)
         _private_dir(self._dir(job.id))
         target = self._upload(job)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -242,6 +247,13 @@ class MatchJobs:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 self._upload(job).unlink()
+        if self.on_done is not None:  # the matches are in the audit chain before anyone can fetch them
+            try:
+                persons = pq.read_table(result.path, columns=["person_id"]).column("person_id").to_pylist()
+                self.on_done(job, sorted({int(p) for p in persons if p is not None}))
+            except Exception as exc:
+                self._fail(job, f"the results could not be written to the audit chain ({type(exc).__name__})")
+                return
         with self._lock:
             job.state, job.stage, job.progress, job.finished = "done", "done", 1.0, _now()
             job.rows, job.counts, job.columns, job.notes = result.rows, result.counts, result.columns, result.notes

@@ -12,13 +12,15 @@ Each uploaded row comes back with whether and how it matched (`exact_nik`, `prob
 does not hold. Uploads may be as large as `api.max_upload_bytes` (this route only). A job is
 seen only by the principal that submitted it: anyone else gets 404, as for a job that does not
 exist. Downloading the results is a read of personal data, written to the audit chain with the
-persons matched.
+persons matched (written when the job completes, before its results can be fetched; each download
+is an entry naming the job).
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Callable
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -33,6 +35,8 @@ from dtsen.api.deps import AccessDep, CurrentPrincipal, PurposeParam
 from dtsen.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from dtsen.api.match_jobs import JobRecord, MatchJobError, MatchJobs, project_results
 from dtsen.api.reads import policy_scope
+from dtsen.security.audit import AuditEvent
+from dtsen.security.context import Security
 from dtsen.security.policy import Scope
 from dtsen.security.principal import within
 from dtsen.serve.match_job import MatchExportError, export_match_results
@@ -97,6 +101,18 @@ def _status(job: JobRecord) -> JobStatus:
                      finished=job.finished)
 
 
+def audit_completion(security: Security) -> Callable[[JobRecord, list[int]], None]:
+    """What a finished job records: the persons it matched, for its owner and purpose."""
+
+    def record(job: JobRecord, persons: list[int]) -> None:
+        security.writer.record(AuditEvent(
+            actor=job.owner, action="match.bulk", purpose=job.purpose, role=job.role, source=job.source,
+            records=(f"match_job:{job.id}", *(f"person:{p}" for p in persons)),
+            detail={"stage": "matched", "persons": len(persons), "release_id": job.release_id or ""}))
+
+    return record
+
+
 def _covers(scope: Scope, regions: list[str] | None) -> bool:
     """Whether the caller's scope still reaches every region the job matched within."""
     prefixes = scope.region_prefixes
@@ -118,7 +134,9 @@ def submit(request: Request, purpose: PurposeParam, access: AccessDep,
     if regions == [] and scope.family_ids:
         raise ApiError("forbidden", "bulk matching is for regions, not for one family")
     try:
-        job = jobs_of(request).submit(access.principal.ref, purpose, regions, file.filename or "", file.file)
+        job = jobs_of(request).submit(access.principal.ref, purpose, regions, file.filename or "", file.file,
+                                      role=",".join(dict.fromkeys(p.grant.label() for p in scope.parts)),
+                                      source=access.caller.source)
     except MatchJobError as exc:
         raise ApiError("unsupported_media_type", str(exc)) from None
     access.record("match.bulk", purpose, [f"match_job:{job.id}"], region_code=None,
@@ -154,14 +172,12 @@ def results(request: Request, job_id: JOB_ID, purpose: PurposeParam, access: Acc
         raise ApiError("not_found", "no such job")
     if job.state != "done":
         raise ApiError("conflict", f"the job is {job.state}" + (f": {job.error}" if job.error else ""))
-    full = jobs.results(job)
-    table = project_results(full, scope.fields)
+    table = project_results(jobs.results(job), scope.fields)
     if format == "json":
         table = table.slice(offset, limit)
-        full = full.slice(offset, limit)
-    matched = [f"person:{p}" for p in dict.fromkeys(full.column("person_id").to_pylist()) if p is not None]
-    access.record("match.bulk", purpose, [f"match_job:{job.id}", *matched], region_code=None,
-                  detail={"stage": "results", "format": format, "rows": table.num_rows})
+    access.record("match.bulk", purpose, [f"match_job:{job.id}"], region_code=None,
+                  detail={"stage": "results", "format": format, "rows": table.num_rows,
+                          "persons": "in the entry of the job's completion"})
     if format == "json":
         body = ResultPage(job_id=job.id, release_id=job.release_id, purpose=purpose, total=job.rows or 0,
                           offset=offset, limit=limit, rows=table.to_pylist())

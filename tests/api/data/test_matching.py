@@ -55,8 +55,12 @@ def test_a_national_ministry_matches_everywhere(data_app: FastAPI, api: TestClie
     table = pq.read_table(io.BytesIO(download.content))
     assert table.num_rows == 4 and table.column("person_id").to_pylist() == [1, 7, 1, None]
     entries = [e for e in _audit(data_app) if e["action"] == "match.bulk"]
-    assert [e["detail"]["stage"] for e in entries] == ["submitted", "results", "results"]
+    # the persons matched are in the chain from the job's completion; each download names the job
+    assert [e["detail"]["stage"] for e in entries] == ["submitted", "matched", "results", "results"]
     assert entries[1]["records"] == [f"match_job:{job}", "person:1", "person:7"]
+    assert (entries[1]["actor"], entries[1]["purpose"], entries[1]["role"]) == ("client:kemensos", "targeting",
+                                                                              "client")
+    assert entries[2]["records"] == [f"match_job:{job}"]
 
 
 def test_a_regency_operator_matches_only_inside_its_regency(data_app: FastAPI, api: TestClient) -> None:
