@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dtsen.api.settings import ApiSettings
+from dtsen.backup.settings import BackupSettings
 from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
 from dtsen.errors import ProblemLog, SettingsError
@@ -27,6 +28,7 @@ from dtsen.schema import FIELDS
 from dtsen.security.settings import SecuritySettings
 from dtsen.serve.settings import ServingSettings
 from dtsen.store.settings import StoreSettings
+from dtsen.vault.settings import VaultSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
 
 PROJECT_FILE = "dtsen.toml"
@@ -149,6 +151,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=lambda: SecuritySettings())
     api: ApiSettings = Field(default_factory=lambda: ApiSettings())
     serving: ServingSettings = Field(default_factory=lambda: ServingSettings())
+    vault: VaultSettings = Field(default_factory=lambda: VaultSettings())
+    backup: BackupSettings = Field(default_factory=lambda: BackupSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")

@@ -8,7 +8,9 @@ dialects differ, the difference is kept in `DIALECTS` below, not as branches in 
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -133,6 +135,9 @@ class Engine:
             raise EngineError("engine = 'spark' needs Java (a JDK 17 or 21) on the PATH")
         if session is None:
             builder = SparkSession.builder.master(master).appName("dtsen")
+            # Python workers run this interpreter (the one that has dtsen), not whatever python3 the
+            # PATH finds; a cluster whose executors have it elsewhere sets PYSPARK_PYTHON
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             for key, value in {**SPARK_CONF, **(conf or {})}.items():
                 builder = builder.config(key, value)
             builder = builder.config("spark.driver.memory", driver_memory)

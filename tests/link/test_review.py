@@ -119,7 +119,7 @@ def test_xlsx_layout_keeps_nik_as_text(tmp_path: Path) -> None:
     key = ws.cell(row=2, column=_col(header, "record_key_l") + 1)
     assert key.value == K1 and key.data_type == "s"
     formula = ws.cell(row=3, column=_col(header, "full_name_l") + 1)
-    assert formula.value == '=HYPERLINK("http://x")' and formula.data_type == "s"  # text, never run
+    assert formula.value == '\'=HYPERLINK("http://x")' and formula.data_type == "s"  # text, never run
     assert ws.cell(row=2, column=2).data_type == "n" and ws.cell(row=2, column=2).number_format == "0.000"
     assert ws.cell(row=4, column=_col(header, "weight_birth_date") + 1).value is None  # NaN -> empty
     assert ws.cell(row=4, column=_col(header, "nik_l") + 1).value is None

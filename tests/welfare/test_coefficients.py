@@ -230,7 +230,8 @@ FULL = Coefficients(
 def test_written_table_is_the_documented_format(tmp_path: Path) -> None:
     path = tmp_path / "out" / "coef.csv"
     write_coefficients(FULL, path)
-    assert path.read_text(encoding="utf-8") == (
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfpredictor,")  # UTF-8 with BOM, for Excel
+    assert path.read_text(encoding="utf-8-sig") == (
         "predictor,category,weight\n"
         "intercept,,13.1\n"
         "log_size,,-0.3\n"

@@ -473,7 +473,7 @@ def test_no_truth_and_empty_list(duck: Engine, tmp_path: Path) -> None:
     paths = write_recipients(duck, recipients, sim, tmp_path)
     assert (
         paths["csv"].read_bytes()
-        == b"\xef\xbb\xbf" + (",".join(f'"{h}"' for h in CSV_HEADERS.values()) + "\n").encode()
+        == b"\xef\xbb\xbf" + (",".join(f'"{h}"' for h in CSV_HEADERS.values()) + "\r\n").encode()
     )
     # family-unit quota with no truth: the families within quota only
     rule = _rule(deciles=(1, 1), quota=2, benefit=10.0)

@@ -11,7 +11,8 @@ record keys) is stored as text, the decision column offers a SAMA/BEDA list, and
 a value that Excel would turn into a number or a date (a NIK, ``003``, ``2020-01-05``) or run
 as a formula (one starting with ``=``, ``+``, ``-`` or ``@``) is written as ``="..."``, which
 Excel shows as the text itself (beyond Excel's 255-character limit for such a literal, a
-formula-like value gets a leading ``'`` instead).
+formula-like value gets a leading ``'`` instead). Both formats are written by `dtsen.export`, whose
+rule also puts a leading ``'`` before formula-like text in XLSX and removes control characters.
 
 `read_decisions` reads the file back (or any CSV/XLSX with the columns ``record_key_l``,
 ``record_key_r`` and ``keputusan`` or ``decision``) into must-link / cannot-link decisions and
@@ -36,6 +37,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from dtsen.errors import DtsenError, InputFileError, ProblemLog
+from dtsen.export import Choices, Column, Sheet, write_csv, write_xlsx
 
 REVIEW_SHEET = "Tinjauan"
 GUIDE_SHEET = "Petunjuk"
@@ -92,11 +94,15 @@ LABELS: dict[str, str] = {
 }
 
 _KEY_IN_HEADER = re.compile(r"\(\s*([A-Za-z0-9_]+)\s*\)\s*$")
-# Text that Excel would read as a number or a date when it opens a CSV (NIK, '003', dates).
-_EXCEL_COERCES = re.compile(r"^[0-9\s.,:/+\-eE%]*[0-9][0-9\s.,:/+\-eE%]*$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+DECISION_FILL = "FFF2CC"
+DECISION_LIST = Choices(
+    ("SAMA", "BEDA"),
+    title="Keputusan",
+    prompt="SAMA = orang yang sama; BEDA = orang berbeda; kosong = belum diputuskan.",
+    error="Isi dengan SAMA (orang yang sama) atau BEDA (orang berbeda), atau biarkan kosong.",
+    error_title="Keputusan tidak dikenal",
+)
 _EXCEL_TEXT = re.compile(r'^="(.*)"$', re.DOTALL)
-_EXCEL_LITERAL_MAX = 255  # longest text literal Excel accepts in a formula
 
 
 class ReviewFileError(DtsenError):
@@ -216,25 +222,23 @@ def write_review(pairs: pa.Table, path: Path, fields: Sequence[str]) -> int:
     return len(rows)
 
 
-def _csv_cell(value: Any, kind: str) -> str:
-    if value is None:
-        return ""
-    if kind != "text":
-        return str(round(value, 6)) if isinstance(value, float) else str(value)
-    text = str(value)
-    if not (_EXCEL_COERCES.match(text) or text.startswith(_FORMULA_START)):
-        return text
-    if len(text) <= _EXCEL_LITERAL_MAX:
-        return '="' + text.replace('"', '""') + '"'  # Excel shows the text as it is
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def _export_column(col: _Column) -> Column:
+    """The column as the export writer (`dtsen.export`) writes it."""
+    fills = {"A": "DDEBF7", "B": "E2EFDA", "": "EDEDED"}
+    if col.kind == "text":  # NIK, KK, dates, RT/RW, keys: kept as text, ="..." in CSV
+        return Column(col.header, "code", width=col.width, fill=fills[col.side])
+    if col.kind == "decision":
+        return Column(col.header, "text", width=col.width, fill=DECISION_FILL, fill_cells=True, choices=DECISION_LIST)
+    if col.kind == "note":
+        return Column(col.header, "text", width=col.width, fill=fills[col.side])
+    formats = {"int": "0", "prob": "0.000", "weight": "0.00"}
+    return Column(
+        col.header, "number", width=col.width, number_format=formats[col.kind], digits=6, fill=fills[col.side]
+    )
 
 
 def _write_csv(path: Path, cols: list[_Column], rows: list[list[Any]]) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f, delimiter=",", lineterminator="\r\n")
-        writer.writerow([c.header for c in cols])
-        for row in rows:
-            writer.writerow([_csv_cell(v, c.kind) for v, c in zip(row, cols, strict=True)])
+    write_csv(path, [_export_column(c) for c in cols], rows)
 
 
 GUIDE: tuple[str, ...] = (
@@ -262,73 +266,23 @@ GUIDE: tuple[str, ...] = (
 
 
 def _write_xlsx(path: Path, cols: list[_Column], rows: list[list[Any]]) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    fills = {
-        "A": PatternFill("solid", fgColor="DDEBF7"),
-        "B": PatternFill("solid", fgColor="E2EFDA"),
-        "": PatternFill("solid", fgColor="EDEDED"),
-    }
-    decision_fill = PatternFill("solid", fgColor="FFF2CC")
-    formats = {"int": "0", "prob": "0.000", "weight": "0.00"}
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = REVIEW_SHEET
-    for j, col in enumerate(cols, start=1):
-        cell = sheet.cell(row=1, column=j, value=col.header)
-        cell.data_type = "s"
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cell.fill = decision_fill if col.kind == "decision" else fills[col.side]
-    for i, row in enumerate(rows, start=2):
-        for j, (value, col) in enumerate(zip(row, cols, strict=True), start=1):
-            cell = sheet.cell(row=i, column=j, value=value)
-            if col.kind in ("text", "decision", "note"):
-                cell.data_type = "s"  # never a formula, even when a value starts with '='
-                cell.number_format = "@"  # and stays text when a person retypes it
-            else:
-                cell.number_format = formats[col.kind]
-            if col.kind == "decision":
-                cell.fill = decision_fill
-    for j, col in enumerate(cols, start=1):
-        longest = max((len(str(r[j - 1])) for r in rows if r[j - 1] is not None), default=0)
-        sheet.column_dimensions[get_column_letter(j)].width = min(max(col.width, longest + 2), 40)
-    sheet.row_dimensions[1].height = 45
-    sheet.freeze_panes = "C2"
-    last = get_column_letter(len(cols))
-    sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
-    decision_col = get_column_letter(next(j for j, c in enumerate(cols, start=1) if c.kind == "decision"))
-    rule = DataValidation(type="list", formula1='"SAMA,BEDA"', allow_blank=True)
-    rule.errorTitle = "Keputusan tidak dikenal"
-    rule.error = "Isi dengan SAMA (orang yang sama) atau BEDA (orang berbeda), atau biarkan kosong."
-    rule.promptTitle = "Keputusan"
-    rule.prompt = "SAMA = orang yang sama; BEDA = orang berbeda; kosong = belum diputuskan."
-    rule.showErrorMessage = True
-    rule.showInputMessage = True
-    rule.add(f"{decision_col}2:{decision_col}{max(len(rows), 1) + 1}")
-    sheet.add_data_validation(rule)
-
-    guide = book.create_sheet(GUIDE_SHEET)
-    for i, line in enumerate(GUIDE, start=1):
-        cell = guide.cell(row=i, column=1, value=line)
-        cell.data_type = "s"
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    guide.cell(row=1, column=1).font = Font(bold=True, size=13)
-    start = len(GUIDE) + 2
-    for j, text in enumerate(("Judul kolom", "Kunci (column key)"), start=1):
-        guide.cell(row=start, column=j, value=text).font = Font(bold=True)
-    for i, col in enumerate(cols, start=start + 1):
-        guide.cell(row=i, column=1, value=col.header.rsplit(" (", 1)[0]).data_type = "s"
-        guide.cell(row=i, column=2, value=col.key).data_type = "s"
-    guide.column_dimensions["A"].width = 100
-    guide.column_dimensions["B"].width = 24
-    book.active = 0
-    book.save(path)
+    review = Sheet(
+        REVIEW_SHEET,
+        [_export_column(c) for c in cols],
+        rows,
+        freeze="C2",
+        auto_filter=True,
+        wrap_header=True,
+        header_height=45,
+    )
+    guide = Sheet(
+        GUIDE_SHEET,
+        [Column("Judul kolom", width=100), Column("Kunci (column key)", "code", width=24)],
+        [[c.header.rsplit(" (", 1)[0], c.key] for c in cols],
+        freeze=None,
+        notes=GUIDE,
+    )
+    write_xlsx(path, [review, guide])
 
 
 # --- reading -------------------------------------------------------------------------------

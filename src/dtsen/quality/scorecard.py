@@ -6,7 +6,11 @@ in Bahasa Indonesia and opens offline: the style sheet is inline, charts are Veg
 rendered to inline SVG with vl-convert (each spec is kept beside its picture in a
 `<script type="application/json">` block, without `$schema`), and nothing is fetched from
 any URL. Every figure on the page follows the suppression rule of `dtsen.quality.suppress`,
-and the chart data holds only shares that the rule allows to be shown.
+secondary suppression included: which counts and shares the pages show is decided once for all
+pages of a release (`dtsen.quality.disclosure`), so that no count under the threshold can be
+recovered by subtracting shown counts across the levels of a page, between categories, or
+between a regency page and its province's shares. The chart data holds only shares that are
+shown.
 
 The page holds: the headline indicators of the regency beside its province and the nation;
 the completeness of each key field; its districts ranked best to worst by the composite score;
@@ -18,7 +22,7 @@ Composite score of a region (0-100, higher is better): 100 x the mean, over the 
 is better and of 1 - share for one where lower is better. Districts are ranked by score
 (highest first), villages from the lowest score; ties go to the smaller region code, and a
 region without any defined component comes last. The score is shown as "–" when any of its
-components is suppressed (rule 5); the rank still uses it.
+components is hidden (rule 5, secondary suppression included); the rank still uses it.
 """
 
 from __future__ import annotations
@@ -37,16 +41,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError
+from dtsen.quality.disclosure import REGION_COLUMNS, Disclosure
 from dtsen.quality.indicators import ALL, FAMILY_WELFARE_FIELDS, INDICATOR_COLUMNS, PERSON_KEY_FIELDS
-from dtsen.quality.suppress import (
-    DASH,
-    format_decimal,
-    format_percent,
-    mean_hidden,
-    share_hidden,
-    suppress,
-    suppress_numerator,
-)
+from dtsen.quality.suppress import DASH, format_decimal, format_percent
 from dtsen.reference.regions import RegionMaster
 from dtsen.release.settings import QualitySettings
 
@@ -68,8 +65,12 @@ COMPOSITE: dict[str, int] = {
 HEADLINE: tuple[str, ...] = (*COMPOSITE, "field_checked")
 MEANS: tuple[str, ...] = ("staleness_mean_days",)
 DIRECTION: dict[str, int] = {**COMPOSITE, "field_checked": 1, "staleness_mean_days": -1}
-# The shares shown as columns of the district and village tables.
-REGION_COLUMNS: tuple[str, ...] = ("completeness_persons", "dukcapil_confirmed", "conflicts_persons", "stale_families")
+# The indicators a regency page lists with their counts.
+COUNTED: tuple[str, ...] = (
+    *HEADLINE,
+    *MEANS,
+    *(f"completeness_{f}" for f in (*PERSON_KEY_FIELDS, *FAMILY_WELFARE_FIELDS)),
+)
 
 LABELS: dict[str, str] = {
     "completeness_persons": "Kelengkapan data pokok penduduk",
@@ -196,15 +197,6 @@ def _label(indicator: str, settings: QualitySettings) -> str:
     return label
 
 
-def _shown_value(indicator: str, numerator: int, denominator: int, value: float, threshold: int) -> str:
-    """The value cell: a percentage, or days for a mean; "–" when suppressed or undefined."""
-    if indicator in MEANS:
-        return DASH if mean_hidden(denominator, threshold) else format_decimal(value)
-    if share_hidden(numerator, denominator, threshold):
-        return DASH
-    return format_percent(value)
-
-
 def _score_text(score: float, hidden: bool) -> str:
     return DASH if hidden or np.isnan(score) else format_decimal(score)
 
@@ -216,36 +208,58 @@ def _lookup(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[int, int, f
 
 
 class _Page:
-    """The display rows of one release's indicators, looked up by level, region and indicator."""
+    """The display rows of one release's indicators, looked up by level, region and indicator.
+
+    Which counts and shares are shown is decided once for all pages of the release
+    (`dtsen.quality.disclosure.Disclosure`, rule 6 of `dtsen.quality.suppress`): the worst
+    villages of every regency are chosen first, since the pages show them."""
 
     def __init__(self, frame: pd.DataFrame, settings: QualitySettings) -> None:
         self.settings = settings
         self.t = settings.suppress_below
         self.cells = _lookup(frame)
         self.scores = composite_scores(frame, self.t)
+        regencies = frame.loc[frame["level"] == "regency", "region"].astype(str).unique()
+        self.worst = {r: _worst_villages(self.scores, r, settings.worst_villages) for r in regencies}
+        shown_villages = {v for rows in self.worst.values() for v in rows["region"]}
+        self.disclosure = Disclosure(frame, self.t, regency_rows=COUNTED, villages=shown_villages)
+        self.scores["hidden"] = [
+            self.score_hidden(lv, rg) for lv, rg in zip(self.scores["level"], self.scores["region"], strict=True)
+        ]
 
     def get(self, level: str, region: str, indicator: str) -> tuple[int, int, float] | None:
         return self.cells.get((level, region, indicator))
 
     def value(self, level: str, region: str, indicator: str) -> str:
+        """The value cell: a percentage, or days for a mean; "–" when suppressed or undefined."""
         cell = self.get(level, region, indicator)
-        return DASH if cell is None else _shown_value(indicator, *cell, self.t)
+        if cell is None:
+            return DASH
+        if indicator in MEANS:
+            return format_decimal(cell[2]) if self.disclosure.mean_shown(level, region, indicator) else DASH
+        return format_percent(cell[2]) if self.disclosure.share_shown(level, region, indicator) else DASH
 
     def count(self, level: str, region: str, indicator: str) -> str:
         """The denominator of an indicator as a count cell (persons or families of a region)."""
-        cell = self.get(level, region, indicator)
-        return DASH if cell is None else suppress(cell[1], self.t)
+        return self.disclosure.count(level, region, indicator, "denominator")
+
+    def score_hidden(self, level: str, region: str) -> bool:
+        """Rule 5: the composite score is hidden when a share in it (denominator > 0) is."""
+        for indicator in COMPOSITE:
+            cell = self.get(level, region, indicator)
+            if cell is not None and cell[1] > 0 and not self.disclosure.share_shown(level, region, indicator):
+                return True
+        return False
 
     def indicator_row(self, indicator: str, region: str, province: str) -> dict[str, str] | None:
         cell = self.get("regency", region, indicator)
         if cell is None:
             return None
-        n, d, _ = cell
         mean = indicator in MEANS
         return {
             "label": _label(indicator, self.settings),
-            "numerator": "" if mean else suppress_numerator(n, d, self.t),
-            "denominator": suppress(d, self.t),
+            "numerator": "" if mean else self.disclosure.count("regency", region, indicator, "numerator"),
+            "denominator": self.disclosure.count("regency", region, indicator, "denominator"),
             "unit": UNITS.get(indicator, ""),
             "value": self.value("regency", region, indicator),
             "province": self.value("province", province, indicator),
@@ -265,16 +279,22 @@ class _Page:
         }
 
     def trend_points(self, release: str, regency: str) -> list[dict[str, Any]]:
-        """The headline shares of a regency that may be shown, as chart data."""
+        """The headline shares of a regency that its page of `release` shows, as chart data."""
         points = []
         for indicator in HEADLINE:
             cell = self.get("regency", regency, indicator)
-            if cell is None or share_hidden(cell[0], cell[1], self.t):
+            if cell is None or not self.disclosure.share_shown("regency", regency, indicator):
                 continue
             points.append(
                 {"rilis": release, "indikator": _label(indicator, self.settings), "nilai": round(cell[2] * 100, 2)}
             )
         return points
+
+
+def _worst_villages(scores: pd.DataFrame, regency: str, n: int) -> pd.DataFrame:
+    """The `n` villages of a regency with the lowest composite score (those with a score)."""
+    villages = rank_regions(_children(scores, "village", regency), best_first=False)
+    return villages[villages["score"].notna()].head(n).reset_index(drop=True)
 
 
 # -- charts ----------------------------------------------------------------------------------
@@ -374,8 +394,7 @@ def _regency_context(
         zip(districts["region"], districts["score"], districts["hidden"], strict=True), 1
     ):
         district_rows.append({"rank": rank, "name": _name(regions, code), **page.region_row("district", code, sc, hid)})
-    villages = rank_regions(_children(page.scores, "village", regency), best_first=False)
-    villages = villages[villages["score"].notna()].head(settings.worst_villages)
+    villages = _worst_villages(page.scores, regency, settings.worst_villages)  # the villages disclosed
     village_rows = []
     for rank, (code, sc, hid) in enumerate(
         zip(villages["region"], villages["score"], villages["hidden"], strict=True), 1
@@ -442,13 +461,15 @@ def write_scorecards(
     regions: RegionMaster | None,
     history: Sequence[tuple[str, pd.DataFrame]] = (),
     settings: QualitySettings,
+    headcounts: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write one page per regency and an index.html into `out_dir`; return their paths
     (the regency pages in code order, the index last).
 
     `indicators` is the table `dtsen.quality.indicators.indicators` returns (an Ibis table on
     `engine`, or the same as a pandas frame); `history` holds earlier releases' indicator frames,
-    oldest first, as (release id, frame).
+    oldest first, as (release id, frame); `headcounts` the ranking's estimated and flagged poor
+    and extremely poor per region (`dtsen.welfare.pipeline.headcounts_path`), shown per regency.
     """
     del engine  # the Ibis table is bound to its engine already
     frame = _frame(indicators, f"release {release_id}")
@@ -463,6 +484,10 @@ def write_scorecards(
     template = env.get_template("scorecard.html.j2")
     for regency in regencies:
         context = _regency_context(page, regency, release_id, regions, old)
+        if headcounts is not None:
+            from dtsen.welfare.headcount_report import regency_rows
+
+            context["headcounts"] = regency_rows(headcounts, regency, settings.suppress_below)
         path = out / page_filename(regency)
         path.write_text(template.render(**context), encoding="utf-8")
         written.append(path)

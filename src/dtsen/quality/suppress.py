@@ -13,16 +13,33 @@ The rule, with threshold t (`QualitySettings.suppress_below`, 10 by default):
 4. A mean over d units (for example the mean age of the newest observation) is shown as "–"
    when d is 0 or shown as "<t".
 5. A score combining several shares is shown only when every share in it may be shown.
+6. Secondary suppression: no count in 1..t - 1 may be computed from the counts shown, by
+   subtraction or any other linear combination, across the levels of a page (a regency total
+   minus its districts, a district minus its villages, a total minus the other categories) or
+   between pages (a province's share against its regencies). `protect` decides it for a set of
+   `LinkedCounts`: the counts, which of them a page shows, and the equations a reader knows
+   (sums over regions, n + (d - n) = d, a total over categories). It hides the small counts
+   shown (rule 1), then, until nothing small can be derived:
+   a. it follows every chain of single subtractions (an equation with one unknown count gives
+      it); when a chain reaches a small count, the smallest non-zero count shown that the chain
+      used is hidden too (in a group with one hidden count, its next-smallest sibling);
+   b. it solves the remaining equations exactly (per connected set of unknown counts, the null
+      space of the system): a small count fixed by a combination of equations has the smallest
+      count shown in those equations hidden too;
+   and starts again. Each round hides at least one more count, so it ends. A share is shown
+   only when its numerator and denominator are both shown, so a share never gives back a hidden
+   count (rules 2 and 3 follow from 6).
 
-A threshold of 0 or 1 suppresses nothing. The rule protects each figure against being read off
-or computed from the figures next to it; it does not protect against differencing across
-pages (a district total minus all its villages), which is why the scorecard names only the
-worst villages and never lists all villages of a district with their counts.
+A threshold of 0 or 1 suppresses nothing.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 
 DASH = "\u2013"
 
@@ -85,3 +102,194 @@ def format_decimal(value: float, digits: int = 1) -> str:
 def format_percent(share: float, digits: int = 1) -> str:
     """A share as a percentage with a decimal comma: 0.9956 -> "99,6%"."""
     return format_decimal(share * 100, digits) + "%"
+
+
+# -- secondary suppression (rule 6) ---------------------------------------------------------------
+Key = Hashable
+Equation = Mapping[Key, int]  # sum(coefficient * count) == 0
+_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class LinkedCounts:
+    """Counts that pages show and the equations a reader knows between them.
+
+    values     every count in the equations, shown or not (a complement d - n, the villages a
+               page leaves out), with its true value
+    shown      the counts the pages would show (directly, or through a share beside its shown
+               denominator)
+    equations  each a mapping count -> integer coefficient whose weighted sum is 0
+    """
+
+    values: Mapping[Key, int]
+    shown: frozenset[Key]
+    equations: Sequence[Equation] = field(default_factory=tuple)
+
+
+def protect(counts: LinkedCounts, threshold: int) -> frozenset[Key]:
+    """The shown counts to hide (rule 6): the small ones, and enough others that no count in
+    1..threshold - 1, shown or not, can be derived from what stays shown."""
+    small = {k for k, v in counts.values.items() if is_small(int(v), threshold)}
+    hidden = {k for k in counts.shown if k in small}
+    if not small:
+        return frozenset(hidden)
+    equations = [dict(e) for e in counts.equations if e]
+    by_cell: dict[Key, list[int]] = {}
+    for i, eq in enumerate(equations):
+        for k in eq:
+            by_cell.setdefault(k, []).append(i)
+    while True:
+        visible = counts.shown - hidden
+        known, derived_by = _propagate(equations, by_cell, visible)
+        leaks = sorted((k for k in derived_by if k in small), key=repr)
+        if not leaks:
+            solved = _determined(equations, by_cell, known, small)
+            derived_by |= solved
+            leaks = sorted(solved, key=repr)
+        if not leaks:
+            return frozenset(hidden)
+        added: set[Key] = set()
+        for leak in leaks:
+            support = _support(leak, derived_by, equations, visible)
+            if support & added:
+                continue  # this round has already broken that chain
+            choice = _cheapest(support - hidden, counts.values)
+            if choice is not None:
+                hidden.add(choice)
+                added.add(choice)
+        if not added:  # nothing on the chains is shown: hide the smallest count shown at all
+            rest = _cheapest(visible - hidden, counts.values)
+            if rest is None:
+                return frozenset(hidden)
+            hidden.add(rest)
+
+
+def _propagate(
+    equations: list[dict[Key, int]], by_cell: dict[Key, list[int]], visible: Iterable[Key]
+) -> tuple[set[Key], dict[Key, list[int]]]:
+    """Every count derivable by chains of single subtractions: (known, count -> [equation])."""
+    known = set(visible)
+    unknown = [sum(1 for k in eq if k not in known) for eq in equations]
+    queue = [i for i, n in enumerate(unknown) if n == 1]
+    derived_by: dict[Key, list[int]] = {}
+    while queue:
+        i = queue.pop()
+        if unknown[i] != 1:
+            continue
+        cell = next(k for k in equations[i] if k not in known)
+        known.add(cell)
+        derived_by[cell] = [i]
+        for j in by_cell.get(cell, ()):
+            unknown[j] -= 1
+            if unknown[j] == 1:
+                queue.append(j)
+    return known, derived_by
+
+
+def _determined(
+    equations: list[dict[Key, int]],
+    by_cell: dict[Key, list[int]],
+    known: set[Key],
+    small: set[Key],
+) -> dict[Key, list[int]]:
+    """Small counts that a combination of equations fixes although no chain of single
+    subtractions reaches them: small count -> the equations of the combination."""
+    found: dict[Key, list[int]] = {}
+    seen: set[Key] = set()
+    for start in sorted((k for k in small if k not in known and k in by_cell), key=repr):
+        if start in seen:
+            continue
+        cells, rows = _component(start, equations, by_cell, known)
+        seen |= cells
+        if not rows:
+            continue
+        order = sorted(cells, key=repr)
+        column = {k: j for j, k in enumerate(order)}
+        a = np.zeros((len(rows), len(order)))
+        for r, i in enumerate(rows):
+            for k, coefficient in equations[i].items():
+                if k in column:
+                    a[r, column[k]] = coefficient
+        reduced, combination, pivots = _row_reduce(a)
+        for r, j in enumerate(pivots):
+            if order[j] in small and np.count_nonzero(np.abs(reduced[r]) > _TOLERANCE) == 1:
+                found[order[j]] = [rows[e] for e in np.flatnonzero(np.abs(combination[r]) > _TOLERANCE)]
+    return found
+
+
+def _row_reduce(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The reduced row echelon form R of `a`, the combination T with T @ a = R, and the pivot
+    columns: a count is fixed by the equations exactly when its pivot row holds nothing else.
+    Elimination by whole rows (no BLAS call, which a busy machine's threads slow down)."""
+    r = a.astype(float)
+    t = np.eye(len(r))
+    pivots: list[int] = []
+    row = 0
+    for col in range(r.shape[1]):
+        if row == len(r):
+            break
+        k = row + int(np.argmax(np.abs(r[row:, col])))
+        if abs(r[k, col]) < _TOLERANCE:
+            continue
+        if k != row:
+            r[[row, k]] = r[[k, row]]
+            t[[row, k]] = t[[k, row]]
+        scale = r[row, col]
+        r[row] /= scale
+        t[row] /= scale
+        factor = r[:, col].copy()
+        factor[row] = 0.0
+        rows = np.flatnonzero(np.abs(factor) > _TOLERANCE)
+        r[rows] -= factor[rows, None] * r[row]
+        t[rows] -= factor[rows, None] * t[row]
+        r[np.abs(r) < _TOLERANCE] = 0.0
+        pivots.append(col)
+        row += 1
+    return r, t, pivots
+
+
+def _component(
+    start: Key, equations: list[dict[Key, int]], by_cell: dict[Key, list[int]], known: set[Key]
+) -> tuple[set[Key], list[int]]:
+    """The unknown counts linked to `start` through equations, and those equations."""
+    cells, rows, stack = {start}, set(), [start]
+    while stack:
+        cell = stack.pop()
+        for i in by_cell.get(cell, ()):
+            if i in rows:
+                continue
+            rows.add(i)
+            for k in equations[i]:
+                if k not in known and k not in cells:
+                    cells.add(k)
+                    stack.append(k)
+    return cells, sorted(rows)
+
+
+def _support(
+    leak: Key, derived_by: Mapping[Key, list[int]], equations: list[dict[Key, int]], visible: Collection[Key]
+) -> set[Key]:
+    """The shown counts a derivation of `leak` uses (through the counts it derives on the way)."""
+    support: set[Key] = set()
+    done: set[Key] = {leak}
+    stack = list(derived_by.get(leak, ()))
+    seen_rows: set[int] = set()
+    while stack:
+        i = stack.pop()
+        if i in seen_rows:
+            continue
+        seen_rows.add(i)
+        for k in equations[i]:
+            if k in done:
+                continue
+            done.add(k)
+            if k in visible:
+                support.add(k)
+            else:
+                stack.extend(derived_by.get(k, ()))
+    return support
+
+
+def _cheapest(cells: Iterable[Key], values: Mapping[Key, int]) -> Key | None:
+    """The count to hide: the smallest non-zero one (a zero hides nothing), then by key."""
+    return min(cells, key=lambda k: (int(values[k]) == 0, abs(int(values[k])), repr(k)), default=None)

@@ -24,9 +24,7 @@ out_dir/<regency>/<district>/<village>/{kunjungan.csv, kunjungan.xlsx, formulir.
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,13 +32,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from dtsen.config import Settings
 from dtsen.engine import Engine, as_float64, as_int64
+from dtsen.export import Column, Sheet, write_csv, write_xlsx
 from dtsen.reference import RegionMaster
 from dtsen.release.settings import VerifySettings
 from dtsen.release.tables import ReleaseTables
@@ -75,28 +70,28 @@ SIGNAL_WORDS: dict[str, str] = {
     "near_threshold": "dekat batas kelayakan program",
     "implausible_composition": "susunan keluarga tidak wajar",
     "incomplete_welfare": "data rumah dan aset belum lengkap",
+    "uncertain_poverty": "belum pasti di atas atau di bawah garis kemiskinan",
 }
 SELECTION_WORDS = {RISK: "Risiko", RANDOM: "Acak"}
 
-# (key in the export frame, header, kind): kind "text" cells stay text in Excel
-_LIST_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("priority", "Prioritas", "number"),
-    ("selection_word", "Dasar Pemilihan", "plain"),
-    ("family_id", "ID Keluarga", "number"),
-    ("kk", "Nomor KK", "text"),
-    ("head_name", "Nama Kepala Keluarga", "plain"),
-    ("address", "Alamat", "plain"),
-    ("rt", "RT", "text"),
-    ("rw", "RW", "text"),
-    ("region_code", "Kode Wilayah", "text"),
-    ("persons", "Jumlah Anggota", "number"),
-    ("decile", "Desil", "number"),
-    ("score", "Skor Risiko", "number"),
-    ("signal_words", "Alasan Pemeriksaan", "plain"),
-    *((f.name, f.header, "plain") for f in WELFARE_FIELDS),
+# (key in the export frame, column): codes stay text, the officer's words are neutralised text
+_LIST_COLUMNS: tuple[tuple[str, Column], ...] = (
+    ("priority", Column("Prioritas", "number")),
+    ("selection_word", Column("Dasar Pemilihan")),
+    ("family_id", Column("ID Keluarga", "number")),
+    ("kk", Column("Nomor KK", "code")),
+    ("head_name", Column("Nama Kepala Keluarga")),
+    ("address", Column("Alamat")),
+    ("rt", Column("RT", "code")),
+    ("rw", Column("RW", "code")),
+    ("region_code", Column("Kode Wilayah", "code")),
+    ("persons", Column("Jumlah Anggota", "number")),
+    ("decile", Column("Desil", "number")),
+    ("score", Column("Skor Risiko", "number")),
+    ("signal_words", Column("Alasan Pemeriksaan")),
+    *((f.name, Column(f.header, "number" if f.kind == "integer" else "text")) for f in WELFARE_FIELDS),
 )
-_EXCEL_COERCES = re.compile(r"^[0-9\s.,:/+\-eE%]*[0-9][0-9\s.,:/+\-eE%]*$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+LIST_COLUMNS: tuple[Column, ...] = tuple(c for _, c in _LIST_COLUMNS)
 
 
 def random_key(family_id: ir.IntegerValue, seed: int) -> ir.StringValue:
@@ -177,17 +172,6 @@ def _display(value: Any, key: str) -> Any:
     return value
 
 
-def _csv_cell(value: Any, kind: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    text = str(value)
-    if kind == "text" and (_EXCEL_COERCES.match(text) or text.startswith(_FORMULA_START)):
-        return '="' + text.replace('"', '""') + '"'  # Excel shows the text as it is, zeros and all
-    return text
-
-
 def _list_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
     out = []
     for row in rows:
@@ -196,42 +180,19 @@ def _list_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
             "selection_word": SELECTION_WORDS.get(row["selection"], row["selection"]),
             "signal_words": signal_words(row["signals"]),
         }
-        out.append([_display(full.get(key), key) for key, _, _ in _LIST_COLUMNS])
+        out.append([_display(full.get(key), key) for key, _ in _LIST_COLUMNS])
     return out
 
 
 def write_list_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path:
-    """The visit list as CSV: UTF-8 with BOM, comma-separated, Indonesian headers."""
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow([header for _, header, _ in _LIST_COLUMNS])
-        for values in _list_rows(rows):
-            writer.writerow([_csv_cell(v, kind) for v, (_, _, kind) in zip(values, _LIST_COLUMNS, strict=True)])
-    return path
+    """The visit list as CSV (`dtsen.export.write_csv`: UTF-8 with BOM, comma-separated,
+    Indonesian headers, codes kept as text, no cell a formula)."""
+    return write_csv(path, LIST_COLUMNS, _list_rows(rows))
 
 
 def write_list_xlsx(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     """The visit list as XLSX: one sheet LIST_SHEET, bold header, KK, RT/RW and codes as text."""
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = LIST_SHEET
-    ws.append([header for _, header, _ in _LIST_COLUMNS])
-    bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
-    for values in _list_rows(rows):
-        ws.append(["" if v is None else v for v in values])
-        for cell, (_, _, kind) in zip(ws[ws.max_row], _LIST_COLUMNS, strict=True):
-            if kind == "text" and isinstance(cell, Cell) and cell.value is not None:
-                cell.value = str(cell.value)
-                cell.data_type = "s"
-                cell.number_format = "@"
-    ws.freeze_panes = "A2"
-    for i, (_, header, _) in enumerate(_LIST_COLUMNS):
-        ws.column_dimensions[get_column_letter(i + 1)].width = max(10, min(40, len(header) + 4))
-    wb.save(path)
-    return path
+    return write_xlsx(path, [Sheet(LIST_SHEET, LIST_COLUMNS, _list_rows(rows))])
 
 
 def village_dir(out_dir: Path, region_code: str) -> Path:

@@ -18,6 +18,11 @@ to an XForm, so ODK Collect and KoboToolbox can run it. The officer:
 5. counts members who died (`jumlah_meninggal`, with their names in `nama_meninggal`), says
    whether the family moved away (`pindah`) and adds notes (`catatan`).
 
+Registry data (names, KK, current values, the region's name in the title) never reaches the form
+as form code: `form_text` breaks every ``${`` in it (``${PETUGAS}`` becomes ``$ {PETUGAS}``), so
+pyxform cannot read a name as a reference to a question, and the workbook is written by
+`dtsen.export.write_xlsx` (characters a cell cannot hold removed, no cell a formula).
+
 The choices sheet has one list per vocabulary (named after the field, the canonical codes of
 `dtsen.schema`: FLOOR, WALL, ...), `ya_tidak`, and `keluarga` with the candidates and their
 current values as extra columns (booleans as ya / tidak). The settings sheet names the form
@@ -32,12 +37,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from dtsen import schema
 from dtsen.errors import DtsenError
+from dtsen.export import Column, Sheet, clean, write_xlsx
 
 FieldKind = Literal["select", "bool", "integer"]
 YES = "ya"
@@ -45,10 +48,20 @@ NO = "tidak"
 YES_NO = "ya_tidak"
 FAMILY_LIST = "keluarga"
 _UPPER_WORDS = {"PLN", "AC", "BAB"}
+_REFERENCE = "${"
 
 
 class FormError(DtsenError):
     """The form cannot be written (no candidates for the village, a candidate without an id)."""
+
+
+def form_text(value: Any) -> str:
+    """Registry data as XLSForm text: control characters removed and every ``${`` broken to
+    ``$ {``, so that pyxform never reads the data as a reference to a question."""
+    text = clean("" if value is None else str(value))
+    while _REFERENCE in text:
+        text = text.replace(_REFERENCE, "$ {")
+    return text
 
 
 def choice_label(code: str) -> str:
@@ -247,8 +260,8 @@ def choice_rows(candidates: pa.Table | Sequence[Mapping[str, Any]]) -> tuple[lis
     for f in WELFARE_FIELDS:
         rows += [[f.name, code, choice_label(code), *pad] for code in f.vocabulary]
     for r in _family_rows(candidates):
-        label = f"{r.get('kk') or '(tanpa KK)'} - {r.get('head_name') or '(tanpa nama)'}"
-        values = [f.choice(r.get(f.name)) for f in WELFARE_FIELDS]
+        label = f"{form_text(r.get('kk')) or '(tanpa KK)'} - {form_text(r.get('head_name')) or '(tanpa nama)'}"
+        values = [form_text(f.choice(r.get(f.name))) for f in WELFARE_FIELDS]
         rows.append([FAMILY_LIST, str(int(r["family_id"])), label, *values])
     return header, rows
 
@@ -267,29 +280,22 @@ def xlsform(
     WELFARE_FIELDS (current values; missing ones are left blank), e.g. the rows of
     `dtsen.verify.campaign.export_frame` for one village."""
     header, choices = choice_rows(candidates_frame)
-    wb = Workbook(write_only=True)  # streamed: a national campaign writes tens of thousands of forms
-    bold = Font(bold=True)
-
-    def sheet(name: str, head: list[str], rows: list[list[Any]]) -> None:
-        ws = wb.create_sheet(name)
-        cells = []
-        for text in head:
-            cell = WriteOnlyCell(ws, value=text)
-            cell.font = bold
-            cells.append(cell)
-        ws.append(cells)
-        for row in rows:
-            ws.append([None if v == "" else v for v in row])  # None: no cell written at all
-
-    sheet("survey", list(SURVEY_COLUMNS), [[r.get(c) for c in SURVEY_COLUMNS] for r in survey_rows()])
-    sheet("choices", header, [list(c) for c in choices])
-    title_text = title or f"Verifikasi lapangan DTSEN - {village}"
+    title_text = form_text(title) or f"Verifikasi lapangan DTSEN - {form_text(village)}"
     instance_name = "concat(${keluarga}, '-', ${tanggal_kunjungan})"
-    sheet(
-        "settings",
-        ["form_title", "form_id", "version", "instance_name"],
-        [[title_text, form_id(village), form_version, instance_name]],
+
+    def sheet(name: str, head: Sequence[str], rows: list[list[Any]]) -> Sheet:
+        cells = [[None if v == "" else v for v in row] for row in rows]  # None: no cell written at all
+        return Sheet(name, [Column(h) for h in head], cells, freeze=None)
+
+    return write_xlsx(
+        path,
+        [
+            sheet("survey", SURVEY_COLUMNS, [[r.get(c) for c in SURVEY_COLUMNS] for r in survey_rows()]),
+            sheet("choices", header, [list(c) for c in choices]),
+            sheet(
+                "settings",
+                ["form_title", "form_id", "version", "instance_name"],
+                [[title_text, form_id(village), form_text(form_version), instance_name]],
+            ),
+        ],
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path

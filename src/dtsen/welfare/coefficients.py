@@ -26,7 +26,6 @@ A model with a region level but no region effects reads back with level "none" (
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import re
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dtsen.errors import DtsenError, ProblemLog
+from dtsen.export import Column, write_csv
 from dtsen.ingest.small_table import parse_number, read_records
 from dtsen.welfare.ols import MISSING, Coefficients
 from dtsen.welfare.predictors import PREDICTORS, Predictor
@@ -273,11 +273,9 @@ def _table_rows(coefficients: Coefficients) -> list[tuple[str, str, float]]:
 
 
 def write_coefficients(coefficients: Coefficients, path: Path) -> None:
-    """Write the coefficients as a table (UTF-8, comma-separated) that `read_coefficients` reads
-    back to equal coefficients; floats are written with Python's shortest exact repr."""
+    """Write the coefficients as a table (`dtsen.export.write_csv`: UTF-8 with a byte-order mark,
+    comma-separated) that `read_coefficients` reads back to equal coefficients; floats are written
+    with Python's shortest exact repr."""
     rows = _table_rows(coefficients)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows((name, category, repr(float(weight))) for name, category, weight in rows)
+    columns = (Column(COLUMNS[0]), Column(COLUMNS[1]), Column(COLUMNS[2], "number"))
+    write_csv(path, columns, ((name, category, float(weight)) for name, category, weight in rows))

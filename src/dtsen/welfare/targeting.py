@@ -33,11 +33,11 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 
 from dtsen.engine import Engine, as_int64
 from dtsen.errors import DtsenError, ProblemLog
+from dtsen.export import Column, Kind, write_csv_batches
 from dtsen.welfare.settings import ProgrammeRule
 
 # Columns of the ranked table that every rule reads, whatever it names.
@@ -449,20 +449,21 @@ def simulate(
 
 # -- writing ----------------------------------------------------------------------------------
 
-UTF8_BOM = b"\xef\xbb\xbf"
+
+def _csv_columns(excel_text: bool) -> list[Column]:
+    """The CSV columns: Indonesian headers, codes kept as text in Excel when `excel_text`."""
+    code: Kind = "code" if excel_text else "text"
+    return [
+        Column(header, code if name in CSV_TEXT_COLUMNS else "text" if name == "programme" else "number", key=name)
+        for name, header in CSV_HEADERS.items()
+    ]
 
 
-def _csv_batch(batch: pa.RecordBatch, excel_text: bool) -> pa.RecordBatch:
-    """The CSV form of a batch: Indonesian headers, whole Rupiah, codes kept as text in Excel."""
-    columns: list[pa.Array] = []
-    for name in CSV_HEADERS:
-        col = batch.column(name)
-        if name == "predicted_consumption":
-            col = pc.cast(pc.round(col), pa.int64())
-        elif excel_text and name in CSV_TEXT_COLUMNS:
-            col = pc.binary_join_element_wise('="', col, '"', "")
-        columns.append(col)
-    return pa.RecordBatch.from_arrays(columns, names=list(CSV_HEADERS.values()))
+def _whole_rupiah(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with predicted consumption in whole Rupiah."""
+    i = batch.schema.get_field_index("predicted_consumption")
+    rounded = pc.cast(pc.round(batch.column(i)), pa.int64())
+    return batch.set_column(i, "predicted_consumption", rounded)
 
 
 def write_recipients(
@@ -477,8 +478,8 @@ def write_recipients(
 
     parquet     recipients.parquet/ (a directory, as `Engine.write_parquet` writes), every
                 RECIPIENT_COLUMNS column under its English name, in priority order
-    csv         recipients.csv: UTF-8 with a byte-order mark (Excel reads the encoding right),
-                comma-delimited, Indonesian headers (CSV_HEADERS), predicted consumption in
+    csv         recipients.csv, written by `dtsen.export` (UTF-8 with a byte-order mark, CRLF, no
+                cell a formula): comma-delimited, Indonesian headers (CSV_HEADERS), predicted consumption in
                 whole Rupiah, and, with `excel_text`, KK and region codes written as ="..." so
                 that Excel keeps them as text (it would round a 16-digit KK and read "11.01.01"
                 as a date); within_quota is left out (every row is within the quota)
@@ -490,21 +491,8 @@ def write_recipients(
     parquet = engine.write_parquet(listed, out / "recipients.parquet", order_by=["priority"])
     files = sorted(str(f) for f in parquet.glob("*.parquet"))
     csv_path = out / "recipients.csv"
-    schema = pa.schema(
-        [pa.field(CSV_HEADERS[n], pa.int64() if n == "predicted_consumption" else _arrow_type(n)) for n in CSV_HEADERS]
-    )
-    with csv_path.open("wb") as fh:
-        fh.write(UTF8_BOM)
-        with pacsv.CSVWriter(fh, schema) as writer:
-            if files:
-                for batch in pads.dataset(files, format="parquet").to_batches():
-                    writer.write_batch(_csv_batch(batch, excel_text).cast(schema))
+    batches = pads.dataset(files, format="parquet").to_batches() if files else ()
+    write_csv_batches(csv_path, _csv_columns(excel_text), (_whole_rupiah(b) for b in batches))
     json_path = out / "simulation.json"
     json_path.write_text(json.dumps(simulation.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return {"parquet": parquet, "csv": csv_path, "simulation": json_path}
-
-
-def _arrow_type(name: str) -> pa.DataType:
-    if name in ("programme", "kk", "region_code", "regency_code", "district_code"):
-        return pa.string()
-    return pa.int64()
