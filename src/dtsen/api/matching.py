@@ -197,9 +197,8 @@ def _file(table: pa.Table, job: JobRecord, format: str) -> Response:
     pq.write_table(table, source)
     try:
         out = export_match_results(source, work / name)
-    except MatchExportError:
-        raise ApiError("unsupported_media_type", "CSV and XLSX downloads wait for the safe spreadsheet writer; "
-                                                 "ask for format=json or format=parquet") from None
+    except MatchExportError as exc:
+        raise ApiError("unsupported_media_type", str(exc)) from None
     return FileResponse(out, media_type=MEDIA[format], filename=name,
                         background=BackgroundTask(_remove, work))
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pyarrow.parquet as pq
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -54,9 +55,20 @@ def test_a_national_ministry_matches_everywhere(data_app: FastAPI, api: TestClie
     download = api.get(f"/api/match/{job}/results?purpose=targeting&format=parquet", headers=ministry.headers)
     table = pq.read_table(io.BytesIO(download.content))
     assert table.num_rows == 4 and table.column("person_id").to_pylist() == [1, 7, 1, None]
+    csv = api.get(f"/api/match/{job}/results?purpose=targeting&format=csv", headers=ministry.headers)
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert f'hasil_padan_{job[:8]}.csv' in csv.headers["content-disposition"]
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0].split(",")[:3] == ['"baris"', '"sheet"', '"status_padan"'] and len(lines) == 5
+    assert lines[1] == '2,,"exact_nik",1,10,1,,1,2,"YA","TIDAK","YA","TIDAK","TIDAK",'  # flags YA/TIDAK
+    xlsx = api.get(f"/api/match/{job}/results?purpose=targeting&format=xlsx", headers=ministry.headers)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)["hasil_padan"]
+    cells = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert cells[0][:3] == ["baris", "sheet", "status_padan"] and cells[1][:5] == [2, None, "exact_nik", 1, 10]
     entries = [e for e in _audit(data_app) if e["action"] == "match.bulk"]
     # the persons matched are in the chain from the job's completion; each download names the job
-    assert [e["detail"]["stage"] for e in entries] == ["submitted", "matched", "results", "results"]
+    assert [e["detail"]["stage"] for e in entries] == ["submitted", "matched"] + ["results"] * 4
+    assert [e["detail"]["format"] for e in entries[2:]] == ["json", "parquet", "csv", "xlsx"]
     assert entries[1]["records"] == [f"match_job:{job}", "person:1", "person:7"]
     assert (entries[1]["actor"], entries[1]["purpose"], entries[1]["role"]) == ("client:kemensos", "targeting",
                                                                               "client")
