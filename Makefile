@@ -36,6 +36,7 @@ endif
 	$(UV) run dtsen evaluate linkage --project $(DEMO_DIR)
 	$(UV) run dtsen evaluate welfare --project $(DEMO_DIR)
 	$(UV) run dtsen target pkh --project $(DEMO_DIR)
+	$(UV) run dtsen demo-accounts --project $(DEMO_DIR)
 	@echo "Release: $(DEMO_DIR)/releases/$$(cat $(DEMO_DIR)/releases/CURRENT)"
 	@echo "Rapor kualitas data (scorecards): $(DEMO_DIR)/releases/$$(cat $(DEMO_DIR)/releases/CURRENT)/rapor/index.html"
 	@echo "Daftar cek lapangan (ground-check lists): $(DEMO_DIR)/releases/$$(cat $(DEMO_DIR)/releases/CURRENT)/cek_lapangan/"

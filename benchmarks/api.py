@@ -15,20 +15,41 @@
    invented people; rows per second for the whole job (read, standardize, match, write), the
    statuses found, and how many rows found the person they were made from.
 
+5. The same over HTTP (`--http`, on by default; `--stores sqlite postgresql`): `dtsen serve` (uvicorn,
+   one worker) on loopback, on the project's SQLite store and on a throwaway PostgreSQL cluster
+   (initdb/pg_ctl as the tests start one); a machine client with a token; `wrk` (Debian package
+   `wrk`) in another process sends `POST /api/persons/by-nik?purpose=eligibility` with a random NIK
+   of the same list over 1, 8 and 32 connections for `--seconds` each: p50, p99, requests per
+   second. Every lookup is a full request: token check against the store, the policy, the index,
+   and an audit entry committed before the response (group commit). Then the upload is matched
+   through `POST /api/match` (multipart), its status polled, its results downloaded as Parquet:
+   rows per second from the start of the upload to the results in hand. The service's rate
+   limit is raised for the run (DTSEN_API__RATE_PER_MINUTE).
+
+`CPU ms/req` is the service process's CPU time per request during the run: on a shared machine
+it says more than the latencies, which follow whatever else runs.
+
 Targets (issue 14): NIK lookup p99 under 10 ms at 32 concurrent clients with one worker; bulk
-matching at least 20,000 rows per second for 100,000 rows against 1,000,000 persons. These are
-library-level figures (no HTTP); the HTTP figures are measured when the endpoints exist.
+matching at least 20,000 rows per second for 100,000 rows against 1,000,000 persons.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import random
+import re
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -125,6 +146,136 @@ def make_upload(release_dir: Path, rows: int, seed: int, out: Path) -> Path:
     return out
 
 
+WRK_SCRIPT = """
+local niks = {}
+for line in io.lines(os.getenv("DTSEN_BENCH_NIKS")) do niks[#niks + 1] = line end
+local token = os.getenv("DTSEN_BENCH_TOKEN")
+request = function()
+  local body = '{"nik": "' .. niks[math.random(#niks)] .. '"}'
+  return wrk.format("POST", "/api/persons/by-nik?purpose=eligibility",
+                    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.3f %.3f %.3f %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000, summary.errors.status,
+    summary.errors.timeout))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def store_url(kind: str, data: Path) -> Iterator[str]:
+    """The project's SQLite store, or a database on a throwaway PostgreSQL cluster."""
+    if kind == "sqlite":
+        yield f"sqlite:///{data / 'store' / 'bench.sqlite3'}"
+        return
+    from tests.store.fixtures import PgCluster, _base_dir, _unprivileged, find_pg_bin
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL server binaries not found (Debian package `postgresql`)")
+    owner = _unprivileged()
+    cluster = PgCluster(bin_dir, Path(tempfile.mkdtemp(prefix="dtsen-bench-pg-", dir=_base_dir(owner))), owner=owner)
+    cluster.start()
+    try:
+        yield cluster.create_database("bench")
+    finally:
+        cluster.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def running_service(data: Path, url: str) -> Iterator[tuple[str, str, int]]:
+    """`dtsen serve` on the project with `url` as its store; (base URL, a client's token, its pid)."""
+    import httpx
+
+    from dtsen.security.context import Security
+    from dtsen.security.principal import Grant
+    from dtsen.store.connection import Store
+    from dtsen.store.migrate import upgrade
+
+    env = {**os.environ, "DTSEN_STORE__URL": url, "DTSEN_API__RATE_PER_MINUTE": "100000000",
+           "DTSEN_API__RATE_BURST": "10000000", "DTSEN_API__MAX_UPLOAD_BYTES": str(1 << 30)}
+    os.environ.update({k: env[k] for k in ("DTSEN_STORE__URL",)})
+    settings = load_settings(data)
+    store = Store.from_settings(settings.store, settings.project.root)
+    upgrade(store)
+    store.dispose()
+    sec = Security.open(settings)
+    name = f"bench-{random.randrange(10**9)}"
+    secret = sec.accounts.add_client(name, "benchmark", [Grant("client", "", frozenset({"eligibility", "targeting"}))],
+                                     actor="cli:bench").secret
+    sec.close()
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "dtsen", "serve", "--project", str(data), "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        token = httpx.post(f"{base}/auth/token", data={"grant_type": "client_credentials", "client_id": name,
+                                                       "client_secret": secret}).json()["access_token"]
+        yield base, token, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def bench_http_lookups(base: str, token: str, niks: list[str], connections: int, seconds: int) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="dtsen-wrk-"))
+    try:
+        (work / "niks.txt").write_text("\n".join(niks) + "\n")
+        (work / "lookup.lua").write_text(WRK_SCRIPT)
+        env = {**os.environ, "DTSEN_BENCH_NIKS": str(work / "niks.txt"), "DTSEN_BENCH_TOKEN": token}
+        out = subprocess.run(["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                              "-s", str(work / "lookup.lua"), base], env=env, capture_output=True, text=True,
+                             check=True).stdout
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    m = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)", out)
+    assert m, out
+    n, micros, p50, p99, mean, non2xx, timeouts = m.groups()
+    return {"requests": int(n), "per_s": int(n) / (int(micros) / 1e6), "p50_ms": float(p50), "p99_ms": float(p99),
+            "mean_ms": float(mean), "non_2xx": int(non2xx), "timeouts": int(timeouts)}
+
+
+def bench_http_match(base: str, token: str, upload: Path) -> dict[str, float]:
+    import httpx
+    import pyarrow.parquet as pq
+
+    headers = {"Authorization": f"Bearer {token}"}
+    t0 = time.perf_counter()
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as http, upload.open("rb") as fh:
+        job = http.post("/api/match?purpose=targeting", files={"file": (upload.name, fh, "text/csv")}).json()["job_id"]
+        uploaded = time.perf_counter() - t0
+        while True:
+            status = http.get(f"/api/match/{job}").json()
+            if status["state"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert status["state"] == "done", status
+        matched = time.perf_counter() - t0
+        results = http.get(f"/api/match/{job}/results?purpose=targeting&format=parquet")
+        rows = pq.read_table(io.BytesIO(results.content)).num_rows
+    total = time.perf_counter() - t0
+    return {"rows": rows, "upload_s": uploaded, "matched_s": matched, "total_s": total, "per_s": rows / total,
+            "counts": status["counts"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--persons", type=int, default=100_000)
@@ -139,6 +290,10 @@ def main() -> None:
     ap.add_argument("--skip-match", action="store_true", help="lookups only")
     ap.add_argument("--switch-interval", type=float, default=None,
                     help="sys.setswitchinterval for the lookups (Python's default is 0.005 s)")
+    ap.add_argument("--http", action=argparse.BooleanOptionalAction, default=True, help="the HTTP level too")
+    ap.add_argument("--library", action=argparse.BooleanOptionalAction, default=True, help="the library level")
+    ap.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    ap.add_argument("--seconds", type=int, default=15, help="seconds of wrk per connection count")
     args = ap.parse_args()
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
@@ -171,6 +326,32 @@ def main() -> None:
     rng = random.Random(args.seed)
     misses = ["3204" + "".join(rng.choice("0123456789") for _ in range(12)) for _ in range(len(known) // 9)]
     niks = known + misses
+    upload = make_upload(settings.path(settings.release.dir) / str(rid), args.upload_rows, args.seed,
+                         Path(f"/tmp/dtsen-api-upload-{args.upload_rows}.csv"))
+    if args.http:
+        releases.close()
+        for kind in args.stores:
+            with store_url(kind, data) as url, running_service(data, url) as (base, token, pid):
+                print(f"\nHTTP on {kind} (dtsen serve, one worker; wrk over loopback; every lookup audited):")
+                print(f"{'conns':>6} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'req/s':>8} {'non-2xx':>8} "
+                      f"{'CPU ms/req':>10}")
+                bench_http_lookups(base, token, niks, 8, 3)  # warm up
+                for c in args.threads:
+                    cpu = cpu_seconds(pid)
+                    r = bench_http_lookups(base, token, niks, c, args.seconds)
+                    per = (cpu_seconds(pid) - cpu) / r["requests"] * 1e3
+                    print(f"{c:>6} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['mean_ms']:>8.2f} {r['per_s']:>8,.0f} "
+                          f"{r['non_2xx']:>8,} {per:>10.2f}")
+                if not args.skip_match:
+                    m = bench_http_match(base, token, upload)
+                    print(f"bulk matching over HTTP: {m['rows']:,} rows, upload {m['upload_s']:.1f} s, matched at "
+                          f"{m['matched_s']:.1f} s, results in hand at {m['total_s']:.1f} s: {m['per_s']:,.0f} rows/s; "
+                          f"{m['counts']}")
+        releases = ServingReleases.from_settings(settings)
+        releases.refresh()
+    if not args.library:
+        releases.close()
+        return
     print(f"\nNIK lookups on {rid} (library level, {len(known):,} known and {len(misses):,} unknown NIKs, "
           f"switch interval {sys.getswitchinterval() * 1e3:g} ms):")
     print(f"{'threads':>8} {'run':>4} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'lookups/s':>10}")
@@ -186,7 +367,6 @@ def main() -> None:
     if args.skip_match:
         releases.close()
         return
-    upload = make_upload(settings.path(settings.release.dir) / str(rid), args.upload_rows, args.seed, Path(f"/tmp/dtsen-api-upload-{args.upload_rows}.csv"))
     out = Path("/tmp/dtsen-api-padan")
     stages: dict[str, float] = {}
     clock = {"at": time.perf_counter()}

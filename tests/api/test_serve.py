@@ -50,7 +50,7 @@ def test_dtsen_serve_answers_health_and_logs_no_identifiers(tmp_path: Path) -> N
         assert health is not None, proc.stdout.read() if proc.stdout else ""
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert "server" not in health.headers
-        missing = httpx.get(f"http://127.0.0.1:{port}/api/persons/{NIK}?nik={NIK}", timeout=5)
+        missing = httpx.get(f"http://127.0.0.1:{port}/api/orang/{NIK}?nik={NIK}", timeout=5)
         assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     finally:
         proc.send_signal(signal.SIGTERM)

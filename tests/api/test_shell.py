@@ -37,7 +37,7 @@ def _shape(response: object, status: int, code: str) -> dict:
 
 
 def test_404_405_and_422_share_the_shape_and_echo_nothing(client: TestClient) -> None:
-    not_found = client.get(f"/api/persons/{NIK}?nik={NIK}")
+    not_found = client.get(f"/api/orang/{NIK}?nik={NIK}")
     _shape(not_found, 404, "not_found")
     assert NIK not in not_found.text
     not_allowed = client.delete("/auth/me")
@@ -148,7 +148,7 @@ def test_the_access_log_names_routes_never_paths(app: FastAPI, client: TestClien
                                                  caplog: pytest.LogCaptureFixture) -> None:
     token = client_token(app, client, "bpjs", Grant("client", "", frozenset({"eligibility"})))
     with caplog.at_level(logging.INFO, logger="dtsen.api.access"):
-        client.get(f"/api/persons/{NIK}?nik={NIK}", headers=bearer(token))
+        client.get(f"/api/orang/{NIK}?nik={NIK}", headers=bearer(token))
         client.get(f"/auth/me?nik={NIK}", headers=bearer(token))
     lines = [r.getMessage() for r in caplog.records if r.name == "dtsen.api.access"]
     assert lines[0].startswith("GET - 404 ") and "client:bpjs" not in lines[0]

@@ -81,7 +81,8 @@ def test_role_matrix_follows_the_rule_table(role: str) -> None:
     assert allowed_somewhere > 0, f"{role} may do nothing at all"
 
 
-ELIGIBILITY_FIELDS = {"person_id", "family_id", "eligible", "programme", "decile"}
+# eligible or not, the decile and the programme, and the programme's rule (what it asks; not personal data)
+ELIGIBILITY_FIELDS = {"person_id", "family_id", "eligible", "programme", "decile", "eligibility_rule"}
 IDENTIFYING = {"nik", "kk", "full_name", "address", "rt", "rw", "birth_date"}
 
 # (role, grant prefix, action, purpose, resource, allowed, fields that must be there, fields that must not)

@@ -45,3 +45,18 @@ def test_national_quality_and_means(r1: ReleaseHandle) -> None:
 def test_region_without_anyone(r1: ReleaseHandle) -> None:
     s = region_summary(r1, "35.01")
     assert s.counts["persons"].value == 0 and s.counts["persons"].shown == "0" and s.quality == []
+
+
+def test_one_small_decile_cannot_be_recovered_from_the_others() -> None:
+    from dtsen.serve.aggregates import COUNTS
+    from dtsen.serve.summaries import _hide_cells
+
+    row = dict.fromkeys(COUNTS, 0)
+    row.update(families=40, families_ranked=40, decile_1_families=3, decile_2_families=12, decile_3_families=25)
+    counts = _hide_cells(row, threshold=10)
+    # 40 - 12 - 25 = 3: with decile 1 alone hidden it would be read off; decile 2 (the smallest) goes too
+    assert counts["decile_1_families"].value is None and counts["decile_2_families"].value is None
+    assert counts["decile_3_families"].value == 25 and counts["families_ranked"].value == 40
+    row.update(decile_1_families=3, decile_2_families=4, decile_3_families=33)
+    two = _hide_cells(row, threshold=10)  # two hidden already: their sum is known, neither one
+    assert [two[f"decile_{d}_families"].value for d in (1, 2, 3)] == [None, None, 33]

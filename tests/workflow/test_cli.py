@@ -26,7 +26,7 @@ def _run(wf: Workflow, *args: str) -> str:
 
 def test_check_prints_the_table(wf: Workflow) -> None:
     text = _run(wf, "check")
-    assert "village_review musdes regency_operator, verification sanggah, usul musdes_record" in text
+    assert "village_review musdes regency_operator, village_operator verification sanggah, usul musdes_record" in text
     assert "approved release (sistem) released semua / all" in text
     assert "7 status, 19 transisi; sesuai kebijakan / agrees with the policy" in text
 

@@ -16,8 +16,10 @@ from fastapi import FastAPI
 
 from dtsen import __version__
 from dtsen.api import auth, cases, errors, health
+from dtsen.api.data import install_data_endpoints
 from dtsen.api.middleware import BodyLimit, Envelope, RateLimit
 from dtsen.api.ratelimit import TokenBuckets
+from dtsen.api.serving import close_all
 from dtsen.config import Settings
 from dtsen.security.context import Security
 from dtsen.security.masking import MaskingFilter
@@ -52,6 +54,7 @@ def create_app(settings: Settings, *, security: Security | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        close_all(_app)
         if owned:
             sec.close()
 
@@ -66,6 +69,7 @@ def create_app(settings: Settings, *, security: Security | None = None) -> FastA
     app.include_router(auth.router)
     app.include_router(health.router)
     cases.install(app, workflow)
+    install_data_endpoints(app, settings)
 
     # add_middleware puts each new one outside the previous: innermost first.
     app.add_middleware(BodyLimit, default=api.max_body_bytes, limits=app.state.body_limits)

@@ -32,6 +32,7 @@ from dtsen.security.errors import (
     PolicyError,
 )
 from dtsen.security.masking import mask
+from dtsen.serve.index import ServingIndexError
 from dtsen.store.connection import StoreError
 
 log = logging.getLogger("dtsen.api.errors")
@@ -65,6 +66,7 @@ _CATALOGUE = (
     ErrorCode("rate_limited", 429, "Terlalu banyak permintaan", "Too many requests"),
     ErrorCode("internal_error", 500, "Terjadi galat di server", "Internal error"),
     ErrorCode("store_unavailable", 503, "Penyimpanan operasional tidak tersedia", "The operational store is unavailable"),
+    ErrorCode("release_unavailable", 503, "Belum ada rilis yang dapat dilayani", "No release can be served yet"),
 )
 ERRORS: dict[str, ErrorCode] = {e.code: e for e in _CATALOGUE}
 _BY_STATUS: dict[int, str] = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -80,6 +82,7 @@ _BY_EXCEPTION: tuple[tuple[type[DtsenError], str], ...] = (
     (AccountError, "bad_request"),
     (PolicyError, "internal_error"),
     (StoreError, "store_unavailable"),
+    (ServingIndexError, "release_unavailable"),
 )
 
 

@@ -419,6 +419,7 @@ def main() -> None:  # pragma: no cover
 
 # the command groups of later steps register themselves on `app`
 from dtsen.cli import backup as _backup  # noqa: E402, F401
+from dtsen.cli import demo as _demo  # noqa: E402, F401
 from dtsen.cli import keys as _keys  # noqa: E402, F401
 from dtsen.cli import release as _release  # noqa: E402
 from dtsen.cli import service as _service  # noqa: E402, F401

@@ -14,35 +14,32 @@ store          what is kept between requests (transactions, subscriptions): an i
 registry       `DciRegistry`: one method per endpoint, for the HTTP layer
 
 Running the independent compliance suite (github.com/OpenSPP/spdci-compliance, Node 18+, Cucumber)
-against the service, once the HTTP layer exposes these functions:
+against the service (`dtsen.api.dci_routes` serves these functions at /dci/registry/...):
 
+    # the project: a client for the suite, and the suite's callback receiver as an agreed origin
+    #   [api] dci_registry_id = "dtsen-demo"   dci_callback_origins = ["http://127.0.0.1:3336"]
+    dtsen clients add spmis-uji --purpose targeting --project demo     # prints the secret
+    dtsen serve --project demo --port 8765 &
+    TOKEN=$(curl -s -X POST http://127.0.0.1:8765/auth/token -d grant_type=client_credentials \
+            -d client_id=spmis-uji -d client_secret=... | jq -r .access_token)
     git clone https://github.com/OpenSPP/spdci-compliance && cd spdci-compliance && npm ci
-    API_BASE_URL=http://127.0.0.1:8000/dci/ DOMAIN=social \
-    DCI_AUTH_TOKEN=<a client's bearer token> DCI_SENDER_ID=<that client's id> DCI_RECEIVER_ID=<registry id> \
+    API_BASE_URL=http://127.0.0.1:8765/dci/ DOMAIN=social DCI_AUTH_TOKEN=$TOKEN AUTH_TOKEN=$TOKEN \
+    DCI_SENDER_ID=spmis-uji SENDER_ID=spmis-uji DCI_RECEIVER_ID=dtsen-demo RECEIVER_ID=dtsen-demo \
     CALLBACK_SERVER_ENABLED=true CALLBACK_SERVER_HOST=127.0.0.1 CALLBACK_SERVER_PORT=3336 \
-    npm run test:social
+    npx cucumber-js --tags '@profile=sr-registry'        # add DCI_SIGNATURE_VALIDATION_ENABLED=true too
 
-(`CALLBACK_SERVER_ENABLED` starts the suite's own callback receiver and puts its address in every
-request's `sender_uri`; `API_BASE_URL` ends with a slash, the suite appends `registry/...`.)
+(The suite's domain steps read DCI_AUTH_TOKEN/DCI_SENDER_ID, its common steps AUTH_TOKEN/SENDER_ID;
+`API_BASE_URL` ends with a slash, the suite appends `registry/...`. The common registry features
+run with `--tags '@tier=core and not @profile=spmis-client and not @profile=spmis-subscriber'`.)
 
-What it needs from the HTTP layer:
-- the endpoints under `API_BASE_URL` + `registry/...` (sync/search, search, sync/txn/status,
-  txn/status, subscribe, unsubscribe), JSON in and out with `Content-Type: application/json`;
-- bearer authentication: no or a bad `Authorization` header gives 401 or 403 (the suite's
-  security features); a missing `Content-Type` gives 400 or 415;
-- a refused request (`DciRequestError`: bad timestamp, locale, lengths over 99, page_size or
-  page_number under 1, a missing message) as an HTTP 4xx with `http_error_body` (the
-  specification's `errors` list plus the `error` object the suite looks for) or an HTTP 200 ERR
-  acknowledgement (`DciRegistry.error_response`);
-- the asynchronous callbacks POSTed to the request's `sender_uri` within the suite's wait
-  (`CALLBACK_WAIT_MS`, 120 s by default), with the request's `transaction_id` and the ACK's
-  `correlation_id`;
-- with `DCI_SIGNATURE_VALIDATION_ENABLED=true`, an invalid signature refused: set
-  `SignaturePolicy(required=..., keys=...)` in the context (the suite's placeholder `unsigned-stub`
-  is accepted while signatures are not required).
-The suite also validates every response against `social_api_v1.0.0.yaml`. Its test data
-(identifier `UIN` `TEST-001`, location `central_region`) is not in any DTSEN release: those
-searches are answered `rjct.search_criteria.invalid`, which the schema allows.
+What the HTTP layer gives the suite: bearer authentication (no or a bad token: 401 in the
+service's error shape, which has the `error` member the suite looks for); a body that is not
+`application/json`: 415; a refused envelope (`DciRequestError`: timestamp, locale, lengths over
+99, page_size or page_number under 1, a missing message, an invalid signature): an HTTP 4xx with
+`http_error_body`; the asynchronous callbacks POSTed to the request's `sender_uri` with the
+request's `transaction_id` and the ACK's `correlation_id`; every response signed. The suite's test
+data (identifier `UIN` `TEST-001`) identifies nobody: such a search is answered `succ` with no
+records. Its location `central_region` is not a region code: `rjct.search_criteria.invalid`.
 """
 
 from __future__ import annotations

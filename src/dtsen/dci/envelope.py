@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from dtsen.dci.messages import Message999, Status
 from dtsen.errors import DtsenError, Problem
+from dtsen.security.masking import has_identifier
 
 VERSION = "1.0.0"
 ERROR_CODES = (
@@ -98,7 +99,12 @@ def now() -> dt.datetime:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A fresh id (32 hex digits) that never looks like a NIK: ids are written to the audit
+    chain, which refuses anything shaped like one (about one uuid in a thousand)."""
+    while True:
+        value = uuid.uuid4().hex
+        if not has_identifier(value):
+            return value
 
 
 def _problems(exc: ValidationError, prefix: str) -> list[Problem]:

@@ -53,8 +53,9 @@ class DciRegistry:
     def unsubscribe(self, body: Any) -> tuple[dict[str, Any], Work]:
         return subscriptions.unsubscribe(self.context, body)
 
-    def notifications(self, previous: str, current: str, batch: int = 100) -> list[tuple[Subscription, Callback]]:
-        return subscriptions.notifications(self.context, previous, current, batch)
+    def notifications(self, previous: str, current: str, batch: int = 100,
+                      subs: list[Subscription] | None = None) -> list[tuple[Subscription, Callback]]:
+        return subscriptions.notifications(self.context, previous, current, batch, subs)
 
     def mark_notified(self, subscription: Subscription, release_id: str) -> None:
         subscriptions.mark_notified(self.context, subscription, release_id)

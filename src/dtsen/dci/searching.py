@@ -9,6 +9,7 @@ transaction is recorded (`pdng`, then `succ` or `rjct`) for the transaction-stat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ from dtsen.serve.models import Family, Person
 from dtsen.serve.search import Entity, search
 
 Work = Callable[[], Callback]
+_DIGITS16 = re.compile(r"^[0-9]{16}$")
 
 
 def _reject(item: SearchRequestItem, code: str, message: str) -> SearchResponseItem:
@@ -54,6 +56,9 @@ def _by_identifier(h: ReleaseHandle, item: SearchRequestItem, scope: Scope) -> t
     wanted = item.search_criteria.response_entity
     people: list[Person] = []
     families: list[Family] = []
+    if look.kind in ("nik", "kk") and not _DIGITS16.match(look.value):
+        # a value no NIK or KK can have identifies nobody: found nothing (the query itself is sound)
+        return ("person" if look.kind == "nik" else "family"), []
     if look.kind == "nik":
         people = persons_by_nik(h, look.value)
     elif look.kind == "person_id":

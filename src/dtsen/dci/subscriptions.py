@@ -235,11 +235,19 @@ def _record(h: ReleaseHandle, c: Change, scope: Scope) -> dict[str, Any] | None:
     return group(kept_f[0], scope.persons(members(h, c.id))) if kept_f else None
 
 
-def notifications(ctx: DciContext, a: str, b: str, batch: int = 100) -> list[tuple[Subscription, Callback]]:
-    """The notify messages of the changes from release `a` to release `b`, per subscription."""
+def due(sub: Subscription, a: str) -> bool:
+    """Whether `sub` is next to be told the changes from release `a` (to the release after it):
+    it was last told up to `a`, or made while `a` was current and told nothing since."""
+    return (sub.notified_release or sub.from_release) == a
+
+
+def notifications(ctx: DciContext, a: str, b: str, batch: int = 100,
+                  subscriptions: list[Subscription] | None = None) -> list[tuple[Subscription, Callback]]:
+    """The notify messages of the changes from release `a` to release `b`, per subscription:
+    those given, or every active subscription that is `due` from `a` (one told up to an earlier
+    release is first told the releases in between, in order, so that no change is skipped)."""
     out: list[tuple[Subscription, Callback]] = []
-    subs = [s for s in ctx.store.subscriptions() if s.from_release is None or s.from_release <= a]
-    subs = [s for s in subs if s.notified_release is None or s.notified_release < b]
+    subs = subscriptions if subscriptions is not None else [s for s in ctx.store.subscriptions() if due(s, a)]
     if not subs:
         return out
     older, newer = ctx.releases.open(a), ctx.releases.open(b)

@@ -6,9 +6,7 @@ runs it on a thread for the service: it holds one release for its whole life, re
 stage and a fraction done through a callback, and keeps the result or the error.
 
 The CSV and XLSX a ministry downloads are written by the project's one safe spreadsheet writer
-(the `dtsen.export` package, which is being added by another change): `export_match_results` is
-the single place that will call it. Until then it refuses with a clear message and the results
-are in Parquet.
+(`dtsen.export`), through `export_match_results` only.
 """
 
 from __future__ import annotations
@@ -19,18 +17,20 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError
 from dtsen.serve.handle import ReleaseHandle
 from dtsen.serve.matching import DEFAULT_OPTIONS, MatchOptions, match_rows, unreadable_rows
+from dtsen.serve.regions import prefix_range
 from dtsen.serve.releases import ServingReleases
 from dtsen.serve.scoring import load_match_model
 from dtsen.serve.upload import read_upload
@@ -79,9 +79,12 @@ def match_file(
     engine: Engine | None = None,
     on_progress: OnProgress | None = None,
     memory_limit: str = "2GB",
+    regions: Sequence[str] | None = None,
 ) -> MatchResult:
     """Match every row of the file at `path` against the handle's release; write the results
-    into `out_dir` (`RESULT_FILE`)."""
+    into `out_dir` (`RESULT_FILE`). With `regions` (code prefixes), only the registry's persons
+    living there are matched against: a row whose person lives elsewhere comes back `none`,
+    exactly as if that person were not in the registry (an empty list: nobody)."""
     started = time.perf_counter()
     report = _overall(on_progress)
     own = engine is None
@@ -96,6 +99,8 @@ def match_file(
         if model is None:
             notes.append("the release has no linkage model: only exact NIK matches are made")
         registry = eng.read_parquet(handle.match_path)
+        if regions is not None:
+            registry = eng.materialize(registry.filter(_inside(registry.region_code, regions)))
         persons = int((handle.meta.get("counts") or {}).get("persons") or registry.count().execute())
         matched = match_rows(eng, upload.rows, registry, model, persons, options, progress=report)
         results = ibis.union(matched, unreadable_rows(upload.unreadable), distinct=False)
@@ -119,13 +124,46 @@ def match_file(
             eng.close()
 
 
+def _inside(code: ir.StringValue, regions: Sequence[str]) -> ir.BooleanValue:
+    """`code` lies in one of the region prefixes (never, for none)."""
+    parts = []
+    for prefix in regions:
+        lo, hi = prefix_range(prefix)
+        parts.append((code >= lo) & (code < hi))
+    if not parts:
+        return ibis.literal(False)
+    inside = parts[0]
+    for part in parts[1:]:
+        inside = inside | part
+    return inside.fill_null(False)
+
+
+# How each result column is written to a spreadsheet (`dtsen.export`): counts and scores as numbers,
+# flags as YA / TIDAK, the rest (statuses, reasons, sheet names) as text.
+_NUMBERS = frozenset({"row", "person_id", "family_id", "match_probability", "match_weight", "candidates",
+                      "match_candidates", "decile"})
+_TITLES = {"row": "baris", "sheet": "sheet", "status": "status_padan", "match_status": "status_padan",
+           "match_probability": "probabilitas", "match_weight": "bobot", "candidates": "kandidat",
+           "match_candidates": "kandidat", "reasons": "alasan", "match_reasons": "alasan",
+           "is_deceased": "meninggal", "decile": "desil", "poor": "miskin", "extreme_poor": "miskin_ekstrem"}
+
+
 def export_match_results(result: Path, out: Path) -> Path:
-    """Write the results (`RESULT_FILE`) as CSV or XLSX (by `out`'s extension) for people,
-    through the safe spreadsheet writer of `dtsen.export` (not on main yet: refused meanwhile)."""
-    raise MatchExportError(
-        f"{out}: CSV/XLSX export of matching results waits for the safe spreadsheet writer (dtsen.export); "
-        f"the results are in {result} (Parquet)"
-    )
+    """Write results (a Parquet file of result columns, perhaps trimmed to a purpose's) as CSV or
+    XLSX, by `out`'s extension, through the project's one safe spreadsheet writer (`dtsen.export`:
+    no cell becomes a formula, ids stay whole)."""
+    from dtsen.export import Column, Sheet, write_csv_batches, write_xlsx
+
+    table = pq.read_table(result)
+    columns = [Column(_TITLES.get(name, name), "number" if name in _NUMBERS else "text", key=name)
+               for name in table.column_names]
+    suffix = Path(out).suffix.lower()
+    if suffix == ".csv":
+        return write_csv_batches(Path(out), columns, table.to_batches(max_chunksize=50_000))
+    if suffix == ".xlsx":
+        rows = (tuple(r.values()) for r in table.to_pylist())
+        return write_xlsx(Path(out), [Sheet("hasil_padan", columns, rows, auto_filter=True)])
+    raise MatchExportError(f"{out}: results are written as .csv or .xlsx, not {suffix or 'a file without extension'}")
 
 
 JobState = Literal["queued", "running", "done", "failed"]

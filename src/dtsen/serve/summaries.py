@@ -6,9 +6,11 @@ numerator, denominator or complement is small; a count shown next to its denomin
 when the complement is small; a mean over a small denominator is hidden. Which figures were
 hidden is listed in `suppressed`.
 
-Known gap: secondary suppression (hiding a second cell so that a hidden one cannot be recovered
-by subtracting the others from a total, e.g. one small decile among ten) is being added to
-`dtsen.quality.suppress` by another change; once it is there, `_hide_cells` must call it.
+Within a summary, one small decile among ten could be recovered by subtracting the nine others
+from the ranked families shown beside them: when exactly one decile's family count is hidden, the
+smallest other non-zero one is hidden too (`_hide_second_decile`). Differencing across summaries
+(a regency minus its districts) is the general secondary suppression `dtsen.quality.suppress` is
+getting from another change; once it is there, `_hide_cells` should call it instead.
 """
 
 from __future__ import annotations
@@ -57,7 +59,23 @@ def _hide_cells(row: dict[str, Any], threshold: int) -> dict[str, Count]:
         value = int(row.get(name) or 0)
         denominator = DENOMINATOR.get(name)
         out[name] = _beside(value, int(row.get(denominator) or 0), threshold) if denominator else _count(value, threshold)
+    _hide_second_decile(row, out)
     return out
+
+
+def _hide_second_decile(row: dict[str, Any], counts: dict[str, Count]) -> None:
+    """With the ranked families shown, a single hidden decile is their difference from the other
+    nine: hide the smallest other non-zero decile as well."""
+    if counts["families_ranked"].value is None:
+        return
+    names = [f"decile_{d}_families" for d in DECILES]
+    hidden = [n for n in names if counts[n].value is None and int(row.get(n) or 0) > 0]
+    if len(hidden) != 1:
+        return
+    shown = [n for n in names if counts[n].value is not None and int(row.get(n) or 0) > 0]
+    if shown:
+        second = min(shown, key=lambda n: (int(row.get(n) or 0), n))
+        counts[second] = Count(value=None, shown=DASH)
 
 
 def _quality(rows: list[dict[str, Any]], threshold: int) -> list[QualityIndicator]:

@@ -33,7 +33,7 @@ class MusdesBody(_Body):
     place: str = Field(min_length=1, max_length=200)
     attendees: list[str] = Field(min_length=1, max_length=300, description="Who attended (names or roles).")
     decisions: str = Field(min_length=3, max_length=4000, description="What the meeting decided about the case.")
-    minutes_evidence_id: int = Field(ge=1, description="The uploaded signed minutes (evidence of kind 'minutes').")
+    minutes_evidence_id: int = Field(ge=1, le=2**31 - 1, description="The uploaded signed minutes (evidence of kind 'minutes').")
 
 
 class AssignBody(_Body):

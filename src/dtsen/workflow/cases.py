@@ -72,7 +72,8 @@ class CaseDraft(BaseModel):
 
     case_type: CaseType
     kind: str = Field(min_length=1, max_length=30, pattern=r"^[a-z_]+$")
-    family_id: int | None = Field(None, ge=1, description="The family of the current release the case is about.")
+    family_id: int | None = Field(None, ge=1, le=2**62,
+                                  description="The family of the current release the case is about.")
     region_code: str | None = Field(None, pattern=REGION,
                                     description="The village, for a family not in the registry (else the family's).")
     reason: str = Field(min_length=3, max_length=2000, description="Why the case is filed.")
@@ -158,7 +159,7 @@ class Filters(BaseModel):
     overdue: bool = False
     assigned_to: int | None = None  # a user id
     batch_id: int | None = None
-    after: int = Field(0, ge=0, description="Cases with a larger id than this (paging).")
+    after: int = Field(0, ge=0, le=2**31 - 1, description="Cases with a larger id than this (paging).")
     limit: int = Field(50, ge=1, le=200)
 
 

@@ -142,12 +142,12 @@ class _Answer(BaseModel):
 
 
 class MemberDeath(_Answer):
-    person_id: int = Field(ge=1)
+    person_id: int = Field(ge=1, le=2**62)
     death_date: dt.date | None = None
 
 
 class MemberUpdate(_Answer):
-    person_id: int = Field(ge=1)
+    person_id: int = Field(ge=1, le=2**62)
     fields: dict[str, Any] = Field(default_factory=dict, max_length=len(PERSON_CHANGE_FIELDS))
 
 
