@@ -78,3 +78,29 @@ def test_rank_families_flags_poverty_by_the_most_specific_line(engine: Engine) -
     assert [r["pkh"] for r in rows] == [False, True, True]  # unknown membership counts as none
     assert [r["decile"] for r in rows[:2]] == [1, 7]  # 3 of 5 people come before family 2
     assert {r["model_id"] for r in rows} == {"ols-test"}
+
+
+def test_families_an_approved_field_check_retired_are_not_ranked(engine: Engine) -> None:
+    """family_status TIDAK_DITEMUKAN (not found) or PINDAH (moved, whereabouts unknown) takes the
+    family out of the ranking like a family with nobody alive; AKTIF and unknown status stay."""
+    statuses = {1: None, 2: "AKTIF", 3: "TIDAK_DITEMUKAN", 4: "PINDAH"}
+    families = [
+        {"family_id": i, "kk": f"32040100000000{i:02d}", "size": 2, "children": 0, "elderly": 0, "dependants": 0,
+         "working_age": 2, "disabled": 0, "members_deceased": 0, "all_deceased": False, "head_person_id": i,
+         "head_sex": "L", "pkh": True, "bpnt": False, "pbi_jk": False, "family_status": status}
+        for i, status in statuses.items()
+    ]
+    features = [
+        {"family_id": i, "region_code": "32.04.01.2001", "province_code": "32", "regency_code": "32.04",
+         "district_code": "32.04.01", "urban": False, "persons": 2, "head_age": 40.0, "head_education": "SD"}
+        for i in statuses
+    ]
+    predicted = [{"family_id": i, "log_predicted": math.log(300_000.0 + i)} for i in statuses]
+    lines = PovertyLines(595_000.0, 391_000.0, ())
+    fam_t, feat_t, pred_t = (engine.from_arrow(pa.Table.from_pylist(rows)) for rows in (families, features, predicted))
+    out = rank_families(fam_t, feat_t, pred_t, lines, "ols-test").order_by("family_id").to_pyarrow()
+    assert tuple(out.column_names) == RANKED_COLUMNS
+    rows = out.to_pylist()
+    assert [r["predicted_consumption"] is not None for r in rows] == [True, True, False, False]
+    assert [r["decile"] for r in rows] == [1, 6, None, None]  # two families of two: 4 people ranked
+    assert [r["poor"] for r in rows] == [True, True, False, False]

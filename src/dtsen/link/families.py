@@ -6,6 +6,9 @@ that moved is known by its new KK) is the same; a person without any KK is a fam
 Family-level records (PLN customers, programme lists, the Regsosek household) are attached to
 a family by the strongest evidence they carry, in this order:
 
+0. `ref`: a field visit's `family_ref`, the id of the family in the release the visit list came
+   from (ids are stable, so the same family in this build), when this build still has it: a
+   family without a usable KK or head NIK is visited too;
 1. `kk`: the KK of a family;
 2. `kk_old`: a KK that member records still carry (a family that moved keeps its old KK in stale
    sources): the family most of those members now belong to;
@@ -73,7 +76,15 @@ def attach_family_records(family_records: ir.Table, person_links: ir.Table, pers
         _unique_place(f, pl, ["address", "region_code"], rank=5)
     )
 
-    cands = by_kk.union(by_old).union(by_head).union(by_name).union(by_home)
+    cands = by_kk.union(by_old)
+    if "family_ref" in family_records.columns:
+        ids = persons.select(family_id=persons.family_id).distinct()
+        refs = family_records.filter(family_records.family_ref.notnull()).select(
+            "record_key", family_id=family_records.family_ref.cast("int64"))
+        by_ref = refs.join(ids, "family_id").select(
+            "record_key", "family_id", method=ibis.literal("ref"), rank=ibis.literal(-1))
+        cands = by_ref.union(cands)
+    cands = cands.union(by_head).union(by_name).union(by_home)
     w2 = ibis.window(group_by="record_key", order_by=[cands["rank"], cands.family_id])
     cands = cands.mutate(pos=ibis.row_number().over(w2))
     best = cands.filter(cands.pos == 0).select("record_key", "family_id", "method")

@@ -9,8 +9,9 @@ decile d when the people of the families before it hold a share in [(d-1)/10, d/
 ranked people. The same rule within each province and regency gives `decile_province` and
 `decile_regency`; `rank_province` and `rank_regency` count families (1 = poorest).
 
-A family with no living member (all deceased) is not ranked: its predicted consumption, deciles
-and ranks are null, and no programme rule selects it.
+A family with no living member (all deceased), or one an approved field check retired
+(`family_status` TIDAK_DITEMUKAN, not found, or PINDAH, moved away to an unknown place), is not
+ranked: its predicted consumption, deciles and ranks are null, and no programme rule selects it.
 
 The output columns are listed in RANKED_COLUMNS; `dtsen.welfare.targeting` and the release read
 them.
@@ -28,6 +29,8 @@ from dtsen.welfare.artefact import LINEAR_KINDS, ModelArtefact, ModelArtefactErr
 from dtsen.welfare.ols import score_expr
 from dtsen.welfare.poverty import PovertyLines, line_exprs
 from dtsen.welfare.probability import below_line_expr
+
+RETIRED_STATUSES = ("TIDAK_DITEMUKAN", "PINDAH")
 
 RANKED_COLUMNS: tuple[str, ...] = (
     "family_id", "kk", "region_code", "province_code", "regency_code", "district_code", "urban",
@@ -104,7 +107,13 @@ def rank_families(
     j = f.inner_join(x, "family_id").left_join(predicted, "family_id")
     j = j.select(*[c for c in j.columns if not c.endswith("_right")])
     alive = j.persons > 0
+    if "family_status" in families.columns:  # retired by an approved field check (dtsen.workflow)
+        status = families.select(_fid=families.family_id, _status=families.family_status.cast("string"))
+        j = j.left_join(status, j.family_id == status._fid).drop("_fid")
+        alive = (j.persons > 0) & ~j._status.isin(list(RETIRED_STATUSES)).fill_null(False)
     j = j.mutate(predicted_consumption=alive.ifelse(j.log_predicted.exp(), ibis.null("float64")))
+    if "_status" in j.columns:
+        j = j.drop("_status")
     poverty, extreme = line_exprs(lines, j)
     j = j.mutate(
         decile=person_deciles(j, "predicted_consumption"),
