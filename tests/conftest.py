@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,10 @@ pytest_plugins = ["tests.store.fixtures"]  # the operational store on SQLite and
 
 if TYPE_CHECKING:
     from dtsen.release.build import BuildResult
+
+# the CLI's output into CliRunner is not wrapped at 140 columns, so that texts the tests look for
+# are not cut by a long temporary path (xdist's are longer)
+os.environ.setdefault("DTSEN_CONSOLE_WIDTH", "2000")
 
 REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 

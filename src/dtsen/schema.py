@@ -112,6 +112,7 @@ FAMILY_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("bpnt", "bool", "penerima BPNT/sembako"),
     FieldSpec("pbi_jk", "bool", "peserta PBI-JK"),
     FieldSpec("consumption_per_capita", "float", "measured consumption, Rp per person per month"),
+    FieldSpec("survey_weight", "float", "sampling weight of a survey family: the families it stands for"),
     # field checks (ODK / KoboToolbox exports, see dtsen.verify.field_results)
     FieldSpec("family_ref", "int", "family_id of the current release that a field visit was for"),
     FieldSpec("officer", "string", "ID petugas: the field officer who made the visit"),

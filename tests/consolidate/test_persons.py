@@ -97,3 +97,63 @@ def test_deaths_from_nobody_leaves_the_rules_alone(duck: Engine) -> None:
         (3, None, None),
         (4, False, None),  # the newer Dukcapil record
     ]
+
+
+NIK_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.int64()),
+        ("record_key", pa.string()),
+        ("source", pa.string()),
+        ("observed_at", pa.date32()),
+        ("nik", pa.string()),
+        ("sex", pa.string()),
+        ("birth_date", pa.date32()),
+        ("nik_birth_date", pa.date32()),
+        ("nik_sex", pa.string()),
+    ]
+)
+NIK_W = "3204056103100001"  # a woman born 21-03-2010
+NIK_M = "3204051503800002"  # a man born 15-03-1980
+NIK_ROWS: list[tuple[Any, ...]] = [
+    # 1: Dukcapil itself mistyped the birth year (21-03-2001); DTKS and BPJS have the NIK's date
+    (1, "w1", "dukcapil", DUK, NIK_W, "P", D(2001, 3, 21), D(2010, 3, 21), "P"),
+    (1, "w2", "dtks", DTKS, NIK_W, "P", D(2010, 3, 21), D(2010, 3, 21), "P"),
+    # 2: the sex miscoded in Dukcapil; the NIK (day 15: a man) and BPJS say L
+    (2, "m1", "dukcapil", DUK, NIK_M, "P", D(1980, 3, 15), D(1980, 3, 15), "L"),
+    (2, "m2", "bpjs", BPJS, NIK_M, "L", D(1980, 3, 15), D(1980, 3, 15), "L"),
+    # 3: a DTKS year typo under the NIK: Dukcapil wins as it would anyway, and it is a conflict
+    (3, "y1", "dukcapil", DUK, NIK_M[:6] + "0101900003", "L", D(1990, 1, 1), D(1990, 1, 1), "L"),
+    (3, "y2", "dtks", DTKS, NIK_M[:6] + "0101900003", "L", D(1909, 1, 1), D(1990, 1, 1), "L"),
+    # 4: born 1925: the NIK says (20)25, only day, month and two-digit year are compared
+    (4, "o1", "dtks", DTKS, NIK_M[:6] + "0203250004", "L", D(1925, 3, 2), D(2025, 3, 2), "L"),
+    (4, "o2", "bpjs", BPJS, NIK_M[:6] + "0203250004", "L", D(1952, 3, 2), D(2025, 3, 2), "L"),
+]
+
+
+def test_the_value_the_nik_encodes_wins_and_the_other_is_a_conflict(engine: Engine) -> None:
+    cols = list(zip(*NIK_ROWS, strict=True))
+    records = engine.from_arrow(
+        pa.table({f.name: pa.array(c, f.type) for f, c in zip(NIK_SCHEMA, cols, strict=True)})
+    )
+    trust = {"dukcapil": {"birth_date": 1.0, "sex": 1.0}, "bpjs": {"birth_date": 0.8, "sex": 0.8}}
+    out = golden_persons(records, SurvivorshipSettings(), trust)
+    got = out.table.select("person_id", "sex", "birth_date").order_by("person_id").to_pyarrow().to_pylist()
+    assert [tuple(r.values()) for r in got] == [
+        (1, "P", D(2010, 3, 21)),  # against Dukcapil's own (mistyped) year
+        (2, "L", D(1980, 3, 15)),
+        (3, "L", D(1990, 1, 1)),
+        (4, "L", D(1925, 3, 2)),
+    ]
+    prov = out.provenance.filter(out.provenance.field == "birth_date").order_by("id")
+    assert [(r["id"], r["source"]) for r in prov.to_pyarrow().to_pylist()] == [
+        (1, "dtks"), (2, "dukcapil"), (3, "dukcapil"), (4, "dtks"),
+    ]  # fmt: skip
+    conflicts = out.conflicts.filter(out.conflicts.field.isin(["birth_date", "sex"])).order_by(["id", "field"])
+    rows = [(r["id"], r["field"], r["chosen_value"], r["other_value"], r["other_source"])
+            for r in conflicts.to_pyarrow().to_pylist()]  # fmt: skip
+    assert rows == [
+        (1, "birth_date", "2010-03-21", "2001-03-21", "dukcapil"),
+        (2, "sex", "L", "P", "dukcapil"),
+        (3, "birth_date", "1990-01-01", "1909-01-01", "dtks"),
+        (4, "birth_date", "1925-03-02", "1952-03-02", "bpjs"),
+    ]

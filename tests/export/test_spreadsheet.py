@@ -233,3 +233,21 @@ def test_the_csv_module_reads_what_excel_would(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "s.csv", [Column("x")], [[value]])
     with path.open(encoding="utf-8-sig", newline="") as fh:
         assert list(csv.reader(fh))[1] == [value]
+
+
+def test_the_same_sheet_written_twice_gives_the_same_bytes(tmp_path: Path) -> None:
+    import time
+
+    from dtsen.export.spreadsheet import Column, Sheet, write_xlsx
+
+    def sheet() -> Sheet:
+        return Sheet("daftar", [Column("nama"), Column("jumlah", "number")], [["SITI", 3], ["=HYPERLINK(1)", 4]])
+
+    a = write_xlsx(tmp_path / "a.xlsx", [sheet()]).read_bytes()
+    time.sleep(2.1)  # a zip entry's time has a resolution of two seconds
+    b = write_xlsx(tmp_path / "b.xlsx", [sheet()]).read_bytes()
+    assert a == b
+    import openpyxl
+
+    ws = openpyxl.load_workbook(tmp_path / "b.xlsx").active
+    assert ws is not None and ws["A3"].value == "'=HYPERLINK(1)" and ws["B2"].value == 3

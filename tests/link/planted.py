@@ -290,6 +290,8 @@ class Scenario:
     namesakes: tuple[Planted, Planted]  # Dukcapil
     namesakes_dtks: tuple[Planted, Planted]  # no NIK, no KK, each with his own birth date
     stranger: Planted  # DTKS, carries twin A's NIK
+    year_typo_of: tuple[Planted, Planted]  # (R's Dukcapil row, R's DTKS row: her NIK, the birth year mistyped)
+    sex_of: tuple[Planted, Planted]  # (S's Dukcapil row, S's DTKS row: his NIK, the sex miscoded)
 
 
 def _dukcapil_row(pop: Population, person_id: int) -> Planted:
@@ -362,6 +364,20 @@ def plant(project: Path, settings: Settings) -> Scenario:
              "sex": STRANGER[1], "birth_date": STRANGER[2]},
         ]
     )  # fmt: skip
+    taken = used | {g1["family_id"], g2["family_id"], h["family_id"]}
+    slips = [a for a in adults if a["family_id"] not in taken and (a["birth_date"].month, a["birth_date"].day) != (2, 29)]
+    r = slips[0]
+    s = next(a for a in slips if a["family_id"] != r["family_id"])
+    year = r["birth_date"].year
+    digits = f"{year:04d}"
+    typo_year = int(digits[:2] + digits[3] + digits[2]) if digits[2] != digits[3] else year - 10
+    flipped = {"L": "P", "P": "L"}[s["sex"]]
+    year_row, sex_row = dtks.append(
+        [
+            dtks_of(r, birth_date=r["birth_date"].replace(year=typo_year)),  # 21/03/2001 for 21-03-2010
+            dtks_of(s, sex=flipped),
+        ]
+    )
     head = pop.heads[fam["family_id"]]
     return Scenario(
         typo_of=(_dukcapil_row(pop, p["person_id"]), pt),
@@ -373,4 +389,6 @@ def plant(project: Path, settings: Settings) -> Scenario:
         namesakes=(n1, n2),
         namesakes_dtks=(n1t, n2t),
         stranger=st,
+        year_typo_of=(_dukcapil_row(pop, r["person_id"]), year_row),
+        sex_of=(_dukcapil_row(pop, s["person_id"]), sex_row),
     )

@@ -196,3 +196,41 @@ def test_pairs_of_different_niks_are_vetoed_or_sent_to_review(duck: Engine) -> N
         ("twin_b", "no_nik"): ("splink", 0.999),
     }
     assert set(LINKING_METHODS) == {"splink", "review"}
+
+
+NIK_R = "3204056103100001"  # a woman born 21-03-2010
+NIK_P = "3204054505100007"  # a woman born 05-05-2010
+
+
+def test_a_mistyped_birth_year_or_a_miscoded_sex_under_one_nik_is_one_person(duck: Engine) -> None:
+    """The NIK encodes birth date and sex: with the names agreeing, a record that slipped on one
+    of them joins its NIK group; one whose name disagrees too is a conflict, for review."""
+    rows = [
+        ("r1", "dukcapil", NIK_R, "RINA MARLINA", "P", D(2010, 3, 21)),
+        ("r2", "dtks", NIK_R, "RINA MARLINA", "P", D(2001, 3, 21)),  # 21/03/2001 for 21-03-2010
+        ("r3", "regsosek_art", NIK_R, "RINA MARLINA", "L", D(2010, 3, 21)),  # sex miscoded
+        ("r4", "bpjs", NIK_R, "MARLINA RINA", "L", D(2010, 8, 21)),  # words swapped; month and sex slipped
+        ("r5", "dtks", NIK_R, "RINI MARLINA", "P", D(2001, 3, 21)),  # a name typo AND a year typo: apart
+        ("r6", "dtks", NIK_R, "RINA", "P", D(2001, 3, 21)),  # one word of her name and another year: apart
+        # twins of other sexes, the brother's record carrying his sister's NIK: apart
+        ("p1", "dukcapil", NIK_P, "PUTRI", "P", D(2010, 5, 5)),
+        ("p2", "dtks", NIK_P, "PUTRA", "L", D(2010, 5, 5)),
+        # a whole other birth date with the same name is not a slip: apart
+        ("p3", "bpjs", NIK_P, "PUTRI", "P", D(1985, 11, 30)),
+    ]
+    ranks = {"dukcapil": 0, "regsosek_art": 1, "bpjs": 2, "dtks": 3}
+    det = nik_pass(duck.from_arrow(_records(rows)), ranks)
+    got = {r["record_key"]: (r["node_key"], r["nik_conflict"]) for r in duck.con.to_pyarrow(det.assignment).to_pylist()}
+    assert got == {
+        "r1": ("r1", False),
+        "r2": ("r1", False),
+        "r3": ("r1", False),
+        "r4": ("r1", False),
+        "r5": ("r5", True),
+        "r6": ("r6", True),
+        "p1": ("p1", False),
+        "p2": ("p2", True),
+        "p3": ("p3", True),
+    }
+    pairs = sorted((r["record_key"], r["anchor_key"]) for r in duck.con.to_pyarrow(det.pairs).to_pylist())
+    assert pairs == [("p2", "p1"), ("p3", "p1"), ("r5", "r1"), ("r6", "r1")]

@@ -13,10 +13,13 @@ import pytest
 from dtsen.engine import Engine
 from dtsen.link.evaluation import (
     LinkEvaluation,
+    SharedNiks,
     TruthError,
     TruthMismatchError,
     evaluate_links,
+    family_attachment,
     load_truth,
+    shared_niks,
 )
 
 PF = "p/people.csv"  # a CSV source: sheet is null
@@ -89,29 +92,38 @@ def f(x: Fraction) -> float:
 def test_known_answer(engine: Engine) -> None:
     ev = run(engine, links_table(), truth_table())
     p = ev.persons
-    # cells (pred, true): n -- (101,1):2 (102,1):1 (103,2):2 (104,3):1 (104,4):1 (105,5):1
+    # over every row read: the quarantined row 9 is a person of its own (q9)
+    # cells (pred, true): n -- (101,1):2 (102,1):1 (103,2):2 (104,3):1 (104,4):1 (105,5):1 (q9,5):1
     assert (p.records, p.linked, p.quarantined) == (9, 8, 1)
-    assert (p.true_clusters, p.predicted_clusters) == (5, 5)
-    assert (p.true_positive_pairs, p.predicted_pairs, p.true_pairs) == (2, 3, 4)
+    assert (p.true_clusters, p.predicted_clusters) == (5, 6)
+    assert (p.true_positive_pairs, p.predicted_pairs, p.true_pairs) == (2, 3, 5)
     assert p.precision == pytest.approx(f(Fraction(2, 3)), abs=1e-12)
-    assert p.recall == pytest.approx(0.5, abs=1e-12)
-    assert p.f1 == pytest.approx(f(Fraction(4, 7)), abs=1e-12)
-    # per record |pred & true| / |pred|: 1,1,1,1,1,1/2,1/2,1 ; / |true|: 2/3,2/3,1/3,1,1,1,1,1
-    assert p.bcubed_precision == pytest.approx(f(Fraction(7, 8)), abs=1e-12)
-    assert p.bcubed_recall == pytest.approx(f(Fraction(5, 6)), abs=1e-12)
-    assert p.bcubed_f1 == pytest.approx(f(Fraction(35, 41)), abs=1e-12)
-    assert (p.exact_clusters, p.exact_share) == (2, pytest.approx(0.4, abs=1e-12))
+    assert p.recall == pytest.approx(0.4, abs=1e-12)
+    assert p.f1 == pytest.approx(0.5, abs=1e-12)
+    # per record |pred & true| / |pred|: 1,1,1,1,1,1/2,1/2,1,1 ; / |true|: 2/3,2/3,1/3,1,1,1,1,1/2,1/2
+    assert p.bcubed_precision == pytest.approx(f(Fraction(8, 9)), abs=1e-12)
+    assert p.bcubed_recall == pytest.approx(f(Fraction(20, 27)), abs=1e-12)
+    assert p.bcubed_f1 == pytest.approx(f(Fraction(80, 99)), abs=1e-12)
+    assert (p.exact_clusters, p.exact_share) == (1, pytest.approx(0.2, abs=1e-12))
+
+    # over the accepted rows only, as before issue 12: row 9 left out
+    a = ev.persons_accepted
+    assert (a.records, a.linked, a.quarantined) == (8, 8, 0)
+    assert (a.true_positive_pairs, a.predicted_pairs, a.true_pairs) == (2, 3, 4)
+    assert a.f1 == pytest.approx(f(Fraction(4, 7)), abs=1e-12)
+    assert a.bcubed_f1 == pytest.approx(f(Fraction(35, 41)), abs=1e-12)
+    assert (a.exact_clusters, a.exact_share) == (2, pytest.approx(0.4, abs=1e-12))
 
     fam = ev.families
-    # cells: (100,10):6 (100,30):1 (200,20):2 (300,20):1 (400,30):1
+    # cells: (100,10):6 (100,30):1 (200,20):2 (300,20):1 (400,30):1 (q9,30):1
     assert (fam.records, fam.linked, fam.quarantined) == (12, 11, 1)
-    assert (fam.true_clusters, fam.predicted_clusters) == (3, 4)
-    assert (fam.true_positive_pairs, fam.predicted_pairs, fam.true_pairs) == (16, 22, 19)
+    assert (fam.true_clusters, fam.predicted_clusters) == (3, 5)
+    assert (fam.true_positive_pairs, fam.predicted_pairs, fam.true_pairs) == (16, 22, 21)
     assert fam.precision == pytest.approx(f(Fraction(8, 11)), abs=1e-12)
-    assert fam.recall == pytest.approx(f(Fraction(16, 19)), abs=1e-12)
-    assert fam.f1 == pytest.approx(f(Fraction(32, 41)), abs=1e-12)
-    assert fam.bcubed_precision == pytest.approx(f(Fraction(65, 77)), abs=1e-12)
-    assert fam.bcubed_recall == pytest.approx(f(Fraction(26, 33)), abs=1e-12)
+    assert fam.recall == pytest.approx(f(Fraction(16, 21)), abs=1e-12)
+    assert fam.f1 == pytest.approx(f(Fraction(32, 43)), abs=1e-12)
+    assert fam.bcubed_precision == pytest.approx(f(Fraction(6, 7)), abs=1e-12)
+    assert fam.bcubed_recall == pytest.approx(f(Fraction(13, 18)), abs=1e-12)
     assert (fam.exact_clusters, fam.exact_share) == (0, 0.0)
 
     # kind, level, records, quarantined, linked, split, merged
@@ -120,7 +132,7 @@ def test_known_answer(engine: Engine) -> None:
         ("name_typo", "person", 2, 0, 2, 1, 1),  # row 4 split, row 8 merged
         ("nik_excel_damaged", "person", 1, 1, 0, 0, 0),
         ("title", "person", 2, 0, 2, 1, 1),  # row 3 split (its person is spread), row 8 merged
-        ("none", "person", 4, 0, 4, 1, 1),  # rows 2, 5, 7, 10 (null errors): row 2 split, row 7 merged
+        ("none", "person", 4, 0, 4, 2, 1),  # rows 2, 5, 7, 10 (null errors): rows 2 and 10 split, row 7 merged
         ("stale_kk", "family", 1, 0, 1, 1, 0),
         ("none", "family", 2, 0, 2, 1, 1),  # f2 merged with row 10, f4 split from row 10
     ]
@@ -145,7 +157,8 @@ def test_perfect_linkage_and_json(duck: Engine) -> None:
 def test_to_dict_rounds(duck: Engine) -> None:
     d = run(duck, links_table(), truth_table()).to_dict()
     assert d["persons"]["precision"] == 0.666667
-    assert d["families"]["bcubed_precision"] == round(65 / 77, 6)
+    assert d["families"]["bcubed_precision"] == round(6 / 7, 6)
+    assert d["persons_accepted"]["precision"] == 0.666667
     assert isinstance(d["persons"]["records"], int)
 
 
@@ -154,8 +167,8 @@ def test_nothing_linked_together(duck: Engine) -> None:
     rows = [(*r[:4], r[4], None, None) for r in LINKS]
     ev = run(duck, links_table(rows), truth_table())
     assert (ev.persons.predicted_pairs, ev.persons.precision, ev.persons.recall, ev.persons.f1) == (0, 1.0, 0.0, 0.0)
-    assert ev.persons.predicted_clusters == 8
-    assert ev.families.predicted_clusters == 11
+    assert ev.persons.predicted_clusters == 9  # with the quarantined row 9
+    assert ev.families.predicted_clusters == 12
     assert ev.persons.bcubed_precision == 1.0
 
 
@@ -190,3 +203,28 @@ def test_load_truth(duck: Engine, tmp_path: Path) -> None:
     pq.write_table(truth_table().drop(["errors"]), tmp_path / "truth" / "records.parquet")
     with pytest.raises(TruthError, match="lack the column"):
         load_truth(duck, tmp_path)
+
+
+def test_shared_niks(duck: Engine) -> None:
+    nik_a, nik_b, nik_c = "3204056103100001", "3204051503800002", "3204050101900003"
+    persons = pa.table(
+        {
+            "person_id": pa.array([1, 2, 3, 4, 5, 6, 7], pa.int64()),
+            "nik": [nik_a, nik_a, nik_b, nik_b, nik_c, None, None],
+            # one person split in two (the same name); two people on one NIK (other names); one holder
+            "full_name": ["RINA MARLINA", "RINA MARLINA", "BAMBANG", "SITI AMINAH", "ASEP", "ASEP", "ASEP"],
+        }
+    )
+    assert shared_niks(duck.from_arrow(persons)) == SharedNiks(niks=2, names_agree=1)
+    assert shared_niks(duck.from_arrow(persons.slice(2))).to_dict() == {"niks": 1, "names_agree": 0}
+
+
+def test_family_attachment(duck: Engine) -> None:
+    # f2 (family 10) went to 100, where family 10's persons are: right; f3 (family 20) to 300, but
+    # family 20's persons are in 200: wrong; f4 (family 30) to 400, family 30's persons in 100: wrong
+    got = family_attachment(duck.from_arrow(links_table()), duck.from_arrow(truth_table()))
+    assert (got.records, got.attached, got.right) == (3, 3, 1)
+    assert got.share == pytest.approx(1 / 3)
+    rows = [(*r[:6], None) if r[0] == "f" and r[3] == 4 else r for r in LINKS]  # f4 left unattached
+    got = family_attachment(duck.from_arrow(links_table(rows)), duck.from_arrow(truth_table()))
+    assert got.to_dict() == {"records": 3, "attached": 2, "right": 1, "share": round(1 / 3, 6)}

@@ -29,7 +29,7 @@ from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine
 from dtsen.errors import SettingsError
 from dtsen.ingest.pipeline import ingest
-from dtsen.link.evaluation import evaluate_links, load_truth
+from dtsen.link.evaluation import evaluate_links, load_truth, shared_niks
 from dtsen.link.pipeline import LinkResult, link
 from dtsen.link.records import LinkInputError
 from dtsen.synth import generate
@@ -146,6 +146,8 @@ def planted(base: Path, tmp_path_factory: pytest.TempPathFactory) -> PlantedRun:
             *scenario.namesakes,
             *scenario.namesakes_dtks,
             scenario.stranger,
+            *scenario.year_typo_of,
+            *scenario.sex_of,
         )
     }
     records = pa.concat_tables(
@@ -199,6 +201,39 @@ def test_a_duplicated_nik_is_a_conflict_not_a_merge(planted: PlantedRun) -> None
     conflicts = run.table("nik_conflicts").to_pylist()
     mine = [c for c in conflicts if c["nik"] == s.twin_a.nik]
     assert mine == [{"nik": s.twin_a.nik, "records": 2, "conflicting": 1}]
+    # the pair is for a person to decide: in the pairs as a NIK conflict, never a link
+    keys = {run.at(s.stranger)["record_key"], run.at(s.twin_a)["record_key"]}
+    pairs = [r for r in run.table("pairs").to_pylist() if {r["record_key_l"], r["record_key_r"]} == keys]
+    assert [r["method"] for r in pairs] == ["nik_conflict"]
+
+
+def test_a_mistyped_birth_year_or_sex_under_the_nik_is_the_same_person(planted: PlantedRun) -> None:
+    """Issue 12: the NIK and the name agree; the birth year (day and month kept) or the sex does
+    not. One person, whose golden birth date and sex are the ones the NIK encodes, and the
+    disagreement is a conflict."""
+    run, s = planted.run, planted.scenario
+    persons = {r["person_id"]: r for r in run.table("persons").to_pylist()}
+    conflicts = run.table("conflicts").to_pylist()
+    for (dukcapil, dtks), field in ((s.year_typo_of, "birth_date"), (s.sex_of, "sex")):
+        assert dtks.nik == dukcapil.nik and dtks.full_name == dukcapil.full_name
+        pid = run.person_of(dukcapil)
+        assert run.person_of(dtks) == pid
+        assert run.at(dtks)["method"] == "nik"
+        golden = persons[pid]
+        assert golden["birth_date"] == dukcapil.birth_date
+        assert dukcapil.nik is not None and golden["sex"] == ("P" if int(dukcapil.nik[6:8]) > 40 else "L")
+        mine = [c for c in conflicts if c["id"] == pid and c["field"] == field and c["other_source"] == "dtks"]
+        assert len(mine) == 1, (field, mine)
+    assert persons[run.person_of(s.year_typo_of[1])]["birth_date"] != s.year_typo_of[1].birth_date
+
+
+def test_no_nik_held_by_two_persons_whose_names_agree(first: Run) -> None:
+    engine = _engine()
+    try:
+        shared = shared_niks(engine.read_parquet(first.out / "persons.parquet"))
+    finally:
+        engine.close()
+    assert shared.names_agree == 0, shared
 
 
 # --- 3, 4: stable ids ------------------------------------------------------------------------
@@ -242,16 +277,28 @@ def test_ids_stable_when_a_source_is_added(base: Path, tmp_path_factory: pytest.
     before, after = earlier.by_key(), later.by_key()
     kept = set(before) & set(after)
     assert kept == set(before)  # every record of the first run is in the second
+    # Rows whose NIK (and KK) ingest withheld as damaged link on name, birth date and place alone:
+    # the weakest evidence, which another source may tip either way; and a new source may join
+    # two parts of one true person the first run left apart (the merge keeps the older id).
+    # Every other record keeps its id.
+    truth = pq.read_table(project / "truth" / "records.parquet").to_pylist()
+    true_person = {(t["source"], t["file"], t["row"]): t["person_id"] for t in truth}
+    truly: dict[int, set[int]] = {}
+    for r in later.links:
+        if r["level"] == "person":
+            truly.setdefault(r["person_id"], set()).add(true_person[(r["source"], r["file"], r["row"])])
+    blind = {k for k, r in before.items() if r["withheld"] and "nik" in r["withheld"]}
     changed = {
         k: (before[k]["person_id"], after[k]["person_id"])
         for k in kept
         if before[k]["person_id"] != after[k]["person_id"]
     }
-    assert changed == {}
+    mended = {k for k, (_, pid) in changed.items() if len(truly[pid]) == 1}
+    assert {k: v for k, v in changed.items() if k not in blind | mended} == {}
+    assert len(changed) <= max(2, 0.01 * len(before)), changed
+    moved = {pid for k in changed for pid in (before[k]["person_id"], after[k]["person_id"])}
 
     # the BPJS records join the persons the first run made of their true persons
-    truth = pq.read_table(project / "truth" / "records.parquet").to_pylist()
-    true_person = {(t["source"], t["file"], t["row"]): t["person_id"] for t in truth}
     first_ids: dict[int, set[int]] = {}
     for r in earlier.links:
         if r["level"] == "person":
@@ -270,9 +317,11 @@ def test_ids_stable_when_a_source_is_added(base: Path, tmp_path_factory: pytest.
             assert r["person_id"] in known, r
     assert joined["existing person"] > 0.9 * len(bpjs)
 
-    # no person was split or merged; the only new persons are those only BPJS knows
+    # no person was split or merged (but for a blind row above); the only new persons are those
+    # only BPJS knows
     events = [e for e in later.table("events").to_pylist() if e["kind"] == "person"]
-    assert [e for e in events if e["event"] != "new"] == []
+    assert [e for e in events if e["event"] != "new" and not {e["id"], e["other_id"]} & moved] == []
+    events = [e for e in events if e["event"] == "new" and e["id"] not in moved]
     new_ids = {e["id"] for e in events}
     sources_of: dict[int, set[str]] = {}
     for r in later.links:
@@ -293,8 +342,9 @@ def test_review_file_of_a_run_holds_the_uncertain_band(first: Run) -> None:
     p = pairs["match_probability"]
     band = pc.and_(pc.less(p, settings.link.threshold), pc.greater_equal(p, settings.link.review_low))
     scored = pc.and_(band, pc.equal(pairs["method"], "splink"))
-    # and, whatever their score, two Dukcapil NIKs that look like one person
-    registry = pc.equal(pairs["method"], "two_registry_niks")
+    # and, whatever their score, two Dukcapil NIKs that look like one person, and each record
+    # that carries a NIK whose group's anchor is someone else by name too (a NIK conflict)
+    registry = pc.is_in(pairs["method"], pa.array(["two_registry_niks", "nik_conflict"]))
     expected = pairs.filter(pc.or_(scored, registry)).num_rows
     assert first.result.review_pairs == expected
     path = settings.path(settings.link.review_file)
@@ -500,3 +550,54 @@ def test_accuracy_on_the_synthetic_data(first: Run) -> None:
     assert persons.linked == len([r for r in first.links if r["level"] == "person"])
     assert persons.f1 >= 0.995, persons
     assert persons.precision >= 0.998, persons
+
+
+# --- 9: a project without village codes (issue 12) -------------------------------------------
+
+_PLACE = ("region_code", "village_name", "district_code")
+
+
+def test_no_village_code_in_any_person_source_links_with_what_there_is(
+    base: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Without a village code the village comparison levels and the district/regency blocking
+    rules and EM sessions are dropped, and the notes say so; before, Splink's EM stopped with an
+    EMTrainingException."""
+    project = copy_of(base, tmp_path_factory, "no_village")
+    settings = load_settings(project)
+    persons = [n for n, s in settings.sources.items() if s.level == "person"]
+    for name in persons:
+        src = settings.sources[name]
+        src.columns = {c: f for c, f in src.columns.items() if f not in _PLACE}
+        src.required = [f for f in src.required if f not in _PLACE]
+    engine = _engine()
+    try:
+        ingest(settings, engine, sources=persons)
+        result = link(engine, settings)
+        links = engine.read_parquet(result.out_dir / "links.parquet")
+        scores = evaluate_links(engine, links, load_truth(engine, project))
+    finally:
+        engine.close()
+    assert [n for n in result.notes if "region_code" in n and all(p in n for p in persons)], result.notes
+    model = json.loads((result.out_dir / "model.json").read_text())
+    rules = [r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]]
+    assert rules and not [r for r in rules if "district" in r or "regency" in r]
+    household = next(c for c in model["comparisons"] if c["output_column_name"] == "household")
+    assert not [lv for lv in household["comparison_levels"] if "region_code_l" in lv["sql_condition"]
+                and not lv.get("is_null_level")]  # fmt: skip
+    assert scores.persons.f1 >= 0.99, scores.persons
+
+
+def test_the_model_file_does_not_carry_em_noise_or_a_random_uid() -> None:
+    from dtsen.link.pipeline import canonical_model_json
+
+    a = {"linker_uid": "0i0u0vla", "comparisons": [{"m_probability": 0.034080593693005104, "label": "x"}],
+         "probability_two_random_records_match": 2.13070976927364e-27}
+    b = {"linker_uid": "cymq1ryd", "comparisons": [{"m_probability": 0.03408059369300512, "label": "x"}],
+         "probability_two_random_records_match": 2.130709769273594e-27}
+    assert canonical_model_json(a) == canonical_model_json(b)
+    tidy = json.loads(canonical_model_json(a))
+    assert tidy["comparisons"][0]["m_probability"] == 0.0340805936930
+    assert tidy["linker_uid"] != "0i0u0vla" and tidy["linker_uid"].startswith("d")
+    c = {**a, "comparisons": [{"m_probability": 0.5, "label": "x"}]}
+    assert json.loads(canonical_model_json(c))["linker_uid"] != tidy["linker_uid"]  # the content names it

@@ -14,7 +14,7 @@ from dtsen.engine import Engine
 from dtsen.ingest.reasons import REASONS
 from dtsen.reference import RegionMaster, check_kk, flag_rounded_column, kk_parts, with_district_check
 
-FIELDS = ("clean", "missing", "excel_damaged", "bad_format", "district_code")
+FIELDS = ("clean", "missing", "excel_damaged", "bad_format", "district_code", "bad_serial")
 
 # raw, clean, reasons (no master)
 CASES: list[tuple[str | None, str | None, set[str]]] = [
@@ -24,7 +24,9 @@ CASES: list[tuple[str | None, str | None, set[str]]] = [
     (" 3204 0501 0109 0001 ", "3204050101090001", set()),
     ("3204-0501-0109-0001", "3204050101090001", set()),
     ("'3204050101090001", "3204050101090001", set()),
-    ("3204050000000000", "3204050000000000", set()),  # a KK carries no date or serial check
+    ("3204050000000000", "3204050000000000", {"kk_bad_serial"}),  # no date check; serial 0000 is Excel's
+    ("3204050101090000", "3204050101090000", {"kk_bad_serial"}),  # 0001-0009 rounded to 15 digits
+    ("3204050101090010", "3204050101090010", set()),
     ("3.20405E+15", None, {"kk_excel_damaged"}),
     ("3,20405E+15", None, {"kk_excel_damaged"}),
     ("3204050101090001.0", None, {"kk_excel_damaged"}),
@@ -61,6 +63,7 @@ def expected_fields(clean: str | None, reasons: set[str]) -> dict[str, Any]:
         "excel_damaged": "kk_excel_damaged" in reasons,
         "bad_format": "kk_bad_format" in reasons,
         "district_code": f"{clean[:2]}.{clean[2:4]}.{clean[4:6]}" if clean else None,
+        "bad_serial": "kk_bad_serial" in reasons,
     }
 
 

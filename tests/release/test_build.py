@@ -56,7 +56,7 @@ def test_a_build_publishes_a_whole_release_with_a_balanced_manifest(project: Pat
     assert len(inputs) == sum(len(s.files) for s in load_settings(project).sources.values())
     assert all(len(e["sha256"]) == 64 and e["rows_read"] is not None for e in inputs.values())
     assert sum(e["rows_read"] for e in inputs.values()) == acc["total"]["rows_read"]
-    assert m["models"]["pmt"].startswith(("ols-", "boosted-")) and len(m["settings"]["sha256"]) == 64
+    assert m["models"]["pmt"].startswith(("ols-", "boosted-", "asset_index-", "blend-")) and len(m["settings"]["sha256"]) == 64
     for name in ("persons", "families", "links", "provenance", "conflicts", "events", "quarantine", "quality",
                  "verification_candidates"):
         assert (first.path / f"{name}.parquet").exists(), name
@@ -65,6 +65,21 @@ def test_a_build_publishes_a_whole_release_with_a_balanced_manifest(project: Pat
     assert (first.path / "link" / "manifest.json").exists()  # the next build carries ids on from here
     assert (first.path / "rapor" / "index.html").exists()
     assert list((first.path / "cek_lapangan").rglob("kunjungan.csv"))
+
+
+def test_the_release_holds_the_headcounts_and_the_scorecard_shows_them(built: Any) -> None:
+    first, _ = built
+    heads = read_parquet_arrow(first.path / "headcounts.parquet").to_pylist()
+    families = read_parquet_arrow(first.path / "families.parquet").to_pylist()
+    for line, flag in (("poor", "poor"), ("extreme", "extreme_poor")):
+        national = [h for h in heads if h["level"] == "national" and h["line"] == line]
+        assert len(national) == 1
+        flagged = sum(f["size"] or 0 for f in families if f[flag])
+        assert national[0]["flagged_persons"] == flagged  # the release's own flags, counted again here
+        assert national[0]["source"] in ("official", "survey", "model")
+    regency = next(h for h in heads if h["level"] == "regency" and h["line"] == "poor")
+    page = (first.path / "rapor" / f"rapor_{regency['region'].replace('.', '_')}.html").read_text(encoding="utf-8")
+    assert 'id="jumlah-miskin"' in page
 
 
 def test_the_same_inputs_give_the_same_tables(built: Any) -> None:

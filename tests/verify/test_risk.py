@@ -41,6 +41,9 @@ FAMILIES: dict[int, dict[str, Any]] = {
     16: {"decile": None, "pc": None, "all_deceased": True, "persons": 0},  # all died, receives nothing
     17: {"decile": 9, "pc": 2_600_000.0},  # a member linked by a review decision
     18: {"decile": 4, "pc": 480_000.0},  # within 5% of the desil-4 boundary
+    19: {"decile": 2, "pc": 610_000.0, "p_poor": 0.45},  # the model cannot tell: poor or not
+    20: {"decile": 1, "pc": 380_000.0, "p_poor": 0.95, "p_extreme": 0.55},  # surely poor, maybe extremely
+    21: {"decile": 2, "pc": 330_000.0, "p_poor": 0.97, "p_extreme": 0.85},  # surely poor, likely extremely
 }
 EXPECTED: dict[int, str] = {
     1: "",
@@ -60,6 +63,9 @@ EXPECTED: dict[int, str] = {
     15: "suspected_deceased",
     17: "low_confidence_link",
     18: "near_threshold;incomplete_welfare",
+    19: "uncertain_poverty",
+    20: "uncertain_poverty",
+    21: "",
 }
 
 # persons: (person_id, family_id, relationship, birth_date, is_deceased)
@@ -106,6 +112,8 @@ def _ranking_table() -> pa.Table:
                 "predicted_consumption": f["pc"],
                 "decile": f["decile"],
                 "extreme_poor": f.get("extreme_poor", False),
+                "p_poor": f.get("p_poor", 0.0 if f["pc"] is None or f["pc"] > 600_000 else 1.0),
+                "p_extreme": f.get("p_extreme", 0.0),
             }
         )
     schema = pa.schema(
@@ -123,6 +131,8 @@ def _ranking_table() -> pa.Table:
             ("predicted_consumption", pa.float64()),
             ("decile", pa.int64()),
             ("extreme_poor", pa.bool_()),
+            ("p_poor", pa.float64()),
+            ("p_extreme", pa.float64()),
         ]
     )
     return pa.Table.from_pylist(rows, schema)
@@ -130,16 +140,17 @@ def _ranking_table() -> pa.Table:
 
 def _families_table() -> pa.Table:
     n = len(FAMILIES)
+    # family 18: no floor, wall or roof known (incomplete_welfare)
+    known = [fid != 18 for fid in FAMILIES]
     return pa.table(
         {
             "family_id": pa.array(list(FAMILIES), pa.int64()),
             "address": pa.array([f"JL MAWAR {fid}" for fid in FAMILIES], pa.string()),
             "rt": pa.array(["003"] * n, pa.string()),
             "rw": pa.array(["001"] * n, pa.string()),
-            "floor_type": pa.array(["KERAMIK"] * (n - 1) + [None], pa.string()),
-            # the last family: no floor, wall or roof known (incomplete_welfare)
-            "wall_type": pa.array(["TEMBOK"] * (n - 1) + [None], pa.string()),
-            "roof_type": pa.array(["GENTENG"] * (n - 1) + [None], pa.string()),
+            "floor_type": pa.array(["KERAMIK" if k else None for k in known], pa.string()),
+            "wall_type": pa.array(["TEMBOK" if k else None for k in known], pa.string()),
+            "roof_type": pa.array(["GENTENG" if k else None for k in known], pa.string()),
             "water_source": pa.array(["SUMUR_TERLINDUNG"] * n, pa.string()),
             "sanitation": pa.array(["SENDIRI"] * n, pa.string()),
             "lighting": pa.array(["PLN_METER"] * n, pa.string()),
@@ -411,3 +422,13 @@ def test_an_unknown_weight_is_refused_with_the_known_names() -> None:
     settings = Settings.model_validate({"verify": {"weights": {"deceased": 1.0}}})
     with pytest.raises(RiskSettingsError, match=r"deceased.*known: conflict"):
         risk_signals(None, None, settings)  # type: ignore[arg-type]
+
+
+def test_a_ranking_without_probabilities_never_has_the_uncertainty_signal(duck: Engine) -> None:
+    import dataclasses
+
+    tables = make_tables(duck)
+    old = dataclasses.replace(tables, ranking=tables.ranking.drop("p_poor", "p_extreme"))
+    rows = _by_family(duck.con.to_pyarrow(risk_signals(duck, old, Settings())))
+    assert not any(r["uncertain_poverty"] for r in rows.values())
+    assert rows[19]["signals"] == "" and rows[7]["signals"] == "poor_not_receiving"

@@ -82,3 +82,48 @@ def test_a_survey_too_thin_to_train_is_a_clear_error(duck: Engine, tmp_path: Pat
     table = duck.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
     with pytest.raises(SurveyError, match=r"survey source 'susenas' gives \d+ golden families"):
         train_models(duck, table, WelfareSettings(predictors=NAMES), tmp_path)
+
+
+def test_sampling_weights_undo_the_survey_design(duck: Engine, tmp_path: Path) -> None:
+    # the poor are drawn three times as often: unweighted, the model predicts too little for everyone
+    from dtsen.welfare.ols import predict_frame
+
+    frame = features(6_000, seed=4)
+    filled = pd.Series(np.exp(13.0 - 0.3 * frame.log_size + 0.4 * frame.has_car), index=frame.index)
+    frame["consumption_per_capita"] = frame["consumption_per_capita"].fillna(filled)
+    y = np.log(frame.consumption_per_capita)
+    poor = y < np.quantile(y, 0.4)
+    rng = np.random.default_rng(8)
+    prob = np.where(poor, 0.3, 0.1)
+    drawn = rng.random(len(frame)) < prob
+    survey = frame.assign(consumption_per_capita=frame.consumption_per_capita.where(drawn),
+                          survey_weight=np.where(drawn, 1 / prob, np.nan))
+    table = duck.from_arrow(pa.Table.from_pandas(survey, preserve_index=False))
+    settings = WelfareSettings(predictors=["log_size", "has_car", "floor_type"], region_level="none")
+    weighted = train_models(duck, table, settings, tmp_path / "w", kinds=("ols",))
+    table_nw = duck.from_arrow(pa.Table.from_pandas(survey.drop(columns="survey_weight"), preserve_index=False))
+    unweighted = train_models(duck, table_nw, settings, tmp_path / "u", kinds=("ols",))
+    everyone = np.average(y, weights=frame.persons)
+    fit_w = predict_frame(weighted.artefacts["ols"].coefficients, frame)  # type: ignore[arg-type]
+    fit_u = predict_frame(unweighted.artefacts["ols"].coefficients, frame)  # type: ignore[arg-type]
+    assert abs(np.average(fit_w, weights=frame.persons) - everyone) < 0.01
+    assert np.average(fit_u, weights=frame.persons) - everyone < -0.02  # measurably low
+    assert weighted.artefacts["ols"].training["sampling_weights"] is True
+    assert any("no sampling weights" in n for n in unweighted.notes)
+
+
+def test_a_small_survey_is_warned_about_and_the_boosted_model_says_it_is_ols(duck: Engine, tmp_path: Path) -> None:
+    frame = features(160, seed=6)  # 120 survey families for the 60-odd weights of every predictor
+    table = duck.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+    settings = WelfareSettings.model_validate({"region_level": "none", "boosted": {"min_leaf": 70}})
+    trained = train_models(duck, table, settings, tmp_path)
+    text = " ".join(trained.warnings)
+    assert "small survey" in text and "fewer than 10 per weight" in text
+    # no leaf of 70 fits twice in 120 families: the trees cannot split, and it must say so
+    assert "The boosted model cannot improve on OLS here: its trees made 0 split(s) on 120" in text
+    assert trained.artefacts["boosted"].metrics["splits"] == 0
+    assert trained.choice is not None and trained.choice.chosen in trained.artefacts
+    assert any(n.startswith("auto: ") for n in trained.notes)
+    chosen = trained.artefacts[trained.choice.chosen]
+    assert chosen.metrics["selection"]["chosen"] == trained.choice.chosen
+    assert {r["model"] for r in chosen.metrics["selection"]["candidates"]} == {"ols", "boosted", "asset_index", "blend"}

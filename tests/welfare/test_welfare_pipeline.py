@@ -67,14 +67,19 @@ def _ranking(project: Path) -> pa.Table:
 def test_training_is_reproducible_and_records_its_fallback(ranked: Path) -> None:
     settings = load_settings(ranked)
     current = json.loads((welfare_dir(settings) / "models" / "current.json").read_text())
-    assert set(current) == {"ols", "boosted"}
+    assert set(current) == {"ols", "boosted", "asset_index", "blend", "auto"}
     engine = _engine()
     try:
         again = train(engine, settings)
     finally:
         engine.close()
-    # same inputs and settings: the same model ids, byte for byte the same booster
-    assert {k: a.model_id for k, a in again.artefacts.items()} == current
+    # same inputs and settings: the same model ids, byte for byte the same booster, the same choice
+    assert {k: a.model_id for k, a in again.artefacts.items()} == {k: v for k, v in current.items() if k != "auto"}
+    assert again.choice is not None and current["auto"] == again.artefacts[again.choice.chosen].model_id
+    # the survey's sampling weights were used, and every candidate has its residual spread
+    assert again.artefacts["ols"].training["sampling_weights"] is True
+    assert all(0.1 < (a.residual_sd or 0) < 1.0 for a in again.artefacts.values())
+    assert again.choice.rows and {r["model"] for r in again.choice.rows} == set(current) - {"auto"}
     ols = find_model(settings.work_dir, current["ols"])
     assert ols.training["families"] >= 30 and len(ols.training["sha256"]) == 64
     assert ols.fallback["region_level"] == "province"
@@ -95,10 +100,30 @@ def test_deciles_hold_a_tenth_of_the_people(ranked: Path) -> None:
     # deciles follow the predicted consumption
     ordered = sorted(rows, key=lambda r: (r["predicted_consumption"], r["family_id"]))
     assert [r["decile"] for r in ordered] == sorted(r["decile"] for r in rows)
-    # poverty flags by the lines
+    # probabilities follow the prediction relative to the line; flags are the most likely first
     for r in rows:
-        assert r["poor"] == (r["predicted_consumption"] < r["poverty_line"])
-        assert r["extreme_poor"] == (r["predicted_consumption"] < r["extreme_line"])
+        assert 0.0 <= r["p_extreme"] <= r["p_poor"] <= 1.0
+        assert (r["p_poor"] > 0.5) == (r["predicted_consumption"] < r["poverty_line"])
+        assert not r["extreme_poor"] or r["poor"]
+    for regency in {r["regency_code"] for r in rows}:
+        mine = [r for r in rows if r["regency_code"] == regency]
+        flagged = [r["predicted_consumption"] / r["poverty_line"] for r in mine if r["poor"]]
+        unflagged = [r["predicted_consumption"] / r["poverty_line"] for r in mine if not r["poor"]]
+        assert not flagged or not unflagged or max(flagged) <= min(unflagged), regency
+    # as many people flagged as the headcount says, in each regency
+    headcounts = read_parquet_arrow(welfare_dir(load_settings(ranked)) / "headcounts.parquet").to_pylist()
+    biggest = max(r["persons"] for r in rows)
+    for h in headcounts:
+        if h["level"] == "regency":
+            assert abs(h["flagged_persons"] - h["estimate"]) <= biggest / 2 + 1e-9, h
+        assert h["source"] in ("model", "survey", "official", "mixed")
+    settings = load_settings(ranked)
+    summary = json.loads((welfare_dir(settings) / "summary.json").read_text())
+    current = json.loads((welfare_dir(settings) / "models" / "current.json").read_text())
+    assert summary["headcount_model_id"] == current["blend"]  # the counts come from the blend
+    national = {h["line"]: h for h in headcounts if h["level"] == "national"}
+    assert national["poor"]["flagged_persons"] == sum(r["persons"] for r in rows if r["poor"])
+    assert national["poor"]["survey_families"] >= 30 and national["poor"]["survey_estimate"] is not None
     # every golden family is in the ranking; the ones with nobody alive are not ranked
     families = pq.read_table(ranked / "work" / "link" / "families.parquet")
     assert t.num_rows == families.num_rows
@@ -134,12 +159,26 @@ def test_cli_evaluate_welfare_writes_both_models_and_the_value_of_integration(ra
     result = CliRunner().invoke(app, ["evaluate", "welfare", "--project", str(ranked), "--json", str(out)])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
-    assert set(figures["held_out_survey"]) == {"ols", "boosted"}
-    assert {"registry/ols", "registry/boosted"} <= set(figures["synthetic_truth"])
+    assert set(figures["held_out_survey"]) == {"ols", "boosted", "asset_index", "blend"}
+    assert {"registry/ols", "registry/boosted", "registry/asset_index"} <= set(figures["synthetic_truth"])
     registry = figures["synthetic_truth"]["registry/ols"]
     assert registry["ranked_families"] <= registry["true_families"]
     assert 0.0 <= registry["errors"][2]["exclusion_error"] < 0.6  # a PMT, not a coin
     assert figures["integration"]["best_single_source"] == "regsosek_keluarga"
+    assert figures["selection"]["chosen"] in figures["held_out_survey"]
+    # the headcounts: true, estimated and flagged, and the figures by region are printed
+    lines = {(h["region"], h["line"]): h for h in figures["headcounts"]}
+    for line in ("poor", "extreme"):
+        h = lines[("ALL", line)]
+        assert h["true"] > 0 and h["flagged"] > 0 and h["source"] in ("model", "survey")
+    assert "Headcounts: true (synthetic), estimated and flagged" in result.output
+    assert "by regency" in result.output and "Held-out survey by region" in result.output
+    assert 0.0 < figures["extreme_poor"]["in_desil_1_or_flagged"] <= 1.0
+    # the families whose welfare moved since the census, for the registry and the census alone
+    changes = figures["welfare_changes"]
+    assert any(view.startswith("regsosek_keluarga alone/") for view in changes)
+    moved = {r["change"] for rows in changes.values() for r in rows}
+    assert {"none", "job_loss"} <= moved
 
 
 def test_explain_family_contributions_add_up_and_name_what_moved_it(ranked: Path, tmp_path: Path) -> None:
@@ -239,7 +278,7 @@ def test_external_coefficients_with_mistakes_are_a_clean_cli_error(ranked: Path,
         "predictor;category;weight\nintercept;;13,1\nluas_lantai;;0,3\nhas_car;;abc\n", encoding="utf-8"
     )
     toml = (project / "dtsen.toml").read_text(encoding="utf-8")
-    toml = toml.replace('model = "ols"', 'model = "external"\ncoefficients = "koefisien.csv"')
+    toml = toml.replace('model = "auto"', 'model = "external"\ncoefficients = "koefisien.csv"')
     (project / "dtsen.toml").write_text(toml, encoding="utf-8")
     result = CliRunner().invoke(app, ["rank", "--project", str(project)])
     assert result.exit_code == 2
@@ -254,7 +293,7 @@ def test_duckdb_and_spark_rank_alike(ranked: Path, tmp_path: Path) -> None:
         pytest.skip(reason)
     from ..conftest import _spark_engine
 
-    for kind in ("ols", "boosted"):
+    for kind in ("blend", "boosted"):
         settings = load_settings(ranked)
         model_id = json.loads((welfare_dir(settings) / "models" / "current.json").read_text())[kind]
         duck_project, spark_project = tmp_path / f"duck-{kind}", tmp_path / f"spark-{kind}"
@@ -269,8 +308,7 @@ def test_duckdb_and_spark_rank_alike(ranked: Path, tmp_path: Path) -> None:
                     engine.close()
             rows = _ranking(project).to_pylist()
             for r in rows:  # floats from exp() may differ in the last bit between engines
-                r["predicted_consumption"] = (
-                    None if r["predicted_consumption"] is None else round(r["predicted_consumption"], 4)
-                )
+                for column, digits in (("predicted_consumption", 4), ("p_poor", 9), ("p_extreme", 9)):
+                    r[column] = None if r[column] is None else round(r[column], digits)
             out[name] = rows
         assert out["duckdb"] == out["spark"], kind

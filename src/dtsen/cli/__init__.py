@@ -47,9 +47,13 @@ def _start() -> None:
 
 
 def _console(stderr: bool = False) -> Console:
-    """A Rich console for this command: the terminal's width, or 140 columns into a file or pipe."""
+    """A Rich console for this command: the terminal's width, or into a file or pipe 140 columns
+    (`DTSEN_CONSOLE_WIDTH` sets another width, e.g. for logs read by a program)."""
     probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=140)
+    if probe.is_terminal:
+        return probe
+    width = os.environ.get("DTSEN_CONSOLE_WIDTH", "")
+    return Console(stderr=stderr, width=int(width) if width.isdigit() and int(width) >= 40 else 140)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -379,7 +383,7 @@ def _evaluate_linkage(project: Path, truth: Path | None) -> dict[str, Any]:
     figures = result.to_dict()
     table = Table("level", "records", "linked", "quarantined", "precision", "recall", "F1", "B3 F1", "exact",
                   title="Linkage against the ground truth")
-    for level in ("persons", "families"):
+    for level in ("persons", "persons_accepted", "families"):  # persons_accepted: the accepted rows only
         f = figures[level]
         table.add_row(level, f"{f['records']:,}", f"{f['linked']:,}", f"{f['quarantined']:,}",
                       f"{f['precision']:.5f}", f"{f['recall']:.5f}", f"{f['f1']:.5f}", f"{f['bcubed_f1']:.5f}",

@@ -13,7 +13,7 @@ from dtsen.consolidate.rules import (
     unknown_source_refs,
     unknown_sources,
 )
-from dtsen.consolidate.survivorship import Decisive, GoldenTables, Survived, survive
+from dtsen.consolidate.survivorship import Decisive, GoldenTables, Implied, Survived, survive
 
 __all__ = [
     "COMPOSITION_FIELDS",
@@ -23,6 +23,7 @@ __all__ = [
     "Decisive",
     "FieldRule",
     "GoldenTables",
+    "Implied",
     "Survived",
     "SurvivorshipError",
     "SurvivorshipSettings",

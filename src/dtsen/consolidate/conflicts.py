@@ -6,7 +6,8 @@ the chosen value is itself held by a trusted source: two trusted sources disagre
 check should settle it. Only fields that matter are checked: for persons the birth date, sex,
 family membership (KK) and death; for families the assets and housing that move a family's
 welfare rank. A floor area differs only when the two areas differ by more than 25% of the
-larger one.
+larger one. Besides, whatever the trust: a record whose own NIK contradicts its birth date or
+sex (`contradicts_identifier` of the candidates), when that value lost to another.
 
 Columns: entity, id, field, chosen_value, chosen_source, other_value, other_source,
 other_observed_at; one row per entity, field, other source and other value.
@@ -84,7 +85,13 @@ def find_conflicts(
     j = j.mutate(_differs=differs.fill_null(False))
     backed = j.group_by(["id", "field"]).aggregate(_backed=(j._trusted & ~j._differs).cast("int64").max())
     j = j.join(backed, ["id", "field"])
-    rows = j.filter(j._trusted & j._differs & (j.source != j.chosen_source) & (j._backed == 1))
+    between_trusted = j._trusted & j._differs & (j.source != j.chosen_source) & (j._backed == 1)
+    if "contradicts_identifier" in j.columns:
+        # a record whose own NIK says otherwise (a mistyped birth year, a miscoded sex), whatever
+        # the source's trust: the NIK linked it to the person, and its value lost
+        against_nik = j.contradicts_identifier.fill_null(False) & j._differs
+        between_trusted = between_trusted | against_nik
+    rows = j.filter(between_trusted)
     return (
         rows.group_by(["id", "field", "chosen_value", "chosen_source", "source", "value"])
         .aggregate(other_observed_at=rows.observed_at.max())

@@ -77,6 +77,7 @@ FAMILY_GOLDEN_FIELDS: tuple[str, ...] = (
     "bpnt",
     "pbi_jk",
     "consumption_per_capita",
+    "survey_weight",
 )
 COMPOSITION_FIELDS: tuple[str, ...] = (
     "size",

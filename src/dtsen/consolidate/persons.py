@@ -1,6 +1,9 @@
 """Golden persons: one record per person_id, each value with its source.
 
-The person's fields survive by the rules of `[survivorship.person]`. A person belongs to one
+The person's fields survive by the rules of `[survivorship.person]`, except that the birth date
+and the sex the person's NIKs encode win over the source order (after field checks): a record
+with a mistyped birth year or a miscoded sex, linked to its person by the NIK, loses, and is a
+conflict. A person belongs to one
 family at a time: the chosen KK, with `kk_observed_at`, the as-of date of the record it came
 from. A death reported by a source named in `deaths_from` (Dukcapil by default) marks the
 person deceased whatever the other sources say (the stale lists that still carry the dead are
@@ -16,7 +19,7 @@ import ibis.expr.types as ir
 
 from dtsen.consolidate.conflicts import Trust
 from dtsen.consolidate.rules import SurvivorshipSettings
-from dtsen.consolidate.survivorship import Decisive, GoldenTables, survive
+from dtsen.consolidate.survivorship import Decisive, GoldenTables, Implied, survive
 
 if TYPE_CHECKING:
     from dtsen.engine import Engine
@@ -46,6 +49,11 @@ PERSON_GOLDEN_FIELDS: tuple[str, ...] = (
 )
 
 
+# The NIK encodes the birth date (day + 40 for women) and the sex: the value the person's NIKs
+# imply wins over the source order (a mistyped birth year, a miscoded sex lose), after field checks.
+IMPLIED_BY_NIK = {"birth_date": Implied("nik_birth_date", date=True), "sex": Implied("nik_sex")}
+
+
 def golden_persons(
     records: ir.Table,
     rules: SurvivorshipSettings,
@@ -61,7 +69,15 @@ def golden_persons(
     """
     decisive = {"is_deceased": Decisive(tuple(rules.deaths_from), "true")} if rules.deaths_from else None
     survived = survive(
-        records, ENTITY_ID, PERSON_GOLDEN_FIELDS, rules, "person", trust, decisive=decisive, engine=engine
+        records,
+        ENTITY_ID,
+        PERSON_GOLDEN_FIELDS,
+        rules,
+        "person",
+        trust,
+        decisive=decisive,
+        implied=IMPLIED_BY_NIK,
+        engine=engine,
     )
     table = survived.table
     prov = survived.provenance

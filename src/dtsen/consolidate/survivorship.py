@@ -56,6 +56,24 @@ class Decisive:
     value: str
 
 
+@dataclass(frozen=True)
+class Implied:
+    """A field whose value an identifier on the same record implies (the NIK encodes the birth
+    date and the sex): `column` is the record's implied value (`nik_birth_date`, `nik_sex`);
+    `date` compares dates on day, month and two-digit year only (a NIK does not know the
+    century). A value held by a record whose own identifier encodes it ranks first (after
+    `above_all`), with no join: a mistyped birth year or a miscoded sex, which the record's own
+    NIK contradicts, loses to any record the NIK confirms; such a record is marked
+    `contradicts_identifier` (for the conflicts)."""
+
+    column: str
+    date: bool = False
+
+    def key(self, text: ir.StringValue) -> ir.StringValue:
+        """The compared part of a value written as text ('YYYY-MM-DD' -> 'YY-MM-DD')."""
+        return text.substr(2) if self.date else text
+
+
 @dataclass(frozen=True, eq=False)
 class Survived:
     """What `survive` returns (lazy Ibis tables).
@@ -66,7 +84,8 @@ class Survived:
     candidate_sources; one row per entity and field that has a value.
     conflicts: see `dtsen.consolidate.conflicts`.
     candidates: the long table of every candidate with its `rank` (0 = chosen), the
-    provenance columns, and `agreeing_sources` / `candidate_sources` (used for conflicts).
+    provenance columns, `agreeing_sources` / `candidate_sources`, and `contradicts_identifier`
+    (the record's own NIK implies another value; see `Implied`), used for conflicts.
     """
 
     table: ir.Table
@@ -127,6 +146,7 @@ def survive(
     trust: Trust | None = None,
     *,
     decisive: Mapping[str, Decisive] | None = None,
+    implied: Mapping[str, Implied] | None = None,
     engine: Engine | None = None,
 ) -> Survived:
     """Choose one value per entity and field among the records' non-null values.
@@ -161,6 +181,12 @@ def survive(
             else ibis.literal(1, "int64")
         )
         order_pos = _position(recs.source, rule.order)
+        how = (implied or {}).get(label)
+        own: ir.StringValue = (
+            how.key(as_text(recs[how.column].cast(field_type(level, label, recs))))
+            if how is not None and how.column in recs.columns
+            else ibis.null("string")
+        )
         part = recs.select(
             id=recs[entity_id].cast("int64"),
             field=ibis.literal(label, "string"),
@@ -172,6 +198,9 @@ def survive(
             _above=_position(recs.source, rules.above_all),
             _prio=order_pos if rule.rule == "source_order" else ibis.literal(0, "int64"),
             _opos=order_pos,
+            _contradicts=(own.notnull() & (own != (how.key(value) if how is not None else value))).fill_null(False),
+            # 0 when the record's own NIK encodes this very value: such values rank first
+            _unconfirmed=ibis.ifelse((own == (how.key(value) if how is not None else value)).fill_null(False), 0, 1),
         )
         parts.append(part.filter(keep))
     long = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
@@ -185,6 +214,7 @@ def survive(
         order_by=[
             long._win,
             long._above,
+            long._unconfirmed,
             long._prio,
             recency.desc(),
             long.agreeing_sources.desc(),
@@ -202,6 +232,7 @@ def survive(
         "observed_at",
         agreeing_sources=long.agreeing_sources.cast("int64"),
         candidate_sources=long.candidate_sources.cast("int64"),
+        contradicts_identifier=long._contradicts,
         rank=ibis.row_number().over(window).cast("int64"),
     )
     if engine is not None:

@@ -22,6 +22,9 @@ Files are created with the process's umask (owner-only where dtsen sets one).
 from __future__ import annotations
 
 import csv
+import io
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,8 +157,32 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet]) -> Path:
     for sheet in sheets:
         _write_sheet(book, sheet, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    path.write_bytes(_reproducible(buffer.getvalue()))
     return path
+
+
+# openpyxl stamps the workbook and each zip entry with the time of writing: the same data would
+# give other bytes at every build, and a release must be the same bit for bit (but for its manifest's
+# timestamps). Every stamp is set to one fixed moment instead.
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_CORE_DATES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:(?:created|modified)>)")
+
+
+def _reproducible(xlsx: bytes) -> bytes:
+    """The workbook with its document dates and zip entry times fixed (content unchanged)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = _CORE_DATES.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            entry = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            dst.writestr(entry, data)
+    return out.getvalue()
 
 
 def _fill(colour: str | None) -> PatternFill | None:

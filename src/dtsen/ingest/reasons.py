@@ -25,10 +25,10 @@ class Reason:
 _ALL = (
     # structure
     Reason("ragged_row", "reject", "jumlah kolom baris tidak sama dengan header", "row has a different number of fields than the header"),
-    Reason("duplicate_row", "reject", "baris persis sama dengan baris sebelumnya di sumber ini", "exact copy of an earlier row of this source"),
-    Reason("identity_missing", "reject", "tidak ada NIK, KK maupun nama", "no NIK, KK or name: the row cannot be tied to anyone"),
+    Reason("duplicate_row", "warn", "baris persis sama dengan baris sebelumnya di sumber ini (disimpan, ditautkan ke orang yang sama)", "exact copy of an earlier row of this source (kept, linked to the same person)"),
+    Reason("identity_missing", "reject", "tidak ada yang mengenali orang: tanpa NIK yang dapat dipakai, dan tanpa nama beserta tanggal lahir, KK atau desa", "nothing identifies anyone: no usable NIK, and no name with a birth date, a KK or a village (families: no usable KK or NIK and no name)"),
     # NIK
-    Reason("nik_excel_damaged", "reject", "NIK rusak oleh Excel (notasi ilmiah, desimal, atau digit akhir dibulatkan)", "NIK damaged by Excel (scientific notation, decimal, or rounded last digits)"),
+    Reason("nik_excel_damaged", "warn", "NIK rusak oleh Excel (notasi ilmiah, desimal, atau digit akhir dibulatkan): NIK tidak dipakai untuk penautan", "NIK damaged by Excel (scientific notation, decimal, or rounded last digits): withheld from linkage"),
     Reason("nik_missing", "warn", "NIK kosong", "NIK is empty"),
     Reason("nik_bad_format", "warn", "NIK bukan 16 digit", "NIK is not 16 digits"),
     Reason("nik_bad_region", "warn", "kode kecamatan pada NIK tidak dikenal", "NIK district part is not a known district"),
@@ -37,22 +37,23 @@ _ALL = (
     Reason("nik_birth_date_mismatch", "warn", "tanggal lahir pada NIK berbeda dengan tanggal lahir tercatat", "NIK birth date differs from the recorded birth date"),
     Reason("nik_sex_mismatch", "warn", "jenis kelamin pada NIK berbeda dengan yang tercatat", "NIK sex differs from the recorded sex"),
     # KK
-    Reason("kk_excel_damaged", "reject", "nomor KK rusak oleh Excel", "KK number damaged by Excel"),
+    Reason("kk_excel_damaged", "warn", "nomor KK rusak oleh Excel: KK tidak dipakai untuk penautan", "KK number damaged by Excel: withheld from linkage"),
     Reason("kk_missing", "warn", "nomor KK kosong", "KK number is empty"),
     Reason("kk_bad_format", "warn", "nomor KK bukan 16 digit", "KK number is not 16 digits"),
     Reason("kk_bad_region", "warn", "kode wilayah pada nomor KK tidak dikenal", "KK region part is not a known district"),
+    Reason("kk_bad_serial", "warn", "nomor urut KK 0000 (sisa pembulatan Excel): KK tidak dipakai untuk penautan", "KK serial is 0000 (what Excel's rounding leaves): withheld from linkage"),
     # person fields
     Reason("name_missing", "warn", "nama kosong", "name is empty"),
     Reason("sex_invalid", "warn", "jenis kelamin tidak dikenali", "sex code not recognised"),
     Reason("birth_date_missing", "warn", "tanggal lahir kosong", "birth date is empty"),
-    Reason("birth_date_invalid", "reject", "tanggal lahir tidak valid (mis. 31-02-1990)", "birth date is not a real date (e.g. 31-02-1990)"),
-    Reason("birth_date_future", "reject", "tanggal lahir setelah tanggal data", "birth date is after the source's as-of date"),
-    Reason("age_implausible", "reject", "umur di atas batas wajar", "age above the plausible maximum"),
+    Reason("birth_date_invalid", "warn", "tanggal lahir tidak valid (mis. 31-02-1990): tanggal lahir dikosongkan", "birth date is not a real date (e.g. 31-02-1990): withheld"),
+    Reason("birth_date_future", "warn", "tanggal lahir setelah tanggal data: tanggal lahir dikosongkan", "birth date is after the source's as-of date: withheld"),
+    Reason("age_implausible", "warn", "umur di atas batas wajar: tanggal lahir dikosongkan", "age above the plausible maximum: birth date withheld"),
     Reason("code_unknown", "warn", "kode isian tidak dikenali (lihat kolom)", "a coded value is not in the mapping's translation"),
     Reason("value_invalid", "warn", "angka atau tanggal tidak dapat dibaca", "a number or date cannot be read"),
     # region
-    Reason("region_bad_format", "reject", "kode wilayah bukan format PP.KK.CC.DDDD", "region code is not in PP.KK.CC.DDDD format"),
-    Reason("region_unknown", "reject", "kode wilayah tidak ada di daftar Kemendagri", "region code not in the Kemendagri list"),
+    Reason("region_bad_format", "warn", "kode wilayah bukan format PP.KK.CC.DDDD: kode wilayah dikosongkan", "region code is not in PP.KK.CC.DDDD format: withheld"),
+    Reason("region_unknown", "warn", "kode wilayah tidak ada di daftar Kemendagri: kode wilayah dikosongkan", "region code not in the Kemendagri list: withheld"),
     Reason("region_missing", "warn", "kode wilayah kosong dan nama desa tidak dapat dicocokkan", "no region code and the village name could not be resolved"),
     # field-check results (ODK / KoboToolbox exports: sources that map `family_ref`)
     Reason("family_ref_missing", "reject", "ID keluarga yang dikunjungi kosong", "the visited family's id is empty"),

@@ -14,7 +14,9 @@ officer list is given (`officer_not_assigned`), and the visit may not be dated a
 source's as-of date (`visit_in_future`). The record's `kk` and `region_code` are filled from
 the release family when the export lacks them, so that the linkage attaches the record to that
 family by its KK. For such a source `family_ref` stands in for the identity check
-(`identity_missing` is not applied: the family id is the identity).
+(`identity_missing` is not applied: the family id is the identity). For other sources a
+row is `identity_missing` only when, its damaged or impossible fields withheld, nothing that
+identifies someone is left (`_identified`).
 """
 
 from __future__ import annotations
@@ -336,7 +338,7 @@ def check_source(
         _nik_bad_date=nik.bad_date, _nik_bad_serial=nik.bad_serial, _nik_district=nik.district_code,
         _nik_birth=nik.birth_date, _nik_sex=nik.sex,
         _kk=kk.clean, _kk_missing=kk.missing, _kk_damaged=kk.excel_damaged, _kk_bad_format=kk.bad_format,
-        _kk_district=kk.district_code,
+        _kk_district=kk.district_code, _kk_bad_serial=kk.bad_serial,
         _region=t._region if "region_code" in mapped else NULL_STR,
         _region_given=col("region_code").strip().length() > 0,
     )
@@ -367,6 +369,8 @@ def check_source(
     out: dict[str, ir.Value] = {"source": ibis.literal(name), "file": t._file, "sheet": t._sheet, "row": t._row}
     nik_damaged = t._nik_damaged | t._nik_rounded.fill_null(False)
     kk_damaged = t._kk_damaged | t._kk_rounded.fill_null(False)
+    # a KK serial 0000 is what Excel's rounding leaves of serials 0001-0009: withheld, as for a NIK
+    kk_bad_serial = t._kk_bad_serial & ~kk_damaged
     checks.add("duplicate_row", t._dup)
     checks.add("nik_excel_damaged", nik_damaged)
     checks.add("kk_excel_damaged", kk_damaged)
@@ -380,11 +384,12 @@ def check_source(
         checks.add("kk_missing", t._kk_missing & (t._ref_kk.isnull() if field_result else ibis.literal(True)))
         checks.add("kk_bad_format", t._kk_bad_format & ~kk_damaged)
         checks.add("kk_bad_region", t._kk.notnull() & ~t._kk_district_ok & ~kk_damaged)
+        checks.add("kk_bad_serial", kk_bad_serial)
     nik_ok = ~nik_damaged & ~t._nik_bad_date.fill_null(False) & ~t._nik_bad_serial.fill_null(False)
     out["nik"] = ibis.ifelse(nik_ok, t._nik, NULL_STR)
     if field_result:  # the head's NIK: a second way to the family when its KK is unknown
         out["nik"] = out["nik"].fill_null(t._ref_nik)
-    out["kk"] = ibis.ifelse(~kk_damaged, t._kk, NULL_STR)
+    out["kk"] = ibis.ifelse(~kk_damaged & ~kk_bad_serial, t._kk, NULL_STR)
     if field_result:  # the export names the family by id: its KK is the release family's
         out["kk"] = out["kk"].fill_null(t._ref_kk)
 
@@ -410,8 +415,6 @@ def check_source(
         checks.add("family_unknown", ~ref_missing & ~t._ref_hit)
         checks.add("officer_not_assigned", t._ref_hit & ~t._off_hit)
         checks.add("visit_in_future", out["observed_at"] > ibis.literal(as_of))
-    else:
-        checks.add("identity_missing", t._nik_missing & t._kk_missing & out["name"].isnull())
 
     # Person checks that tie fields together
     if level == "person":
@@ -420,8 +423,12 @@ def check_source(
         birth = out["birth_date"]
         if "birth_date" in mapped:
             checks.add("birth_date_missing", t.birth_date.isnull() | (t.birth_date.strip() == ""))
-            checks.add("birth_date_future", birth > ibis.literal(as_of))
-            checks.add("age_implausible", age_at(birth, as_of) > max_age)
+            future, too_old = birth > ibis.literal(as_of), age_at(birth, as_of) > max_age
+            checks.add("birth_date_future", future)
+            checks.add("age_implausible", too_old)
+            # an impossible birth date is withheld; the row still describes a person
+            birth = ibis.ifelse((future | too_old).fill_null(False), ibis.null("date"), birth)
+            out["birth_date"] = birth
         if "nik" in mapped:
             shown = _NikView(t._nik_birth, t._nik_sex)
             checks.add("nik_birth_date_mismatch", nik_ok & nik_birth_date_mismatch(shown, birth))
@@ -444,10 +451,23 @@ def check_source(
     out["region_code"] = ibis.ifelse(t._region_ok, t._region, NULL_STR)
     if field_result:
         out["region_code"] = out["region_code"].fill_null(t._ref_region)
+    else:
+        checks.add("identity_missing", ~_identified(level, out))
 
     out["flags"] = checks.joined(severity, "warn")
     out["_reject"] = checks.joined(severity, "reject")
     return t.select(**{c: out[c] for c in [*output_columns(level), "_reject"]})
+
+
+def _identified(level: Level, out: dict[str, ir.Value]) -> ir.BooleanValue:
+    """What is left of a row, once damaged identifiers and impossible values are withheld,
+    still identifies someone: for a person, a usable NIK, or a name with a birth date, a KK or a
+    village; for a family, a usable KK or NIK, or a name."""
+    nik, kk, name = out["nik"].notnull(), out["kk"].notnull(), out["name"].notnull()
+    if level == "person":
+        placed = out["birth_date"].notnull() | kk | out["region_code"].notnull()
+        return (nik | (name & placed)).fill_null(False)
+    return (nik | kk | name).fill_null(False)
 
 
 def _mark_repeats(raw: ir.Table, columns: list[str]) -> ir.Table:

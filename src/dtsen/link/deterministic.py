@@ -1,16 +1,23 @@
-"""The deterministic pass: records sharing a valid NIK whose birth date, sex and name agree.
+"""The deterministic pass: records sharing a valid NIK, one person when their names agree.
 
 Per NIK, the record of the most trusted source (then the most recent) is the anchor. A record
-with the same NIK joins the anchor when it agrees on all three:
+with the same NIK joins the anchor when:
 
-- sex: the same, or one side unknown;
-- birth date: the same, day and month swapped, or one side unknown;
-- name: the same, the same sound (phonetic key), at most two edits, or one in four letters, or
-  one name's words all inside the other's ("NUR AISYAH" in "SITI NUR AISYAH").
+- the names agree (the same, the same sound (phonetic key), at most two edits, or one in four
+  letters, or one name's words all inside the other's: "NUR AISYAH" in "SITI NUR AISYAH"),
+  and birth date (the same, day and month swapped, or one side unknown) and sex (the same, or
+  one side unknown) agree too; or
+- the names agree closely (the same, the same words in another order, the same sound, or one
+  name's words inside the other's) and the birth date slipped in one part only (the year
+  mistyped with day and month kept, `21/03/2001` for `21-03-2010`; or the day or the month
+  alone), and/or the sex is miscoded. The NIK itself encodes the birth date and the sex, so
+  survivorship (`dtsen.consolidate`) gives the golden record the value that agrees with the
+  NIK, and the disagreement becomes a conflict.
 
-A record that shares the NIK but disagrees is someone else carrying a duplicated or mis-keyed
-NIK: it is flagged `nik_conflict`, keeps its own node, and goes to the probabilistic pass
-with its NIK hidden, so it is never merged on the NIK alone.
+A record that shares the NIK but whose name disagrees too is someone else carrying a
+duplicated or mis-keyed NIK: it is flagged `nik_conflict`, keeps its own node, and goes to the
+probabilistic pass with its NIK hidden, so it is never merged on the NIK alone; the pair is
+also written to clerical review (`nik_conflict_pairs`), where a person decides.
 
 The result maps every record to a node: the anchor of its NIK group, or itself. Splink then
 compares nodes, not records, which takes most records off its hands.
@@ -33,6 +40,7 @@ class Deterministic:
 
     assignment: ir.Table  # record_key, node_key, method ('nik' | 'alone'), nik_conflict
     conflicts: ir.Table  # nik, records, conflicting (records that disagree with the anchor)
+    pairs: ir.Table  # record_key, anchor_key: each NIK conflict with the anchor of its NIK group
 
 
 def source_rank(trust: Mapping[str, Mapping[str, float]], field: str = "nik") -> dict[str, int]:
@@ -74,18 +82,13 @@ def nik_pass(records: ir.Table, ranks: Mapping[str, int]) -> Deterministic:
         a_dob=keyed.birth_date,
     )
     j = keyed.join(anchors, "nik", lname="", rname="{name}_a")
-    same_sex = j.sex.isnull() | j.a_sex.isnull() | (j.sex == j.a_sex)
-    dob, adob = j.birth_date, j.a_dob
-    swapped = (dob.day() == adob.month()) & (dob.month() == adob.day()) & (dob.year() == adob.year())
-    same_dob = dob.isnull() | adob.isnull() | (dob == adob) | swapped
-    name_ok = names_agree(j)
-    agree = same_sex & same_dob & name_ok
-    joined = j.mutate(_agree=agree)
+    joined = j.mutate(_agree=nik_group_agrees(j))
     keyed_out = joined.select(
         record_key=joined.record_key,
         node_key=ibis.ifelse(joined._agree, joined.a_key, joined.record_key),
         nik_conflict=~joined._agree,
         nik=joined.nik,
+        anchor_key=joined.a_key,
     )
     # a group whose only agreeing record is the anchor itself: the anchor is 'alone'
     sizes = keyed_out.group_by("node_key").agg(_members=keyed_out.count())
@@ -104,7 +107,42 @@ def nik_pass(records: ir.Table, ranks: Mapping[str, int]) -> Deterministic:
         records=keyed_out.count(), conflicting=keyed_out.nik_conflict.sum().cast("int64")
     )
     conflicts = conflicts.filter(conflicts.conflicting > 0)
-    return Deterministic(assignment.drop("nik"), conflicts)
+    odd = keyed_out.filter(keyed_out.nik_conflict)
+    pairs = odd.select(record_key=odd.record_key, anchor_key=odd.anchor_key)
+    return Deterministic(assignment.drop("nik"), conflicts, pairs)
+
+
+def nik_group_agrees(j: ir.Table) -> ir.BooleanValue:
+    """Whether a record (`name`, `sex`, `birth_date` columns) and its NIK group's anchor (the
+    same with `_a`, and `a_sex`, `a_dob`) are one person; see the module docstring."""
+    same_sex = j.sex.isnull() | j.a_sex.isnull() | (j.sex == j.a_sex)
+    dob, adob = j.birth_date, j.a_dob
+    d_day, d_month, d_year = dob.day() == adob.day(), dob.month() == adob.month(), dob.year() == adob.year()
+    swapped = (dob.day() == adob.month()) & (dob.month() == adob.day()) & d_year
+    same_dob = dob.isnull() | adob.isnull() | (dob == adob) | swapped
+    # one part of the date slipped: the year (day and month kept), or the day, or the month
+    slipped = (d_day & d_month) | (d_year & (d_day | d_month))
+    agree = names_agree(j) & same_sex & same_dob
+    close = names_close(j) & (same_dob | slipped.fill_null(False))
+    return (agree | close).fill_null(False)
+
+
+def names_close(j: ir.Table) -> ir.BooleanValue:
+    """The stricter name test for records whose birth date or sex disagree: the same name, the
+    same words in another order, the same sound, or one name's words all inside the other's.
+    No edit distance: PUTRA and PUTRI, twins of other sexes, are one letter apart."""
+    shared = j.name_tokens.intersect(j.name_tokens_a).length()
+    fewest = ibis.least(j.name_tokens.length(), j.name_tokens_a.length())
+    most = ibis.greatest(j.name_tokens.length(), j.name_tokens_a.length())
+    return (
+        j.name.notnull()
+        & j.name_a.notnull()
+        & (
+            (j.name == j.name_a)
+            | (j.name_phonetic == j.name_phonetic_a)
+            | ((fewest > 0) & (shared == fewest) & ((fewest > 1) | (most == 1)))
+        )
+    ).fill_null(False)
 
 
 def names_agree(j: ir.Table) -> ir.BooleanValue:

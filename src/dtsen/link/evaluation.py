@@ -12,10 +12,12 @@ on (source, file, sheet, row) and scores it:
 - for each planted error kind, how many records carrying it were quarantined, linked, wrongly
   split from their true cluster, or wrongly merged with another one.
 
-Persons are scored on person-level records; families on all linked records (person- and
-family-level) against the true family. A truth row with no link was quarantined at ingest; it
-is counted, and left out of the cluster measures. All heavy work runs as Ibis group-bys and
-joins on the engine; only a few aggregates come to Python.
+Persons are scored on person-level records; families on all records (person- and family-level)
+against the true family. A truth row with no link was quarantined at ingest: it is scored as a
+person (and a family) of its own, so that dropping a row costs recall, as losing a person from
+the registry does (issue 12). `persons_accepted` scores only the rows ingest accepted, for
+comparison. All heavy work runs as Ibis group-bys and joins on the engine; only a few
+aggregates come to Python.
 
 Where a measure has nothing to measure, it is perfect: precision is 1.0 when no pairs were
 predicted, recall is 1.0 when there are no true pairs; F1 is 0.0 when both P and R are 0.
@@ -57,8 +59,8 @@ class TruthMismatchError(TruthError):
 class ClusterScores:
     """The accuracy of one level of clustering (persons or families) against the truth."""
 
-    records: int  # truth records at this level
-    linked: int  # of which in the links (scored)
+    records: int  # truth records at this level (all scored; a quarantined one alone)
+    linked: int  # of which in the links
     quarantined: int  # of which not in the links
     true_clusters: int  # true persons / families among the linked records
     predicted_clusters: int  # predicted persons / families among the linked records
@@ -82,15 +84,17 @@ class ClusterScores:
 class LinkEvaluation:
     """The scores of a linkage run against the synthetic ground truth."""
 
-    persons: ClusterScores
-    families: ClusterScores
+    persons: ClusterScores  # over every person row read, a quarantined row a person of its own
+    families: ClusterScores  # over every row read
     misses: pa.Table  # kind, level, records, quarantined, linked, split, merged
+    persons_accepted: ClusterScores  # over the person rows ingest accepted only
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: plain ints and floats rounded to 6 decimals."""
         return {
             "persons": self.persons.to_dict(),
             "families": self.families.to_dict(),
+            "persons_accepted": self.persons_accepted.to_dict(),
             "misses": self.misses.to_pylist(),
         }
 
@@ -118,16 +122,18 @@ def evaluate_links(engine: Engine, links: ir.Table, truth_records: ir.Table) -> 
     keyed_links = _keyed_links(links)
     _check_links(keyed_links, truth)
     records = engine.materialize(_join_truth(truth, keyed_links))
-    totals = _level_totals(records)
+    totals, linked_n = _level_totals(records)
 
-    linked = records.filter(records._linked)
-    person_cells = engine.materialize(_cells(linked.filter(linked._level == "person"), "_pred_person", "_true_person"))
-    family_cells = engine.materialize(_cells(linked, "_pred_family", "_true_family"))
-    sums = _cell_sums({"person": person_cells, "family": family_cells})
-    persons = _scores(sums["person"], totals["person"])
-    families = _scores(sums["family"], totals["person"] + totals["family"])
+    people = records.filter(records._level == "person")
+    person_cells = engine.materialize(_cells(people, "_pred_person", "_true_person"))
+    family_cells = engine.materialize(_cells(records, "_pred_family", "_true_family"))
+    accepted_cells = _cells(people.filter(people._linked), "_pred_person", "_true_person")
+    sums = _cell_sums({"person": person_cells, "family": family_cells, "accepted": accepted_cells})
+    persons = _scores(sums["person"], totals["person"], linked_n["person"])
+    families = _scores(sums["family"], totals["person"] + totals["family"], linked_n["person"] + linked_n["family"])
+    accepted = _scores(sums["accepted"], linked_n["person"], linked_n["person"])
     misses = _misses(records, person_cells, family_cells)
-    return LinkEvaluation(persons=persons, families=families, misses=misses)
+    return LinkEvaluation(persons=persons, families=families, misses=misses, persons_accepted=accepted)
 
 
 # -- keys and the join ------------------------------------------------------------------------
@@ -179,14 +185,19 @@ def _link_predicates(truth: ir.Table, links: ir.Table) -> list[ir.BooleanValue]:
 def _join_truth(truth: ir.Table, links: ir.Table) -> ir.Table:
     """One row per truth record: its true and predicted clusters, and whether it was linked."""
     joined = truth.left_join(links, _link_predicates(truth, links))
+    # a quarantined row is a person and a family of its own
+    alone = ibis.literal("q:").concat(
+        joined.source, ibis.literal("|"), joined.file, ibis.literal("|"), joined._sheet, ibis.literal("|"),
+        joined.row.cast("string"),
+    )
     return joined.select(
         *_KEY,
         "_level",
         "_errors",
         "_true_person",
         "_true_family",
-        "_pred_person",
-        "_pred_family",
+        _pred_person=joined._pred_person.fill_null(alone),
+        _pred_family=joined._pred_family.fill_null(alone),
         _link_level=joined._l_level,
         _linked=joined._l_source.notnull(),
     )
@@ -221,10 +232,13 @@ def _check_links(links: ir.Table, truth: ir.Table) -> None:
         )
 
 
-def _level_totals(records: ir.Table) -> dict[str, int]:
-    """Truth records per level; raises when a record is linked at another level than its true one."""
+def _level_totals(records: ir.Table) -> tuple[dict[str, int], dict[str, int]]:
+    """Truth records per level, and of them linked; raises when a record is linked at another
+    level than its true one."""
     is_wrong = records._linked & (records._link_level != records._level).fill_null(True)
-    agg = records.group_by("_level").aggregate(_records=records.count(), _wrong=is_wrong.ifelse(1, 0).sum())
+    agg = records.group_by("_level").aggregate(
+        _records=records.count(), _wrong=is_wrong.ifelse(1, 0).sum(), _linked_n=records._linked.ifelse(1, 0).sum()
+    )
     rows = agg.to_pyarrow().to_pylist()
     n_wrong = sum(int(r["_wrong"] or 0) for r in rows)
     if n_wrong:
@@ -237,7 +251,9 @@ def _level_totals(records: ir.Table) -> dict[str, int]:
         )
     out = dict.fromkeys(LEVELS, 0)
     out.update({r["_level"]: int(r["_records"]) for r in rows})
-    return out
+    linked = dict.fromkeys(LEVELS, 0)
+    linked.update({r["_level"]: int(r["_linked_n"] or 0) for r in rows})
+    return out, linked
 
 
 # -- clusters and scores ----------------------------------------------------------------------
@@ -283,14 +299,14 @@ def _cell_sums(cells: dict[str, ir.Table]) -> dict[str, dict[str, Any]]:
     return {r.pop("_label"): r for r in rows}
 
 
-def _scores(agg: dict[str, Any], records: int) -> ClusterScores:
+def _scores(agg: dict[str, Any], records: int, linked: int) -> ClusterScores:
     v = {k: (x or 0) for k, x in agg.items()}
-    linked = int(v["linked"])
+    scored = int(v["linked"])  # the records in the cells
     tp, pred_pairs, true_pairs = int(v["tp2"]) // 2, int(v["pred2"]) // 2, int(v["true2"]) // 2
     precision = _ratio(tp, pred_pairs, 1.0)
     recall = _ratio(tp, true_pairs, 1.0)
-    b3p = _ratio(float(v["b3p"]), linked, 1.0)
-    b3r = _ratio(float(v["b3r"]), linked, 1.0)
+    b3p = _ratio(float(v["b3p"]), scored, 1.0)
+    b3r = _ratio(float(v["b3r"]), scored, 1.0)
     return ClusterScores(
         records=records,
         linked=linked,
@@ -325,7 +341,7 @@ def _record_flags(records: ir.Table, person_cells: ir.Table, family_cells: ir.Ta
         _pred=(records._level == "person").ifelse(records._pred_person, records._pred_family),
         _true=(records._level == "person").ifelse(records._true_person, records._true_family),
     )
-    # an unlinked record has no predicted cluster, so it meets no cell
+    # a quarantined record is a cluster of its own; split and merged count linked records only
     j = r.left_join(cells, [r._level == cells._cell_level, r._pred == cells._pred, r._true == cells._true])
     linked = j._linked
     return j.select(
@@ -358,6 +374,83 @@ def _misses(records: ir.Table, person_cells: ir.Table, family_cells: ir.Table) -
     rows.sort(key=lambda r: (LEVELS.index(r["level"]), r["kind"] == NO_ERROR, r["kind"]))
     schema = pa.schema([("kind", pa.string()), ("level", pa.string())] + [(c, pa.int64()) for c in _MISS_COUNTS])
     return pa.Table.from_pylist([{c: row[c] for c in schema.names} for row in rows], schema=schema)
+
+
+@dataclass(frozen=True)
+class FamilyAttachment:
+    """Family-level records (PLN, programme lists, census households) and the family they went to."""
+
+    records: int  # family-level truth records
+    attached: int  # of which attached to some family
+    right: int  # of which attached to the family most of their true family's person records are in
+
+    @property
+    def share(self) -> float:
+        return self.right / self.records if self.records else 1.0
+
+    def to_dict(self) -> dict[str, int | float]:
+        return {"records": self.records, "attached": self.attached, "right": self.right,
+                "share": round(self.share, _DIGITS)}  # fmt: skip
+
+
+def family_attachment(links: ir.Table, truth_records: ir.Table) -> FamilyAttachment:
+    """How many family-level records were attached to the right family: the predicted family
+    that holds most of the person-level records of their true family."""
+    t = truth_records.mutate(_sheet=_sheet_key(truth_records), row=truth_records.row.cast("int64"))
+    t = t.select("source", "file", "_sheet", "row", _fam=t.family_id, _person=t.person_id)
+    ln = links.mutate(_sheet=_sheet_key(links), row=links.row.cast("int64"))
+    ln = ln.select(_l_source=ln.source, _l_file=ln.file, _l_sheet=ln._sheet, _l_row=ln.row, _pred=ln.family_id)
+    j = t.left_join(ln, _link_predicates(t, ln))
+    people = j.filter(j._person.notnull() & j._pred.notnull())
+    votes = people.group_by(["_fam", "_pred"]).aggregate(_n=people.count())
+    best = votes.mutate(_rank=ibis.row_number().over(group_by=votes._fam, order_by=[votes._n.desc(), votes._pred]))
+    best = best.filter(best._rank == 0).select(_bfam="_fam", _best="_pred")
+    fam = j.filter(j._person.isnull())
+    fam = fam.left_join(best, fam._fam == best._bfam)
+    agg = fam.aggregate(
+        _records=fam.count(),
+        _attached=fam._pred.notnull().ifelse(1, 0).sum(),
+        _right=(fam._pred == fam._best).fill_null(False).ifelse(1, 0).sum(),
+    ).to_pyarrow().to_pylist()[0]
+    return FamilyAttachment(int(agg["_records"] or 0), int(agg["_attached"] or 0), int(agg["_right"] or 0))
+
+
+@dataclass(frozen=True)
+class SharedNiks:
+    """NIKs that more than one golden person holds (issue 12's target: none whose names agree)."""
+
+    niks: int  # NIKs held by two or more persons
+    names_agree: int  # of which at least two holders' names agree (the deterministic pass's test)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"niks": self.niks, "names_agree": self.names_agree}
+
+
+def shared_niks(persons: ir.Table) -> SharedNiks:
+    """Count the NIKs held by several golden persons (`persons`: person_id, nik, full_name), and
+    those with two holders whose names agree by the deterministic pass's test on the standardized
+    names (the same, the same sound, at most two edits or one in four letters, or one name's
+    words inside the other's): one person split in two."""
+    from dtsen.link.deterministic import names_agree
+    from dtsen.standardize.names import standardize_name
+
+    p = persons.filter(persons.nik.notnull())
+    multi = p.group_by("nik").aggregate(_n=p.count())
+    multi = multi.filter(multi._n > 1).select("nik")
+    held = p.join(multi, "nik")
+    std = standardize_name(held.full_name)
+    held = held.select(pid=held.person_id, nik=held.nik, name=std.name, tokens=std.tokens, phonetic=std.phonetic)
+    left = held.select(nik="nik", pid_l="pid", name="name", name_tokens="tokens", name_phonetic="phonetic")
+    right = held.select(nik_r="nik", pid_r="pid", name_a="name", name_tokens_a="tokens", name_phonetic_a="phonetic")
+    j = left.join(right, [left.nik == right.nik_r, left.pid_l < right.pid_r])
+    agreeing = j.filter(names_agree(j) & j.name.notnull() & j.name_a.notnull()).select("nik").distinct()
+    counts = ibis.union(
+        multi.aggregate(_what=ibis.literal("niks"), _count=multi.count()),
+        agreeing.aggregate(_what=ibis.literal("agree"), _count=agreeing.count()),
+        distinct=False,
+    )
+    found = {r["_what"]: int(r["_count"] or 0) for r in counts.to_pyarrow().to_pylist()}
+    return SharedNiks(niks=found.get("niks", 0), names_agree=found.get("agree", 0))
 
 
 def _json_number(x: int | float) -> int | float:

@@ -139,7 +139,7 @@ def _pairs(link_dir: Path, keys: set[str]) -> list[PairReason]:
             PairReason(
                 row["record_key_l"],
                 row["record_key_r"],
-                float(row["match_probability"]),
+                float(row["match_probability"] or 0.0),  # a NIK-conflict pair for review has none
                 float(row["match_weight"] or 0.0),
                 fields,
             )

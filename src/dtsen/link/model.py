@@ -10,10 +10,12 @@ Comparisons (each with a null level, so a missing value is neutral):
   AISYAH"); a close spelling (Jaro-Winkler 0.92); the same sound (phonetic key, which folds old
   spellings: OE/U, DJ/J, TJ/C); a loose spelling (0.80); different. Titles are already removed.
 - birth date: the same; day and month swapped; one digit mistyped; the same year; different.
-- household, as ONE comparison: the same KK (with the same address, or not), the same village
-  (with the same address and RT/RW, or not), district, regency. KK, village and address agree
-  together for everyone in a family; scored apart they would count the family three times and
-  merge its members.
+- household, as ONE comparison: the same KK (with the same address, or not); a KK unknown on one
+  side (not in the source, or withheld as damaged) and the same village (with the same address,
+  or not); the same village (with the same address and RT/RW, or not), district, regency. KK,
+  village and address agree together for everyone in a family; scored apart they would count
+  the family three times and merge its members. A project without village codes or KKs drops
+  the levels (and the blocking rules and EM sessions) that need them (`Available`).
 - sex.
 
 Blocking rules never key on one skewed field alone: NIK parts in pairs (district with birth part;
@@ -71,6 +73,46 @@ PRIOR_RULES = ("l.name = r.name and l.dob = r.dob and l.region_code = r.region_c
 PRIOR_RECALL = 0.6
 
 
+# The canonical field each feature column is derived from: a rule or comparison that reads a
+# feature of a field no person source has is dropped (see `Available`).
+FEATURE_FIELD = {
+    "nik": "nik", "nik_province": "nik", "nik_region": "nik", "nik_birth": "nik", "nik_serial": "nik",
+    "name": "full_name", "name_sorted": "full_name", "name_tokens": "full_name", "name_phonetic": "full_name",
+    "dob": "birth_date", "dob_swapped": "birth_date", "birth_year": "birth_date",
+    "region_code": "region_code", "district": "region_code", "regency": "region_code",
+    "kk": "kk", "sex": "sex", "address": "address", "rt_rw": "rt",
+}  # fmt: skip
+LINK_FIELDS = ("nik", "full_name", "birth_date", "sex", "kk", "region_code")
+
+
+@dataclass(frozen=True)
+class Available:
+    """Which linking fields the person records hold at all (some value in some source).
+
+    A project whose person sources have no village code anywhere (or no KK, no birth date, ...)
+    still links: the blocking rules, EM sessions, prior rules and comparison levels that read the
+    missing field are dropped, and `notes` says which."""
+
+    missing: frozenset[str] = frozenset()
+
+    def keeps(self, rule: str) -> bool:
+        """Whether a blocking rule reads only fields that are present."""
+        text = rule.replace(_ONE_WITHOUT_NIK, "").replace("(", " ").replace(")", " ")
+        used = {FEATURE_FIELD.get(tok.split(".", 1)[1]) for tok in text.split() if tok[:2] in ("l.", "r.")}
+        return not (used & self.missing)
+
+    def rules(self, rules: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(r for r in rules if self.keeps(r))
+
+    def notes(self, sources: tuple[str, ...] = ()) -> list[str]:
+        which = f" ({', '.join(sources)})" if sources else ""
+        return [
+            f"no person source{which} has any {f}: the comparisons and blocking rules that need it are left out"
+            for f in LINK_FIELDS
+            if f in self.missing
+        ]
+
+
 @dataclass(frozen=True)
 class ModelOptions:
     u_max_pairs: float = 2e6
@@ -109,7 +151,7 @@ def features(t: ir.Table) -> ir.Table:
     )
 
 
-def comparisons() -> list[Any]:
+def comparisons(available: Available | None = None) -> list[Any]:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -154,35 +196,58 @@ def comparisons() -> list[Any]:
         output_column_name="sex",
         comparison_levels=[cll.NullLevel("sex"), cll.ExactMatchLevel("sex"), cll.ElseLevel()],
     )
+    missing = available.missing if available is not None else frozenset()
+    kk_levels = [
+        cll.CustomLevel("kk_l = kk_r and address_l = address_r", "same KK and address"),
+        cll.CustomLevel("kk_l = kk_r", "same KK"),
+    ]
+    # A KK missing on one side (not in the source, or withheld as damaged) is not a KK that
+    # differs: the same village then weighs as what it is among the pairs that lack a KK.
+    unknown_kk = [
+        cll.CustomLevel(
+            "(kk_l is null or kk_r is null) and region_code_l = region_code_r and address_l = address_r",
+            "a KK unknown; same village and address",
+        ),
+        cll.CustomLevel(
+            "(kk_l is null or kk_r is null) and region_code_l = region_code_r", "a KK unknown; same village"
+        ),
+    ]
+    village_levels = [
+        *([] if "kk" in missing else unknown_kk),
+        cll.CustomLevel(
+            "region_code_l = region_code_r and address_l = address_r and rt_rw_l = rt_rw_r",
+            "same village, address and RT/RW",
+        ),
+        cll.CustomLevel("region_code_l = region_code_r", "same village"),
+        cll.CustomLevel("district_l = district_r", "same district"),
+        cll.CustomLevel("regency_l = regency_r", "same regency"),
+    ]
     household = cl.CustomComparison(
         output_column_name="household",
         comparison_levels=[
             cll.CustomLevel(
                 "(kk_l is null or kk_r is null) and (region_code_l is null or region_code_r is null)"
             ).configure(is_null_level=True, label_for_charts="no KK and no village"),
-            cll.CustomLevel("kk_l = kk_r and address_l = address_r", "same KK and address"),
-            cll.CustomLevel("kk_l = kk_r", "same KK"),
-            cll.CustomLevel(
-                "region_code_l = region_code_r and address_l = address_r and rt_rw_l = rt_rw_r",
-                "same village, address and RT/RW",
-            ),
-            cll.CustomLevel("region_code_l = region_code_r", "same village"),
-            cll.CustomLevel("district_l = district_r", "same district"),
-            cll.CustomLevel("regency_l = regency_r", "same regency"),
+            *([] if "kk" in missing else kk_levels),
+            *([] if "region_code" in missing else village_levels),
             cll.ElseLevel(),
         ],
     )
-    return [nik, name, dob, sex, household]
+    needs = {"nik": ("nik",), "name": ("full_name",), "birth_date": ("birth_date",), "sex": ("sex",),
+             "household": ("kk", "region_code")}  # fmt: skip
+    named = {"nik": nik, "name": name, "birth_date": dob, "sex": sex, "household": household}
+    return [comp for key, comp in named.items() if not all(f in missing for f in needs[key])]
 
 
-def settings(blocking_rules: tuple[str, ...] = BLOCKING_RULES) -> Any:
+def settings(blocking_rules: tuple[str, ...] = BLOCKING_RULES, available: Available | None = None) -> Any:
     from splink import SettingsCreator
 
+    available = available or Available()
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=comparisons(),
-        blocking_rules_to_generate_predictions=list[Any](blocking_rules),
+        comparisons=comparisons(available),
+        blocking_rules_to_generate_predictions=list[Any](available.rules(blocking_rules)),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=True,
         probability_two_random_records_match=1e-6,
@@ -201,6 +266,7 @@ class Trained:
     model: dict[str, Any]
     training_records: int
     notes: list[str] = field(default_factory=list)
+    available: Available = field(default_factory=Available)
 
 
 EM_SESSIONS = (
@@ -208,6 +274,12 @@ EM_SESSIONS = (
     "l.dob = r.dob and l.district = r.district",
     "l.name_phonetic = r.name_phonetic and l.district = r.district",
 )
+# Without a village code, sessions that free the NIK and the birth date another way.
+EM_FALLBACK = (
+    "l.dob = r.dob and l.name_phonetic = r.name_phonetic",
+    "l.name_phonetic = r.name_phonetic and l.kk = r.kk",
+)
+PRIOR_FALLBACK = ("l.name = r.name and l.dob = r.dob and l.kk = r.kk", "l.name = r.name and l.dob = r.dob")
 
 
 def _linker(db: Any, table: str, tf_table: str, model: Any) -> Any:
@@ -244,28 +316,87 @@ def _em_floor() -> Iterator[None]:
         em.populate_m_u_from_lookup = original
 
 
-def train(engine: Engine, records: ir.Table, tf_name: ir.Table, options: ModelOptions) -> Trained:
-    """Estimate u by random sampling and m by EM on all records (see the module docstring)."""
+def available_fields(records: ir.Table) -> Available:
+    """The linking fields no person record holds (one small aggregate)."""
+    present = [f for f in LINK_FIELDS if f in records.columns]
+    counts = records.aggregate(**{f: records[f].count() for f in present}).to_pyarrow().to_pylist()[0]
+    return Available(frozenset(f for f in LINK_FIELDS if f not in present or not counts[f]))
+
+
+def em_sessions(available: Available) -> tuple[str, ...]:
+    """The EM sessions the present fields allow; fallbacks where the village code is missing."""
+    kept = available.rules(EM_SESSIONS)
+    if len(kept) < len(EM_SESSIONS):
+        kept += available.rules(EM_FALLBACK)
+    return kept
+
+
+def prior_rules(available: Available) -> tuple[str, ...]:
+    return available.rules(PRIOR_RULES) or available.rules(PRIOR_FALLBACK)[:1]
+
+
+def train(
+    engine: Engine, records: ir.Table, tf_name: ir.Table, options: ModelOptions, available: Available | None = None
+) -> Trained:
+    """Estimate u by random sampling and m by EM on all records (see the module docstring).
+
+    `available` names the linking fields no record holds; without it they are looked up."""
+    from splink.internals.exceptions import EMTrainingException
+
     _quiet()
     db = engine.splink_db_api()
     t = engine.materialize(features(records).rename(unique_id="record_key"))
+    available = available if available is not None else available_fields(records)
+    sources = records.select("source").distinct().to_pyarrow()["source"].to_pylist() if "source" in records.columns else []
     table, tf_table = engine.physical_name(t), engine.physical_name(tf_name)
-    linker = _linker(db, table, tf_table, settings())
+    linker = _linker(db, table, tf_table, settings(available=available))
     linker.training.estimate_u_using_random_sampling(max_pairs=options.u_max_pairs, seed=options.seed)
+    notes = available.notes(tuple(sorted(set(sources))))
     with _em_floor():
-        for rule in EM_SESSIONS:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=options.em_max_pairs, record_sample_proportion=1.0
-            )
-    model = linker.misc.save_model_to_json()
+        for rule in em_sessions(available):
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=options.em_max_pairs, record_sample_proportion=1.0
+                )
+            except EMTrainingException:
+                notes.append(f"EM session blocked on {rule!r} found nothing to learn from: skipped")
+    model = _unknown_kk_levels(linker.misc.save_model_to_json())
     untrained = [
         f"{comp['output_column_name']}: {level.get('label_for_charts')}"
         for comp in model["comparisons"]
         for level in comp["comparison_levels"]
         if not level.get("is_null_level") and level.get("m_probability") is None
     ]
-    notes = [f"level not seen among training matches, Splink's default m used: {u}" for u in untrained]
-    return Trained(model=model, training_records=int(t.count().execute()), notes=notes)
+    notes += [f"level not seen among training matches, Splink's default m used: {u}" for u in untrained]
+    return Trained(model=model, training_records=int(t.count().execute()), notes=notes, available=available)
+
+
+# m of each "a KK unknown" level: the chance, among matches, that the village (and address)
+# agree whatever the KK says, i.e. the sum of the m of the levels that have them agree.
+_UNKNOWN_KK_M = {
+    "a KK unknown; same village and address": ("same KK and address", "same village, address and RT/RW"),
+    "a KK unknown; same village": ("same KK", "same village"),
+}
+
+
+def _unknown_kk_levels(model: dict[str, Any]) -> dict[str, Any]:
+    """Set the m of the household levels where one side's KK is unknown from the levels where
+    both KKs are known.
+
+    EM cannot learn them: the records without a KK are mostly rows whose NIK was withheld too
+    (a file that went through Excel), which never meet a match in the session blocked on the NIK,
+    the only one that estimates the household (the others block on the district). Left to EM, the
+    same village and address with a KK unknown weighed as evidence AGAINST a match. u, from
+    random sampling, stays as estimated."""
+    for comp in model.get("comparisons", []):
+        if comp.get("output_column_name") != "household":
+            continue
+        levels = {lv.get("label_for_charts"): lv for lv in comp["comparison_levels"]}
+        for target, parts in _UNKNOWN_KK_M.items():
+            total = sum(levels[p].get("m_probability") or 0.0 for p in parts if p in levels)
+            if target in levels and total > 0:
+                levels[target]["m_probability"] = total
+    return model
 
 
 def name_frequencies(nodes: ir.Table) -> ir.Table:
@@ -288,7 +419,9 @@ def predict(
     sdf = db.register(engine.physical_name(nodes))
     linker = Linker(sdf, dict(trained.model), log_level=None)
     linker.table_management.register_term_frequency_lookup(db.register(engine.physical_name(tf_name)), "name")
-    linker.training.estimate_probability_two_random_records_match(list(PRIOR_RULES), recall=PRIOR_RECALL)
+    linker.training.estimate_probability_two_random_records_match(
+        list(prior_rules(trained.available)), recall=PRIOR_RECALL
+    )
     scored = linker.inference.predict(threshold_match_probability=floor)
     t = engine.con.table(scored.physical_name)
     kept = [c for c in t.columns if c.startswith(("mw_", "gamma_"))]

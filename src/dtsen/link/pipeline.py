@@ -16,12 +16,14 @@ Steps, each on the engine:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -36,7 +38,7 @@ from dtsen.link.deterministic import LINKING_METHODS, nik_pass, source_rank, vet
 from dtsen.link.families import attach_family_records, family_members
 from dtsen.link.identity import assign_ids
 from dtsen.link.previous import PreviousRun, file_sha256, load_previous, write_manifest
-from dtsen.link.records import load_records
+from dtsen.link.records import load_records, withheld
 from dtsen.link.review import apply_decisions, read_decisions, write_review
 
 REVIEW_FIELDS = ("nik", "full_name", "sex", "birth_date", "kk", "region_code", "address", "rt", "rw", "source")
@@ -114,6 +116,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     edges = scored.rename(record_key_l="unique_id_l", record_key_r="unique_id_r")
     registry = [src for src, rank in ranks.items() if rank == 0]
     edges = veto_different_niks(edges.mutate(method=ibis.literal("splink")), nodes, registry)
+    edges = _with_nik_conflicts(edges, det.pairs)
     cannot = pa.table({"node_l": pa.array([], pa.string()), "node_r": pa.array([], pa.string())})
     if decisions is not None:
         node_decisions = _to_nodes(decisions, assignment)
@@ -212,6 +215,26 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
     )
 
 
+def _with_nik_conflicts(edges: ir.Table, pairs: ir.Table) -> ir.Table:
+    """Each NIK conflict (a record whose NIK group's anchor is someone else by name, birth date
+    or sex) paired with that anchor, for clerical review, when Splink did not score the pair
+    already: method 'nik_conflict', no probability, never a link unless a person decides so."""
+    schema = edges.schema()
+    p = pairs.select(
+        _lo=ibis.least(pairs.record_key, pairs.anchor_key), _hi=ibis.greatest(pairs.record_key, pairs.anchor_key)
+    ).distinct()
+    e = edges.select(_el=ibis.least(edges.record_key_l, edges.record_key_r),
+                     _eh=ibis.greatest(edges.record_key_l, edges.record_key_r))
+    new = p.anti_join(e, [p._lo == e._el, p._hi == e._eh])
+    fill: dict[str, ir.Value] = {
+        "record_key_l": new._lo.cast(schema["record_key_l"]),
+        "record_key_r": new._hi.cast(schema["record_key_r"]),
+        "method": ibis.literal("nik_conflict"),
+    }
+    added = new.select(**{c: fill[c] if c in fill else ibis.null().cast(schema[c]) for c in schema.names})
+    return edges.union(added, distinct=False)
+
+
 def _read_decisions(engine: Engine, settings: Settings, records: ir.Table) -> ir.Table | None:
     """Every review decision file of the project, checked against the record keys."""
     if not settings.link.decisions:
@@ -262,12 +285,34 @@ def _write_tables(
             # streamed by the engine: a directory of Parquet parts, which pyarrow reads as one table
             engine.write_parquet(table, paths[name], order_by=order)
             counts[name] = pq.ParquetDataset(paths[name]).read(columns=[]).num_rows
-    (tmp / "model.json").write_text(json.dumps(trained.model, indent=1, default=str), encoding="utf-8")
+    (tmp / "model.json").write_text(canonical_model_json(trained.model), encoding="utf-8")
     release_id = "L" + file_sha256(paths["links"])[:12]
     write_manifest(
         tmp, release_id, {"links": paths["links"]}, {"rows": counts, "training_notes": trained.notes, **extra}
     )
     return counts, release_id
+
+
+def canonical_model_json(model: dict[str, Any]) -> str:
+    """The trained Splink model as JSON that the same inputs reproduce byte for byte: EM's sums
+    differ in their last bits from run to run (threads add in another order), so every float is
+    written to 12 significant digits, and the random `linker_uid` is replaced by one derived from
+    the content."""
+
+    def tidy(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(f"{value:.12g}")
+        if isinstance(value, dict):
+            return {k: tidy(v) for k, v in value.items() if k != "linker_uid"}
+        if isinstance(value, list):
+            return [tidy(v) for v in value]
+        return value
+
+    body = tidy(json.loads(json.dumps(model, default=str)))
+    uid = hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()[:8]
+    if isinstance(body, dict) and "linker_uid" in model:
+        body = {"linker_uid": "d" + uid[:7], **body}
+    return json.dumps(body, indent=1)
 
 
 def _to_nodes(decisions: ir.Table, assignment: ir.Table) -> ir.Table:
@@ -305,7 +350,7 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
     from dtsen.link.records import LinkInput
 
     assert isinstance(li, LinkInput)
-    p = li.person.select("record_key", "source", "file", "sheet", "row").join(person_links, "record_key")
+    p = li.person.select("record_key", "source", "file", "sheet", "row", "flags").join(person_links, "record_key")
     p = p.join(persons.select("person_id", "family_id"), "person_id")
     p = p.select(
         "record_key",
@@ -318,8 +363,9 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
         family_id="family_id",
         match_probability="match_probability",
         method="method",
+        withheld=withheld(p.flags),
     )
-    f = li.family.select("record_key", "source", "file", "sheet", "row").join(fam_links, "record_key")
+    f = li.family.select("record_key", "source", "file", "sheet", "row", "flags").join(fam_links, "record_key")
     f = f.select(
         "record_key",
         "source",
@@ -331,6 +377,7 @@ def _links_table(li: object, person_links: ir.Table, persons: ir.Table, fam_link
         family_id=f.family_id.cast("int64"),
         match_probability=ibis.ifelse(f.family_id.notnull(), 1.0, ibis.null("float64")),
         method="method",
+        withheld=withheld(f.flags),
     )
     return p.union(f)
 
@@ -339,7 +386,7 @@ def _write_review(engine: Engine, records: ir.Table, edges: ir.Table, threshold:
     """Pairs in the uncertain band, and pairs of two registry NIKs that look like one person, the
     two records side by side, for a person to decide."""
     uncertain = (edges.match_probability < threshold) & (edges.method == "splink")
-    band = edges.filter(uncertain | (edges.method == "two_registry_niks"))
+    band = edges.filter(uncertain | edges.method.isin(["two_registry_niks", "nik_conflict"]))
     cols = [c for c in REVIEW_FIELDS if c in records.columns]
     left = records.select("record_key", "row", *cols).rename(**{f"{c}_l": c for c in ["record_key", "row", *cols]})
     right = records.select("record_key", "row", *cols).rename(**{f"{c}_r": c for c in ["record_key", "row", *cols]})

@@ -104,11 +104,29 @@ def load_records(engine: Engine, settings: Settings, only: Sequence[str] | None 
 
 
 def _stack(tables: list[ir.Table], level: Level) -> ir.Table:
-    cols = [c for c in tables[0].columns if c != "flags" or level == "person"]
+    cols = list(tables[0].columns)
     out = tables[0].select(cols)
     for t in tables[1:]:
         out = out.union(t.select(cols))
     return out
+
+
+# What ingest withheld from a record (kept the row, nulled the field), by the flag that says so.
+WITHHELD: dict[str, tuple[str, ...]] = {
+    "nik": ("nik_excel_damaged", "nik_bad_format", "nik_bad_date", "nik_bad_serial"),
+    "kk": ("kk_excel_damaged", "kk_bad_format", "kk_bad_serial"),
+    "birth_date": ("birth_date_invalid", "birth_date_future", "age_implausible"),
+    "region_code": ("region_bad_format", "region_unknown"),
+}
+
+
+def withheld(flags: ir.StringValue) -> ir.StringValue:
+    """The fields ingest withheld from a record, from its flags: `nik;kk`, or null."""
+    parts = [
+        ibis.ifelse(flags.re_search("(^|;)(" + "|".join(codes) + ")(;|$)").fill_null(False), field, ibis.null("string"))
+        for field, codes in WITHHELD.items()
+    ]
+    return ibis.literal(";").join(parts).nullif("")
 
 
 def _empty_family(engine: Engine) -> ir.Table:
@@ -126,6 +144,7 @@ def _empty_family(engine: Engine) -> ir.Table:
             ("name", pa.string()),
             ("region_code", pa.string()),
             ("observed_at", pa.date32()),
+            ("flags", pa.string()),
         ]
     )
     return engine.from_arrow(schema.empty_table())

@@ -461,13 +461,15 @@ def write_scorecards(
     regions: RegionMaster | None,
     history: Sequence[tuple[str, pd.DataFrame]] = (),
     settings: QualitySettings,
+    headcounts: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write one page per regency and an index.html into `out_dir`; return their paths
     (the regency pages in code order, the index last).
 
     `indicators` is the table `dtsen.quality.indicators.indicators` returns (an Ibis table on
     `engine`, or the same as a pandas frame); `history` holds earlier releases' indicator frames,
-    oldest first, as (release id, frame).
+    oldest first, as (release id, frame); `headcounts` the ranking's estimated and flagged poor
+    and extremely poor per region (`dtsen.welfare.pipeline.headcounts_path`), shown per regency.
     """
     del engine  # the Ibis table is bound to its engine already
     frame = _frame(indicators, f"release {release_id}")
@@ -482,6 +484,10 @@ def write_scorecards(
     template = env.get_template("scorecard.html.j2")
     for regency in regencies:
         context = _regency_context(page, regency, release_id, regions, old)
+        if headcounts is not None:
+            from dtsen.welfare.headcount_report import regency_rows
+
+            context["headcounts"] = regency_rows(headcounts, regency, settings.suppress_below)
         path = out / page_filename(regency)
         path.write_text(template.render(**context), encoding="utf-8")
         written.append(path)

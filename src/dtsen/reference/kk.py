@@ -1,8 +1,10 @@
 """Nomor KK (Kartu Keluarga) parsing and validation, as Ibis expressions.
 
 A nomor KK is 16 digits whose first six are the district (kecamatan) code `PP.KK.CC` where
-the card was issued. It is cleaned and checked for Excel damage exactly like a NIK (the same
-code: `dtsen.reference.nik.digits16_parts`); a column rounded by Excel is found with
+the card was issued, and whose last four are a serial that is never 0000. It is cleaned and
+checked for Excel damage exactly like a NIK (the same code: `dtsen.reference.nik.digits16_parts`);
+a serial 0000 is what Excel's rounding to 15 significant digits leaves of serials 0001-0009,
+flagged `kk_bad_serial` as a NIK's is; a column rounded by Excel is found with
 `flag_rounded_column`, and the district is checked against the master with
 `dtsen.reference.regions.with_district_check`.
 """
@@ -26,13 +28,15 @@ class KkParts:
     excel_damaged: ir.BooleanValue
     bad_format: ir.BooleanValue
     district_code: ir.StringValue
+    bad_serial: ir.BooleanValue  # 16 digits ending in 0000
 
 
 def kk_parts(raw: ir.StringValue, text: tuple[ir.StringValue, ir.StringValue] | None = None) -> KkParts:
     """Parse a raw nomor KK column: cleaning, Excel damage, format and district code (`text` as
     for `digits16_parts`)."""
     base = digits16_parts(raw, text)
-    return KkParts(base.clean, base.missing, base.excel_damaged, base.bad_format, base.district_code)
+    bad_serial = (base.clean.right(4) == "0000").fill_null(False)
+    return KkParts(base.clean, base.missing, base.excel_damaged, base.bad_format, base.district_code, bad_serial)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class KkCheck:
     excel_damaged: bool
     bad_format: bool
     district_code: str | None
+    bad_serial: bool = False
     reasons: list[str] = field(default_factory=list)  # codes from dtsen.ingest.reasons
 
 
@@ -58,6 +63,11 @@ def check_kk(s: str | None, master: RegionMaster | None = None) -> KkCheck:
         reasons.append("kk_excel_damaged")
     if base.bad_format:
         reasons.append("kk_bad_format")
+    bad_serial = base.clean is not None and base.clean.endswith("0000")
+    if bad_serial:
+        reasons.append("kk_bad_serial")
     if master is not None and master.is_loaded and base.district_code and master.get(base.district_code) is None:
         reasons.append("kk_bad_region")
-    return KkCheck(s, base.clean, base.missing, base.excel_damaged, base.bad_format, base.district_code, reasons)
+    return KkCheck(
+        s, base.clean, base.missing, base.excel_damaged, base.bad_format, base.district_code, bad_serial, reasons
+    )

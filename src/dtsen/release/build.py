@@ -59,11 +59,12 @@ TABLE_ORDER: dict[str, list[str]] = {
     "quarantine": ["source", "file", "sheet", "row"],
     "quality": ["level", "region", "source", "indicator"],
     "verification_candidates": ["region_code", "priority", "family_id"],
+    "headcounts": ["level", "region", "line"],
 }
 RANK_COLUMNS = (
     "province_code", "regency_code", "district_code", "urban", "head_age", "head_education",
     "predicted_consumption", "decile", "decile_province", "decile_regency", "rank_province", "rank_regency",
-    "poverty_line", "extreme_line", "poor", "extreme_poor", "model_id",
+    "poverty_line", "extreme_line", "poor", "extreme_poor", "p_poor", "p_extreme", "model_id",
 )  # fmt: skip
 
 
@@ -126,7 +127,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
     from dtsen.quality.scorecard import write_scorecards
     from dtsen.verify.campaign import draw_candidates, write_village_exports
     from dtsen.verify.risk import risk_signals
-    from dtsen.welfare.pipeline import rank
+    from dtsen.welfare.pipeline import headcounts_path, rank
 
     store = store_for(settings)
     steps: dict[str, float] = {}
@@ -171,6 +172,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
                 "persons": tables.persons, "families": _families(tables), "links": tables.links,
                 "provenance": tables.provenance, "conflicts": tables.conflicts, "events": tables.events,
                 "quarantine": tables.quarantine, "quality": quality, "verification_candidates": candidates,
+                "headcounts": engine.read_parquet(headcounts_path(settings)),
             }  # fmt: skip
             for name, table in out.items():
                 engine.write_parquet(table, staging / f"{name}.parquet", order_by=TABLE_ORDER[name])
@@ -182,7 +184,8 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             regions = load_regions(settings)
             write_scorecards(engine, quality, staging / "rapor", release_id=release_id,
                              regions=regions if len(regions) else None, history=_history(store, engine),
-                             settings=settings.quality)
+                             settings=settings.quality,
+                             headcounts=read_parquet_arrow(headcounts_path(settings)).to_pandas())
             chosen = export_candidates(candidates, settings)
             if chosen is not None:
                 write_village_exports(engine, chosen, tables, staging / "cek_lapangan", settings)

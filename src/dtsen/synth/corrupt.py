@@ -9,6 +9,8 @@ Each function transforms whole arrays (the rows chosen for an error), never one 
 * Excel damage of a 16-digit number: `excel_rounded` (15 significant digits, so the last digit
   becomes 0, with carry: 3204059999999999 -> 3204060000000000), `excel_scientific`
   (``3.20405E+15`` as Excel's General format shows it) and `excel_float` (``3204051234567890.0``).
+* `year_typo`: a birth year mistyped with day and month kept (`21/03/2001` for `21-03-2010`):
+  the last two digits swapped, else the tens digit one off.
 * `old_spelling`: pre-1972 spelling (J -> DJ, C -> TJ, Y -> J, U -> OE: YUSUF -> JOESOEF).
 * `titles`: religious and academic titles (H., HJ., DRS., DRA., IR. before; , S.PD, , S.E, ,
   S.H, , S.KOM, , S.T, , A.MD after).
@@ -100,6 +102,16 @@ def excel_scientific(values: np.ndarray) -> pa.StringArray:
 def excel_float(values: np.ndarray) -> pa.StringArray:
     """A 16-digit number read back as a float and written with '.0' (15 significant digits)."""
     return join([plain(excel_rounded(values)), ".0"])
+
+
+def year_typo(year: np.ndarray, latest: int, oldest: int) -> np.ndarray:
+    """Birth years mistyped: the last two digits swapped (2010 -> 2001) when they differ and the
+    result lies in [oldest, latest], else ten years earlier (or later, near `oldest`)."""
+    y = np.asarray(year, dtype=np.int64)
+    tens, units = (y // 10) % 10, y % 10
+    swapped = y - tens * 10 - units + units * 10 + tens
+    ok = (tens != units) & (swapped <= latest) & (swapped >= oldest)
+    return np.where(ok, swapped, np.where(y - 10 >= oldest, y - 10, y + 10))
 
 
 def old_spelling(names: pa.Array) -> pa.StringArray:

@@ -11,6 +11,8 @@ errors), with every member born by then. Errors, each recorded per row:
   but with the truth's 0.8% mortality this is ~1.2% of rows, not more;
 * ``name_typo`` (~5%, 1-2 character edits), ``dob_swapped`` (~1%: day and month exchanged,
   only where both are <= 12), ``nik_missing`` (~2%), ``nik_mistyped`` (~2%, one digit);
+* under a valid NIK, with the name exact: ``birth_year_typo`` (~0.3%, the year mistyped with day
+  and month kept: 21/03/2001 for 21-03-2010) and ``sex_miscoded`` (~0.3%);
 * ``nik_excel_damaged`` (~1% of rows, per row: ``3.20405E+15`` or ``3204051234567890.0``),
   ``kk_excel_damaged`` (~0.5%, likewise for NOKK);
 * one whole file (``nik_rounded_column``, ``kk_rounded_column``): every NIK and NOKK went
@@ -45,6 +47,7 @@ from dtsen.synth.corrupt import (
     mistype_digit,
     replace_masked,
     typo_where,
+    year_typo,
 )
 from dtsen.synth.extract import Extract, SourceSpec, code_map, exactly, region_files, with_copies
 from dtsen.synth.render import blank, choose, date_text, join, padded, pick, take, ymd
@@ -110,6 +113,12 @@ def dtks(t: Truth, rng: np.random.Generator) -> Extract:
     bad_month = np.where(bad_day == 31, np.where(rng.random(m) < 0.5, 2, 4), 2)
     yy = np.where(future, np.where(y + 100 > t.as_of.year, y + 100, t.as_of.year + 1), y)
     yy = np.where(old, np.where(t.as_of.year - (y - 100) > 120, y - 100, t.as_of.year - 125), yy)
+    # slips under a valid NIK, the name exact: the birth year mistyped (day and month kept), the sex
+    steady = ok & ~errors["nik_mistyped"] & ~excel & ~errors["name_typo"] & free & ~invalid & ~future & ~old
+    steady &= ~((mo == 2) & (da == 29))
+    errors["birth_year_typo"] = exactly(rng, steady, 0.003, minimum=1)
+    errors["sex_miscoded"] = exactly(rng, steady & ~errors["birth_year_typo"], 0.003, minimum=1)
+    yy = np.where(errors["birth_year_typo"], year_typo(y, t.as_of.year - 1, t.as_of.year - 110), yy)
     mm = np.where(errors["dob_swapped"], da, np.where(invalid, bad_month, mo))
     dd = np.where(errors["dob_swapped"], mo, np.where(invalid, bad_day, da))
     # identifiers
@@ -130,7 +139,7 @@ def dtks(t: Truth, rng: np.random.Generator) -> Extract:
         "NIK": nik_text,
         "NOKK": kk_text,
         "NAMA": name,
-        "JNS_KEL": pick(("L", "P"), p.female[idx].astype(np.int64)),
+        "JNS_KEL": pick(("L", "P"), (p.female[idx] ^ errors["sex_miscoded"]).astype(np.int64)),
         "TMP_LAHIR": take(p.birth_place, idx),
         "TGL_LAHIR": date_text(yy, mm, dd, "DD/MM/YYYY"),
         "HUB_KRT": pick(code_map(RELATIONSHIP, HUB), p.relationship[idx]),

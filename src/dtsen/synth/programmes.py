@@ -15,7 +15,9 @@
   UTF-8 with BOM; ``nik_missing`` ~1%, ``name_typo`` ~1%, ``region_unknown`` ~0.2%.
 * `bpjs` (BPJS Kesehatan, PBI-JK): person level, members of PBI-JK families, a month old;
   half of the members who died are still listed (``deceased_listed``); ``name_typo`` ~1%,
-  ``nik_missing`` ~0.5%, ``dob_swapped`` ~0.3%. Parquet, sex M/F, dates YYYYMMDD.
+  ``nik_missing`` ~0.5%, ``dob_swapped`` ~0.3%; under the true NIK with the name exact,
+  ``birth_year_typo`` ~0.2% (day and month kept) and ``sex_miscoded`` ~0.2%; ``kk_excel_damaged``
+  ~0.4% (``3.20405E+15``, or a serial 0001-0009 rounded to 0000). Parquet, sex M/F, dates YYYYMMDD.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from dtsen.synth.corrupt import excel_rounded, typo_where
+from dtsen.synth.corrupt import excel_rounded, excel_scientific, replace_masked, typo_where, year_typo
 from dtsen.synth.extract import Extract, SourceSpec, exactly
 from dtsen.synth.geography import names_of
 from dtsen.synth.render import blank, choose, date_text, join, padded, pick, take, ymd
@@ -248,13 +250,25 @@ def bpjs(t: Truth, rng: np.random.Generator) -> Extract:
     missing = exactly(rng, np.ones(m, bool), 0.005)
     y, mo, da = ymd(p.birth[idx])
     swapped = exactly(rng, (da <= 12) & (da != mo), 0.003, of_all=True)
+    # under a valid NIK, the name exact (issue 12): a mistyped birth year, a miscoded sex
+    steady = ~typos & ~missing & ~swapped & ~((mo == 2) & (da == 29))
+    year_slip = exactly(rng, steady, 0.002, minimum=1)
+    sex_slip = exactly(rng, steady & ~year_slip, 0.002, minimum=1)
+    y = np.where(year_slip, year_typo(y, t.as_of.year - 1, t.as_of.year - 110), y)
+    # a KK that went through Excel: scientific notation, or a serial 0001-0009 rounded to 0000
+    kk_excel = exactly(rng, np.ones(m, bool), 0.004, minimum=2)
+    kk_text = padded(where.kk, 16)
+    low_serial = (where.kk % 10_000) < 10
+    rounded = kk_excel & low_serial
+    kk_text = replace_masked(kk_text, kk_excel & ~rounded, excel_scientific(where.kk[kk_excel & ~rounded]))
+    kk_text = replace_masked(kk_text, rounded, padded(excel_rounded(where.kk[rounded]), 16))
     columns: dict[str, pa.Array] = {
         "NOKA": padded(rng.permutation(m) + 10**12 // 7, 13),
         "NIK": blank(padded(p.nik[idx], 16), missing),
-        "NO_KK": padded(where.kk, 16),
+        "NO_KK": kk_text,
         "NAMA_PESERTA": typo_where(rng, take(p.full_name, idx), typos),
         "TGL_LAHIR": date_text(y, np.where(swapped, da, mo), np.where(swapped, mo, da), "YYYYMMDD"),
-        "JENIS_KELAMIN": pick(("M", "F"), p.female[idx].astype(np.int64)),
+        "JENIS_KELAMIN": pick(("M", "F"), (p.female[idx] ^ sex_slip).astype(np.int64)),
         "SEGMEN": pick(("PBI APBN", "PBI APBD"), (rng.random(m) < 0.15).astype(np.int64)),
         "STATUS_PESERTA": pick(("AKTIF",), np.zeros(m, np.int64)),
     }
@@ -280,6 +294,9 @@ def bpjs(t: Truth, rng: np.random.Generator) -> Extract:
     ext.flag("name_typo", typos)
     ext.flag("nik_missing", missing)
     ext.flag("dob_swapped", swapped)
+    ext.flag("birth_year_typo", year_slip)
+    ext.flag("sex_miscoded", sex_slip)
+    ext.flag("kk_excel_damaged", kk_excel)
     ext.flag("deceased_listed", p.deceased[idx])
     ext.flag("stale_kk", where.stale & (f.kk[fam] != where.kk))
     ext.files, ext.file_index = ["bpjs/peserta_pbi_jk.parquet"], np.zeros(m, np.int64)

@@ -202,7 +202,7 @@ def _families(
     counted: np.ndarray,
     family_code: pa.Array,
 ) -> Extract:
-    f, w, p = t.fam, t.wel, t.per
+    f, w, p = t.fam, t.wel.at_census(), t.per
     m = len(fam)
     where = shown(t, fam, d)
     head = f.head[fam]

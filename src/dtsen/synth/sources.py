@@ -59,6 +59,8 @@ ERROR_ORDER = (
     "title",
     "old_spelling",
     "dob_swapped",
+    "birth_year_typo",
+    "sex_miscoded",
     "birth_date_invalid",
     "birth_date_future",
     "age_over_120",

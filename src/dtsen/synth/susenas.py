@@ -1,11 +1,23 @@
 """`susenas`: the consumption survey (BPS Susenas, March round), with measured consumption.
 
-Profile: family level, a random ~1% of the families (at least 30), as of 31 March of the last
-March before the run's date. KAPITA is the measured consumption per person per month: the
-true value times exp(N(0, 0.12²)), rounded to the rupiah (it is a measurement, not a planted
-error, so no error code). Housing and assets are the survey's own answers in the Susenas KOR
-codes (R18xx, R20xx; assets 1 = Ya, 5 = Tidak), which differ from Regsosek's; they agree with
-the truth. CSV with `,`, UTF-8, the village code dotted.
+Profile: family level, a ~1% sample of the families (at least 30 expected), as of 31 March of
+the last March before the run's date. The sample is drawn with unequal probabilities, as a real
+stratified survey is: a rural family is 1.5 times as likely to be drawn as an urban one, and a
+family in the poorer stratum (the lowest 40% of the programmes' old proxy, the frame's own
+welfare ranking) 3 times as likely; each family is drawn independently with its probability
+(Poisson sampling, so the size varies a little around 1%). WEIND is the sampling weight, the
+inverse of that probability (the families the survey family stands for): an unweighted
+estimate over-represents rural and poor families and overstates poverty; the weighted one does
+not. KAPITA is the measured consumption per person per month: the true value times
+exp(N(0, 0.05²)), rounded to the rupiah (a careful diary measurement, not a planted error, so
+no error code; small, so that headcounts estimated from the survey can be scored against the
+true consumption). Housing and assets are in the file too, the survey's own answers in the
+Susenas KOR codes (R18xx, R20xx; assets 1 = Ya, 5 = Tidak), as the truth is now; the project
+maps only the survey's identity, consumption and weight. The PMT must learn from the
+predictors the registry holds for every family (census, PLN, Dukcapil): were the survey's own
+dwelling answers to describe its families, the model would be trained and cross-validated on
+better data than it ranks the registry with, and would look better, and be calibrated
+differently, than it is. CSV with `,`, UTF-8, the village code dotted.
 """
 
 from __future__ import annotations
@@ -33,6 +45,33 @@ MILIK = np.array(["1", "3", "4", "5", "6"])
 MASAK = np.array(["1", "2", "6", "9", "10", "0"])
 
 
+RURAL_FACTOR = 1.5
+POOR_FACTOR = 3.0
+POOR_STRATUM = 0.40
+MEASUREMENT_SD = 0.05
+
+
+def selection_probabilities(proxy: np.ndarray, urban: np.ndarray, k: int) -> np.ndarray:
+    """Each family's probability of being drawn: proportional to 1.5 if rural and 3 if in the
+    poorer stratum (proxy in its lowest 40%), scaled so that they add up to `k`, none above 1."""
+    n = len(proxy)
+    if n == 0:
+        return np.zeros(0)
+    cut = np.quantile(proxy, POOR_STRATUM)
+    size = np.where(urban, 1.0, RURAL_FACTOR) * np.where(proxy <= cut, POOR_FACTOR, 1.0)
+    prob = np.zeros(n)
+    capped = np.zeros(n, bool)
+    for _ in range(20):  # families whose probability would pass 1 are taken for sure; rescale the rest
+        free = ~capped
+        rest = k - capped.sum()
+        prob = np.where(capped, 1.0, size * rest / max(size[free].sum(), 1e-12))
+        over = free & (prob >= 1.0)
+        if not over.any():
+            break
+        capped |= over
+    return np.minimum(prob, 1.0)
+
+
 def survey_date(as_of: dt.date) -> dt.date:
     year = as_of.year if as_of >= dt.date(as_of.year, 3, 31) else as_of.year - 1
     return dt.date(year, 3, 31)
@@ -45,7 +84,10 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
     counted = np.bincount(p.family, weights=present(t, d), minlength=len(f.kk)).astype(np.int64)
     exists = np.flatnonzero(counted > 0)
     k = min(len(exists), max(30, round(0.01 * len(f.kk))))
-    fam = np.sort(rng.choice(exists, size=k, replace=False))
+    prob = selection_probabilities(w.proxy[exists], f.urban[exists], k)
+    chosen = rng.random(len(exists)) < prob
+    fam = exists[chosen]
+    weight = 1.0 / prob[chosen]
     m = len(fam)
     where = shown(t, fam, d)
     head = f.head[fam]
@@ -58,7 +100,7 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
     cook = np.where((w.cooking[fam] == 1) & (w.consumption[fam] < np.median(w.consumption)), "3", MASAK[w.cooking[fam]])
     va = w.electricity_va[fam]
     daya = np.select([va == 450, va == 900, va == 1300, va == 2200, va > 2200], ["1", "2", "3", "4", "5"], "")
-    measured = np.round(w.consumption[fam] * np.exp(rng.normal(0, 0.12, m)))
+    measured = np.round(w.consumption[fam] * np.exp(rng.normal(0, MEASUREMENT_SD, m)))
 
     def yn(x: np.ndarray) -> pa.StringArray:
         return pick(("5", "1"), x[fam].astype(np.int64))
@@ -88,9 +130,8 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
         "R2002": yn(w.land),
         "R2003": plain(w.livestock[fam]),
         "KAPITA": plain(measured.astype(np.int64)),
-        "WEIND": plain(np.full(m, round(len(f.kk) * 3.6 / max(m, 1)))),
+        "WEIND": plain(np.maximum(np.round(weight), 1).astype(np.int64)),
     }
-    yes_no = {"1": "TRUE", "5": "FALSE"}
     spec = SourceSpec(
         name="susenas",
         level="family",
@@ -98,95 +139,15 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
         as_of=as_of,
         delimiter=",",
         encoding="utf-8",
-        description="Susenas (BPS), March round: measured consumption per capita and housing of a ~1% sample",
+        description="Susenas (BPS), March round: measured consumption per capita of a ~1% sample, with its weights",
         columns={
             "KODE_WILAYAH": "region_code",
             "NO_KK": "kk",
             "NIK_KRT": "nik",
             "NAMA_KRT": "full_name",
             "JML_ART": "household_size",
-            "R1802": "ownership",
-            "R1804": "floor_area",
-            "R1806": "floor_type",
-            "R1807": "wall_type",
-            "R1808": "roof_type",
-            "R1809A": "sanitation",
-            "R1810A": "water_source",
-            "R1816": "lighting",
-            "R1816B": "electricity_va",
-            "R1817": "cooking_fuel",
-            "R2001B": "has_fridge",
-            "R2001C": "has_ac",
-            "R2001E": "has_gold",
-            "R2001J": "has_motorbike",
-            "R2001K": "has_car",
-            "R2002": "has_land",
-            "R2003": "livestock",
             "KAPITA": "consumption_per_capita",
-        },
-        codes={
-            "ownership": {
-                "1": "MILIK_SENDIRI",
-                "2": "SEWA",
-                "3": "SEWA",
-                "4": "BEBAS_SEWA",
-                "5": "DINAS",
-                "6": "LAINNYA",
-            },
-            "floor_type": {
-                "1": "KERAMIK",
-                "2": "KERAMIK",
-                "3": "KERAMIK",
-                "4": "KAYU",
-                "5": "SEMEN",
-                "6": "BAMBU",
-                "7": "TANAH",
-            },
-            "wall_type": {"1": "TEMBOK", "2": "TEMBOK", "3": "KAYU", "4": "BAMBU", "5": "KAYU", "6": "BAMBU"},
-            "roof_type": {
-                "1": "BETON",
-                "2": "GENTENG",
-                "3": "SENG",
-                "4": "SENG",
-                "5": "JERAMI",
-                "6": "JERAMI",
-                "7": "JERAMI",
-            },
-            "sanitation": {"1": "SENDIRI", "2": "BERSAMA", "3": "UMUM", "4": "TIDAK_ADA", "5": "TIDAK_ADA"},
-            "water_source": {
-                "1": "AIR_KEMASAN",
-                "2": "AIR_KEMASAN",
-                "3": "LEDENG",
-                "4": "SUMUR_TERLINDUNG",
-                "5": "SUMUR_TERLINDUNG",
-                "6": "SUMUR_TIDAK_TERLINDUNG",
-                "7": "LAINNYA",
-                "8": "LAINNYA",
-                "9": "SUNGAI",
-                "10": "LAINNYA",
-                "11": "LAINNYA",
-            },
-            "lighting": {v: k for k, v in TERANG.items()},
-            "electricity_va": {"1": "450", "2": "900", "3": "1300", "4": "2200", "5": "3500"},
-            "cooking_fuel": {
-                "0": "TIDAK_MEMASAK",
-                "1": "LISTRIK",
-                "2": "GAS",
-                "3": "GAS",
-                "4": "GAS",
-                "5": "LAINNYA",
-                "6": "MINYAK_TANAH",
-                "7": "LAINNYA",
-                "8": "LAINNYA",
-                "9": "KAYU_BAKAR",
-                "10": "LAINNYA",
-            },
-            "has_fridge": yes_no,
-            "has_ac": yes_no,
-            "has_gold": yes_no,
-            "has_motorbike": yes_no,
-            "has_car": yes_no,
-            "has_land": yes_no,
+            "WEIND": "survey_weight",
         },
         trust={
             "region_code": 0.8,
@@ -194,24 +155,8 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
             "nik": 0.7,
             "full_name": 0.7,
             "household_size": 0.9,
-            "ownership": 0.9,
-            "floor_area": 0.9,
-            "floor_type": 0.9,
-            "wall_type": 0.9,
-            "roof_type": 0.9,
-            "sanitation": 0.9,
-            "water_source": 0.9,
-            "lighting": 0.9,
-            "electricity_va": 0.8,
-            "cooking_fuel": 0.9,
-            "has_fridge": 0.9,
-            "has_ac": 0.9,
-            "has_gold": 0.8,
-            "has_motorbike": 0.9,
-            "has_car": 0.9,
-            "has_land": 0.8,
-            "livestock": 0.8,
             "consumption_per_capita": 1.0,
+            "survey_weight": 1.0,
         },
         profile=__doc__ or "",
     )

@@ -26,7 +26,7 @@ from dtsen.synth.geography import Geography
 from dtsen.synth.names import NamePools
 from dtsen.synth.population import KINDS, OCCUPATIONS, Families, Persons, complete, draw_skeleton
 from dtsen.synth.render import EPOCH, choose, padded, pick, take, to_days
-from dtsen.synth.welfare import Welfare, assign_welfare, latent_welfare
+from dtsen.synth.welfare import CHANGES, Welfare, assign_welfare, latent_welfare
 
 
 @dataclass
@@ -85,7 +85,10 @@ def build_truth(rng: np.random.Generator, geo: Geography, pools: NamePools, pers
     skel = draw_skeleton(rng, geo, persons)
     latent, regional = latent_welfare(rng, geo, skel.village)
     fam, per = complete(rng, skel, latent, geo, pools, as_of)
-    wel = assign_welfare(rng, fam, per, latent, regional)
+    from dtsen.synth.regsosek import census_date  # here: regsosek imports this module
+
+    census_day = int(to_days(np.array([np.datetime64(census_date(as_of))]))[0])
+    wel = assign_welfare(rng, fam, per, latent, regional, census_day)
     return Truth(geo=geo, fam=fam, per=per, wel=wel, pools=pools, as_of=as_of)
 
 
@@ -174,6 +177,9 @@ def families_table(t: Truth) -> pa.Table:
             "consumption_per_capita": w.consumption,
             "poor": w.poor,
             "extreme_poor": w.extreme_poor,
+            "welfare_change": pa.array(
+                np.array(["", *CHANGES])[w.change], pa.string(), mask=w.change == 0
+            ) if len(w.change) else pa.nulls(len(f.kk), pa.string()),
             "pkh": w.pkh,
             "bpnt": w.bpnt,
             "pbi_jk": w.pbi_jk,

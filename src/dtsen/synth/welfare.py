@@ -43,7 +43,23 @@ Data-generating process (one draw per family *f* in village *v* of regency *r*):
    family by its living members, 9.0% of people fall below the poverty line (Rp 595,000 per
    person per month) and 1.5% below the extreme-poverty line (Rp 391,000). Consumption is
    rounded to Rp 100.
-4. Programmes target on an old, noisy proxy ``p_f = ln c_f + N(0, 0.45²)``, so they carry
+4. Welfare moves between the census (Regsosek, November three years before the run's date) and
+   now. Each family has at most one change (``welfare_change`` in the truth), drawn from its own
+   random stream, so that the rest of the population is the same with or without it:
+
+   | change       | who                                             | ln c now vs then | what the sources see                      |
+   |--------------|-------------------------------------------------|------------------|-------------------------------------------|
+   | `death`      | a member aged 15-64 died after the census        | -0.25 (an earner) | Dukcapil reports the death; the census lists the member |
+   | `job_loss`   | 5% of the rest whose head works and is under 60  | -0.45            | the head's occupation is now BELUM/TIDAK BEKERJA (Dukcapil); kWh ×0.7 (PLN); 30% sold the motorbike |
+   | `new_earner` | 5% of the rest with a non-working member 18-59   | +0.40            | that member now works (Dukcapil); kWh ×1.3 (PLN); 50% moved one PLN band up; 30% bought a motorbike, 30% a fridge |
+   | `move`       | the rest that moved house after the census       | 0                | the census describes the old dwelling (floor, wall, roof, area, water, toilet) |
+
+   The truth's attributes and consumption are those of now; ``census`` holds the values the
+   census saw (`census_welfare`), which `regsosek_keluarga` writes. A ranking from the census
+   alone therefore misses these moves; current sources (Dukcapil, PLN, the survey) catch part of
+   them, which `dtsen evaluate welfare` measures.
+5. Programmes target on an old, noisy proxy ``p_f = ln c_f(census) + N(0, 0.45²)`` (the
+   consumption at the census, before the changes above), so they carry
    realistic inclusion and exclusion errors: PKH for families with a child under 18, an elder
    65+ or a disabled member and ``p_f`` in the lowest 13% of families; BPNT/sembako for
    ``p_f + N(0, 0.15²)`` in the lowest 22% of families; PBI-JK for ``p_f + N(0, 0.2²)`` in the
@@ -52,7 +68,7 @@ Data-generating process (one draw per family *f* in village *v* of regency *r*):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -87,6 +103,14 @@ _ASSETS = {
 }
 
 
+CHANGES = ("death", "job_loss", "new_earner", "move")  # codes 1..4 of Welfare.change (0: none)
+CHANGE_EFFECT = {"death": -0.25, "job_loss": -0.45, "new_earner": 0.40, "move": 0.0}
+CHANGE_SHARE = {"job_loss": 0.05, "new_earner": 0.05}
+NOT_WORKING = 0  # OCCUPATIONS index: BELUM/TIDAK BEKERJA
+NEW_JOBS = np.array([6, 7, 8, 9])  # BURUH HARIAN LEPAS, WIRASWASTA, KARYAWAN SWASTA, PEDAGANG
+_DWELLING = ("floor", "wall", "roof", "water", "sanitation", "floor_area")
+
+
 @dataclass
 class Welfare:
     latent: np.ndarray
@@ -116,6 +140,12 @@ class Welfare:
     bpnt: np.ndarray
     pbi_jk: np.ndarray
     proxy: np.ndarray  # the programmes' noisy welfare proxy (log scale)
+    change: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # 0 none, else CHANGES index + 1
+    census: dict[str, np.ndarray] = field(default_factory=dict)  # attribute -> the value the census saw
+
+    def at_census(self) -> Welfare:
+        """The attributes as the census saw them (the same object where nothing changed)."""
+        return replace(self, **self.census) if self.census else self  # type: ignore[arg-type]
 
 
 def latent_welfare(rng: np.random.Generator, geo: Geography, village: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,9 +157,18 @@ def latent_welfare(rng: np.random.Generator, geo: Geography, village: np.ndarray
 
 
 def assign_welfare(
-    rng: np.random.Generator, fam: Families, per: Persons, latent: np.ndarray, regional: np.ndarray
+    rng: np.random.Generator,
+    fam: Families,
+    per: Persons,
+    latent: np.ndarray,
+    regional: np.ndarray,
+    census_day: int | None = None,
 ) -> Welfare:
-    """Housing, assets, consumption, poverty and programmes per family (see the module docstring)."""
+    """Housing, assets, consumption, poverty and programmes per family (see the module docstring).
+
+    With `census_day` (days since the epoch) welfare changes between the census and now (item 4
+    of the module docstring); the occupations of `per` are updated in place where a job was lost
+    or found."""
     n = len(latent)
     w, urban = latent, fam.urban.astype(float)
     floor = _ordered(rng, w + 0.4 * urban, 0.9, [0.04, 0.02, 0.08, 0.34, 0.52])
@@ -152,6 +191,17 @@ def assign_welfare(
     assets = {k: rng.random(n) < 1.0 / (1.0 + np.exp(-(a + b * w + c * urban))) for k, (a, b, c) in _ASSETS.items()}
     herd = assets["land"] & ~fam.urban & (rng.random(n) < 0.35)
     livestock = np.where(herd, rng.poisson(np.exp(0.3 + 0.3 * w)), 0)
+    change = np.zeros(n, np.int8)
+    census: dict[str, np.ndarray] = {}
+    level_then = level
+    if census_day is not None:
+        # its own stream: the draws above and below are those of a population without changes
+        events = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # type: ignore[attr-defined]
+        dwelling = {"floor": floor, "wall": wall, "roof": roof, "water": water, "sanitation": sanitation,
+                    "floor_area": floor_area}
+        kwh, level, va, census, level_then = _changes(
+            events, fam, per, w, census_day, change, assets, level, va, kwh, dwelling
+        )
     # consumption
     alive = ~per.deceased
     f = per.family
@@ -184,6 +234,13 @@ def assign_welfare(
         - 0.25 * dependency
         + rng.normal(0, 0.30, n)
     )
+    # the census-era index: without the change's own effect, with the dwelling, PLN band and
+    # assets of then
+    now = {"floor": floor, "wall": wall, "roof": roof, "water": water, "sanitation": sanitation,
+           "floor_area": floor_area, "level": level, "motorbike": assets["motorbike"], "fridge": assets["fridge"]}
+    then = {**{k: census.get(k, v) for k, v in now.items()}, "level": level_then}
+    before = index - _changing_terms(now, size) + _changing_terms(then, size)
+    index = index + np.array([0.0, *(CHANGE_EFFECT[c] for c in CHANGES)])[change]
     weight = fam.living.astype(float)
     q_poor = _weighted_quantile(index, weight, POOR_SHARE)
     q_ext = _weighted_quantile(index, weight, EXTREME_SHARE)
@@ -194,7 +251,7 @@ def assign_welfare(
     extreme = consumption < EXTREME_LINE
     # programmes
     has_family = fam.living > 0
-    proxy = np.log(consumption) + rng.normal(0, 0.45, n)
+    proxy = mu + a * before + rng.normal(0, 0.45, n)  # ln consumption at the census, plus noise
     component = (
         np.bincount(f, weights=alive & ((per.age < 18) | (per.age >= 65) | (per.disability > 0)), minlength=n) > 0
     )
@@ -232,7 +289,101 @@ def assign_welfare(
         bpnt=bpnt,
         pbi_jk=pbi,
         proxy=proxy,
+        change=change,
+        census=census,
     )
+
+
+def _changing_terms(x: dict[str, np.ndarray], size: np.ndarray) -> np.ndarray:
+    """The terms of the consumption index in the attributes that a change between the census and
+    now may alter (dwelling, PLN band, motorbike, fridge)."""
+    return (
+        0.45 * np.minimum(np.log(x["floor_area"] / size), np.log(20.0))
+        + B_FLOOR[x["floor"]]
+        + B_WALL[x["wall"]]
+        + B_ROOF[x["roof"]]
+        + B_WATER[x["water"]]
+        + B_SANITATION[x["sanitation"]]
+        + B_ELEC[x["level"]]
+        + 0.12 * x["motorbike"]
+        + 0.15 * x["fridge"]
+    )
+
+
+def _changes(
+    rng: np.random.Generator,
+    fam: Families,
+    per: Persons,
+    w: np.ndarray,
+    census_day: int,
+    change: np.ndarray,
+    assets: dict[str, np.ndarray],
+    level: np.ndarray,
+    va: np.ndarray,
+    kwh: np.ndarray,
+    dwelling: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Draw the changes since the census (module docstring, item 4): fill `change`, update the
+    occupations of `per` and the assets in `assets` to now, and return (kWh, PLN level, VA) of now,
+    the census-era values of the Welfare fields that may differ, and the census-era PLN level."""
+    n = len(change)
+    code = {c: i + 1 for i, c in enumerate(CHANGES)}
+    alive_fam = fam.living > 0
+    working_age = (per.age >= 15) & (per.age < 65)
+    earner_died = per.deceased & (per.death > census_day) & working_age
+    died = np.bincount(per.family, weights=earner_died, minlength=n) > 0
+    change[died & alive_fam] = code["death"]
+    head = fam.head
+    head_works = (per.occupation[head] >= 4) & (per.age[head] < 60) & ~per.deceased[head]
+    u = rng.random(n)
+    lost = (change == 0) & alive_fam & head_works & (u < CHANGE_SHARE["job_loss"])
+    change[lost] = code["job_loss"]
+    idle = ~per.deceased & (per.age >= 18) & (per.age < 60) & np.isin(per.occupation, (0, 2))
+    # the first idle adult of each family (persons are ordered by family)
+    idle_idx = np.flatnonzero(idle)
+    first_idle = np.full(n, -1, np.int64)
+    fams, at = np.unique(per.family[idle_idx], return_index=True)
+    first_idle[fams] = idle_idx[at]
+    found = (change == 0) & alive_fam & (first_idle >= 0) & (rng.random(n) < CHANGE_SHARE["new_earner"])
+    change[found] = code["new_earner"]
+    moved = (change == 0) & alive_fam & fam.moved & (fam.moved_on > census_day)
+    change[moved] = code["move"]
+    # occupations now
+    per.occupation[head[lost]] = NOT_WORKING
+    per.occupation[first_idle[found]] = rng.choice(NEW_JOBS, size=int(found.sum())).astype(per.occupation.dtype)
+    census: dict[str, np.ndarray] = {}
+    # electricity: use follows income; a new earner often moved one PLN band up since the census
+    kwh = np.round(kwh * np.where(lost, 0.7, np.where(found, 1.3, 1.0)), 1)
+    up = found & (level >= 3) & (level < 7) & (rng.random(n) < 0.5)
+    new_level = np.where(up, level + 1, level)
+    new_va = np.where(up, np.where(new_level == 7, 3500, VA_OF_LEVEL[np.minimum(new_level, 7)]), va)
+    census["electricity_va"] = va.copy()
+    # assets: sold after a job loss, bought with a new income
+    sold = lost & assets["motorbike"] & (rng.random(n) < 0.3)
+    bike = found & ~assets["motorbike"] & (rng.random(n) < 0.3)
+    fridge = found & ~assets["fridge"] & (rng.random(n) < 0.3)
+    census["motorbike"] = assets["motorbike"].copy()
+    census["fridge"] = assets["fridge"].copy()
+    assets["motorbike"] = (assets["motorbike"] & ~sold) | bike
+    assets["fridge"] = assets["fridge"] | fridge
+    # a move: the census saw the old dwelling, drawn afresh from the same welfare
+    urban = fam.urban.astype(float)
+    m = np.flatnonzero(moved)
+    for name, values in dwelling.items():
+        census[name] = values.astype(np.float64 if name == "floor_area" else np.int8)
+    if len(m):
+        wm, um = w[m], urban[m]
+        census["floor"][m] = _ordered(rng, wm + 0.4 * um, 0.9, [0.04, 0.02, 0.08, 0.34, 0.52])
+        census["wall"][m] = _ordered(rng, wm + 0.4 * um, 1.0, [0.06, 0.12, 0.82])
+        census["roof"][m] = _ordered(rng, wm + 0.2 * um, 1.2, [0.02, 0.33, 0.52, 0.13])
+        census["water"][m] = np.array([4, 2, 1, 0, 3])[
+            _ordered(rng, wm + 0.6 * um, 1.0, [0.03, 0.08, 0.30, 0.17, 0.42])
+        ]
+        census["sanitation"][m] = np.array([3, 2, 1, 0])[_ordered(rng, wm + 0.3 * um, 1.0, [0.05, 0.03, 0.08, 0.84])]
+        size = np.maximum(fam.size[m], 1)
+        census["floor_area"][m] = np.maximum(9.0, np.round(np.exp(2.55 + 0.30 * wm - 0.15 * um
+                                                                  + rng.normal(0, 0.35, len(m))) * size))
+    return kwh, new_level, new_va, census, level
 
 
 def _ordered(rng: np.random.Generator, score: np.ndarray, sd: float, shares: list[float]) -> np.ndarray:

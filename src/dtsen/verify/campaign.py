@@ -70,6 +70,7 @@ SIGNAL_WORDS: dict[str, str] = {
     "near_threshold": "dekat batas kelayakan program",
     "implausible_composition": "susunan keluarga tidak wajar",
     "incomplete_welfare": "data rumah dan aset belum lengkap",
+    "uncertain_poverty": "belum pasti di atas atau di bawah garis kemiskinan",
 }
 SELECTION_WORDS = {RISK: "Risiko", RANDOM: "Acak"}
 

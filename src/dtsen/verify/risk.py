@@ -43,6 +43,12 @@ implausible_composition  among the living members: no member with relationship K
 incomplete_welfare       the golden family lacks at least INCOMPLETE_FROM (3) of the dwelling and
                          asset fields of INCOMPLETE_FIELDS: its rank rests on imputed values (no
                          source has described its house), so a visit is the only way to rank it.
+uncertain_poverty        the family's probability of being under the poverty line (`p_poor`) or the
+                         extreme-poverty line (`p_extreme`), from its prediction and the model's
+                         residual spread (`dtsen.welfare.probability`), lies in UNCERTAIN (0.2 to
+                         0.8): the model cannot tell which side of the line it is on, and a visit
+                         can (a family at 0.45 is a case; one at 0.95 is poor for sure and one at
+                         0.02 surely not). A ranking without these columns never has the signal.
 
 Ages are completed years on the registry's as-of date (`tables.as_of`). Everything runs on the
 engine as joins and group-bys, identically on DuckDB and Spark.
@@ -71,6 +77,7 @@ SIGNALS: tuple[str, ...] = (
     "near_threshold",
     "implausible_composition",
     "incomplete_welfare",
+    "uncertain_poverty",
 )
 INCOMPLETE_FIELDS: tuple[str, ...] = (
     "floor_area", "floor_type", "wall_type", "roof_type", "water_source", "sanitation", "lighting",
@@ -95,6 +102,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "near_threshold": 1.5,
     "implausible_composition": 1.5,
     "incomplete_welfare": 3.0,
+    # not yet measured in the field: as near_threshold, whose question (which side of a line) it asks
+    "uncertain_poverty": 1.5,
 }
 RISK_COLUMNS: tuple[str, ...] = ("family_id", "region_code", "kk", "decile", "persons", *SIGNALS, "score", "signals")
 
@@ -108,6 +117,7 @@ LARGEST_FAMILY = 15
 CHILD_BELOW = 15
 ADULT_FROM = 17
 PROGRAMMES: tuple[str, ...] = ("pkh", "bpnt", "pbi_jk")
+UNCERTAIN = (0.2, 0.8)
 
 
 class RiskSettingsError(SettingsError):
@@ -272,6 +282,11 @@ def risk_signals(engine: Engine, tables: ReleaseTables, settings: Settings) -> i
 
     living = j.persons.fill_null(0) > 0
     heads = j._heads.fill_null(0)
+    uncertain: ir.BooleanValue = ibis.literal(False)
+    for column in ("p_poor", "p_extreme"):
+        if column in j.columns:
+            p = j[column].cast("float64")
+            uncertain = uncertain | ((p >= UNCERTAIN[0]) & (p <= UNCERTAIN[1])).fill_null(False)
     head_age_young = (j.head_age < YOUNGEST_HEAD).fill_null(False)
     signals: dict[str, ir.BooleanValue] = {
         "conflict": _flags(j, "conflict"),
@@ -296,6 +311,7 @@ def risk_signals(engine: Engine, tables: ReleaseTables, settings: Settings) -> i
             | ((j._children.fill_null(0) > 0) & (j._adults.fill_null(0) == 0))
         ),
         "incomplete_welfare": living & (j._missing.fill_null(len(INCOMPLETE_FIELDS)) >= INCOMPLETE_FROM),
+        "uncertain_poverty": living & uncertain,
     }
     j = j.mutate(**{name: cond.fill_null(False) for name, cond in signals.items()})
     score: ir.FloatingValue = ibis.literal(0.0, "float64")

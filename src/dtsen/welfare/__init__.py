@@ -1,9 +1,12 @@
 """Welfare ranking (issue 4): the proxy means test, deciles, poverty lines, targeting, evaluation.
 
 `train`, `rank` and `target` (in `pipeline`) run the steps; the modules hold one concept each:
-`predictors` (the PMT variables on the engine), `ols` and `boosted` (the two models),
-`training` and `crossval` (fitting, folds by region), `artefact` (versioned model files),
-`coefficients` (a ministry's own weights), `ranking` and `poverty` (deciles and lines),
+`predictors` (the PMT variables on the engine), `ols`, `boosted` and `asset_index` (the
+models: OLS, the boosted trees, the asset index and the blend), `robust` (the survey screen),
+`training`, `crossval` and `selection` (fitting, folds by region, the `auto` choice),
+`artefact` (versioned model files), `coefficients` (a ministry's own weights), `ranking`,
+`poverty` and `probability` (deciles, lines, the probability of being poor), `headcounts`,
+`official` and `headcount_report` (how many are poor per region, and the calibrated flags),
 `targeting` and `recipients` (programme lists, leakage and undercoverage), `accuracy`,
 `truth`, `single_source` and `evaluation` (errors against survey and truth), `explain`.
 
@@ -38,6 +41,12 @@ _EXPORTS: dict[str, str] = {
     "current_recipient_report": "recipients",
     "evaluate_welfare": "evaluation",
     "explain_family": "explain",
+    "screen_survey": "robust",
+    "choose": "selection",
+    "fit_index": "asset_index",
+    "read_headcounts": "official",
+    "flag_families": "headcounts",
+    "HEADCOUNT_COLUMNS": "headcounts",
     "WelfareSettings": "settings",
     "ProgrammeRule": "settings",
 }

@@ -34,9 +34,13 @@ class ModelArtefactError(DtsenError):
     """A model artefact is missing, damaged, or from an unknown format."""
 
 
+# Model kinds that are linear in the predictors (scored by `ols.score_expr`, explained exactly).
+LINEAR_KINDS: tuple[str, ...] = ("ols", "asset_index", "blend", "external")
+
+
 @dataclass
 class ModelArtefact:
-    kind: str  # "ols" | "boosted" | "external"
+    kind: str  # "ols" | "boosted" | "asset_index" | "blend" | "external"
     predictors: tuple[Predictor, ...]
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +64,19 @@ class ModelArtefact:
             "coefficients": self.coefficients.to_dict() if self.coefficients else None,
             "booster": {"file": BOOSTER_FILE, "sha256": self.booster_sha256} if self.booster_sha256 else None,
         }
+
+    @property
+    def residual_sd(self) -> float | None:
+        """The spread of ln consumption around the model's prediction (held-out survey families),
+        from which `p_poor` and `p_extreme` follow; None when it was never measured."""
+        value = self.metrics.get("residual_sd")
+        return float(value) if value else None
+
+    @property
+    def survey_variance(self) -> float | None:
+        """The survey's weighted variance of ln consumption (the population's, as the survey says)."""
+        value = self.metrics.get("survey_variance")
+        return float(value) if value else None
 
     def identity(self, booster_text: str | None = None) -> str:
         """The model id: kind plus a hash of everything but the metrics."""

@@ -124,6 +124,7 @@ def fit_boosted(
     settings: BoostedSettings,
     seed: int,
     init_score: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> lightgbm.Booster:
     """LightGBM regression of `target` (ln consumption per capita) on the predictors of `train`.
 
@@ -149,8 +150,15 @@ def fit_boosted(
         params=params,
         free_raw_data=True,
         init_score=None if init_score is None else np.asarray(init_score, dtype="float64"),
+        weight=None if weight is None else np.asarray(weight, dtype="float64"),
     )
     return lightgbm.train(params, dataset, num_boost_round=settings.rounds)
+
+
+def splits(booster: lightgbm.Booster) -> int:
+    """How many splits the trees made in all (0: the model is its starting point, e.g. OLS)."""
+    trees = booster.dump_model().get("tree_info", [])
+    return int(sum(max(int(t.get("num_leaves", 1)) - 1, 0) for t in trees))
 
 
 # -- applying the model -----------------------------------------------------------------------

@@ -16,8 +16,11 @@ WELFARE_TOML = """
 # The proxy means test: trained on the survey's measured consumption per capita, applied to
 # every family. `dtsen pmt predictors` lists the predictors; an empty list takes them all.
 survey = "{survey}"
-model = "ols"                 # ols | boosted | external (with coefficients = "FILE.csv")
+model = "auto"                # auto (held-out regions: the blend unless another is clearly better) | ols | boosted
+                              # | asset_index | blend | external (with coefficients = "FILE.csv")
 region_level = "province"     # one intercept shift per province (or "regency", "none")
+flags = "calibrated"          # flag as many poor as the headcount estimate (or "threshold": under the line)
+# headcounts = "kemiskinan_bps.csv"   # official shares: region,year,poor_share,extreme_share
 min_region_families = 30      # thinner regions take the pooled model (recorded in the artefact)
 poverty_line = 595000         # Rp per person per month (BPS, national)
 extreme_line = 391000         # extreme poverty (US$2.15 a day, 2017 PPP)

@@ -42,6 +42,9 @@ class Coefficients:
     means: dict[str, float] = field(default_factory=dict)  # numeric predictor -> fill for nulls
     region_level: str = "none"
     regions: dict[str, float] = field(default_factory=dict)  # region code -> effect
+    # numeric predictor -> (lowest, highest) value the model takes: a value outside is clipped
+    # (robust training, `dtsen.welfare.robust`), so one absurd value cannot throw a family's score
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def weight(self, name: str, category: str = "") -> float:
         return self.weights.get((name, category), 0.0)
@@ -54,6 +57,7 @@ class Coefficients:
             "means": dict(sorted(self.means.items())),
             "region_level": self.region_level,
             "regions": dict(sorted(self.regions.items())),
+            "bounds": {k: [lo, hi] for k, (lo, hi) in sorted(self.bounds.items())},
         }
 
     @classmethod
@@ -65,6 +69,7 @@ class Coefficients:
             means={k: float(v) for k, v in data["means"].items()},
             region_level=str(data["region_level"]),
             regions={k: float(v) for k, v in data["regions"].items()},
+            bounds={k: (float(v[0]), float(v[1])) for k, v in data.get("bounds", {}).items()},
         )
 
 
@@ -86,9 +91,14 @@ def design_columns(predictors: tuple[Predictor, ...], frame: pd.DataFrame) -> li
 
 
 def design_matrix(
-    predictors: tuple[Predictor, ...], frame: pd.DataFrame, columns: list[tuple[str, str]], means: dict[str, float]
+    predictors: tuple[Predictor, ...],
+    frame: pd.DataFrame,
+    columns: list[tuple[str, str]],
+    means: dict[str, float],
+    bounds: dict[str, tuple[float, float]] | None = None,
 ) -> np.ndarray:
     kinds = {p.name: p for p in predictors}
+    bounds = bounds or {}
     out = np.zeros((len(frame), len(columns)), dtype=float)
     for j, (name, category) in enumerate(columns):
         values = frame[name]
@@ -100,7 +110,8 @@ def design_matrix(
         elif kinds[name].kind == "boolean":
             out[:, j] = values.fillna(False).astype(bool).to_numpy()
         else:
-            out[:, j] = values.astype(float).fillna(means.get(name, 0.0)).to_numpy()
+            lo, hi = bounds.get(name, (-np.inf, np.inf))
+            out[:, j] = np.clip(values.astype(float).fillna(means.get(name, 0.0)).to_numpy(), lo, hi)
     return out
 
 
@@ -112,6 +123,8 @@ def fit_ols(
     region_level: str = "none",
     min_region_families: int = 30,
     ridge: float | None = 0.0,
+    weight: np.ndarray | None = None,
+    bounds: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[Coefficients, list[str]]:
     """Least squares of `target` on the predictors plus region shifts.
 
@@ -123,11 +136,19 @@ def fit_ols(
     minimises generalised cross-validation, Golub, Heath and Wahba 1979). With thousands of
     survey families GCV picks a penalty near 0 and the fit is OLS; with a few dozen it keeps
     sixty weights from fitting noise.
+
+    `weight` (one per row, e.g. the survey's sampling weight times the family's persons) makes it
+    weighted least squares; `bounds` clips numeric predictors (and is kept in the coefficients).
     """
-    means = {p.name: float(train[p.name].astype(float).mean()) for p in predictors if p.kind == "numeric"}
-    means = {k: (0.0 if np.isnan(v) else v) for k, v in means.items()}
+    bounds = dict(bounds or {})
+    means = {}
+    for p in predictors:
+        if p.kind == "numeric":
+            lo, hi = bounds.get(p.name, (-np.inf, np.inf))
+            mean = float(train[p.name].astype(float).clip(lo, hi).mean())
+            means[p.name] = 0.0 if np.isnan(mean) else mean
     columns = design_columns(predictors, train)
-    x = design_matrix(predictors, train, columns, means)
+    x = design_matrix(predictors, train, columns, means, bounds)
     thin: list[str] = []
     region_names: list[str] = []
     if region_level != "none":
@@ -145,7 +166,7 @@ def fit_ols(
             x = np.column_stack([x, dummies])
     # constant columns (up to rounding: a district mean is the same float for everyone) carry nothing
     keep = x.std(axis=0) > 1e-9 * np.maximum(1.0, np.abs(x).max(axis=0, initial=0.0))
-    intercept, slopes = _solve(x[:, keep], np.asarray(target, dtype=float), ridge)
+    intercept, slopes = _solve(x[:, keep], np.asarray(target, dtype=float), ridge, weight)
     full = np.zeros(x.shape[1])
     full[keep] = slopes
     n_design = len(columns)
@@ -158,6 +179,7 @@ def fit_ols(
         means=means,
         region_level=region_level,
         regions=regions,
+        bounds={k: v for k, v in bounds.items() if k in means},
     )
     return coefficients, thin
 
@@ -165,13 +187,22 @@ def fit_ols(
 RIDGE_GRID = np.concatenate([[0.0], np.logspace(-3, 3, 25)])
 
 
-def _solve(x: np.ndarray, y: np.ndarray, ridge: float | None) -> tuple[float, np.ndarray]:
-    """(intercept, slopes) of least squares with an optional ridge on standardised columns."""
+def _solve(
+    x: np.ndarray, y: np.ndarray, ridge: float | None, weight: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """(intercept, slopes) of (weighted) least squares with an optional ridge on standardised
+    columns. Weights are normalised to mean 1, so the penalty means the same with or without."""
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    w = w / w.mean() if len(w) and w.mean() > 0 else np.ones(len(y))
+    y_mean = float(np.average(y, weights=w)) if len(y) else 0.0
     if x.shape[1] == 0:
-        return float(y.mean()), np.zeros(0)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    xs = (x - mean) / scale
-    yc = y - y.mean()
+        return y_mean, np.zeros(0)
+    mean = np.average(x, axis=0, weights=w)
+    scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
+    scale = np.where(scale > 0, scale, 1.0)
+    root = np.sqrt(w)[:, None]
+    xs = (x - mean) / scale * root
+    yc = (y - y_mean) * root[:, 0]
     u, d, vt = np.linalg.svd(xs, full_matrices=False)
     d = np.where(d > d.max() * 1e-10, d, 0.0)  # drop directions the data cannot identify
     uty = u.T @ yc
@@ -195,13 +226,13 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float | None) -> tuple[float, np
     else:
         lam = float(ridge) * n
     b = coef(lam) / scale
-    return float(y.mean() - mean @ b), b
+    return float(y_mean - mean @ b), b
 
 
 def predict_frame(coefficients: Coefficients, frame: pd.DataFrame) -> np.ndarray:
     """The model's ln(consumption per capita) for a small frame (used in cross-validation)."""
     columns = list(coefficients.weights)
-    x = design_matrix(coefficients.predictors, frame, columns, coefficients.means)
+    x = design_matrix(coefficients.predictors, frame, columns, coefficients.means, coefficients.bounds)
     y = coefficients.intercept + x @ np.array([coefficients.weights[c] for c in columns])
     if coefficients.region_level != "none" and coefficients.regions:
         region = frame[REGION_COLUMN[coefficients.region_level]].fillna("").astype(str)
@@ -221,7 +252,11 @@ def contribution_exprs(coefficients: Coefficients, t: ir.Table) -> dict[str, ir.
         if p.kind == "numeric":
             w = coefficients.weight(p.name)
             fill = coefficients.means.get(p.name, 0.0)
-            expr = col.isnull().ifelse(ibis.literal(w * fill + miss), col.cast("float64") * w)
+            value = col.cast("float64")
+            if p.name in coefficients.bounds:
+                lo, hi = coefficients.bounds[p.name]
+                value = value.clip(lower=lo, upper=hi)
+            expr = col.isnull().ifelse(ibis.literal(w * fill + miss), value * w)
         elif p.kind == "boolean":
             w = coefficients.weight(p.name)
             expr = col.isnull().ifelse(ibis.literal(miss), col.ifelse(ibis.literal(w), ibis.literal(0.0)))

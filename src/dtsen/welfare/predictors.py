@@ -179,7 +179,8 @@ def _area_means(t: ir.Table) -> ir.Table:
 
 
 def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir.Table:
-    """One row per golden family: the key columns, every predictor, and the survey target.
+    """One row per golden family: the key columns, every predictor, the survey target and the
+    survey's sampling weight (null outside the survey, or when the survey has none).
 
     `families` and `persons` are the golden tables of the linkage (`families.parquet`,
     `persons.parquet`); `as_of` is the date ages are counted on.
@@ -235,5 +236,6 @@ def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir
         has_gold=j.has_gold,
         livestock=j.livestock.cast("float64").clip(lower=0, upper=20),
         consumption_per_capita=j.consumption_per_capita.cast("float64"),
+        survey_weight=j.survey_weight.cast("float64") if "survey_weight" in j.columns else ibis.null("float64"),
     )
-    return _area_means(base).select(*KEY_COLUMNS, *PREDICTORS, "consumption_per_capita")
+    return _area_means(base).select(*KEY_COLUMNS, *PREDICTORS, "consumption_per_capita", "survey_weight")

@@ -1,4 +1,7 @@
-"""Ranks: predicted consumption for every family, person-weighted deciles, poverty flags.
+"""Ranks: predicted consumption for every family, person-weighted deciles, poverty flags and the
+probability of being under each line (`p_poor`, `p_extreme`; see `probability`). The flags here
+are the threshold rule (predicted consumption under the line); with `welfare.flags =
+"calibrated"` the pipeline replaces them by `headcounts.flag_families`.
 
 Deciles follow BPS: families are ordered by predicted consumption per capita (poorest first,
 ties by family_id) and each national decile holds a tenth of the PEOPLE. A family is in
@@ -21,22 +24,23 @@ import ibis
 import ibis.expr.types as ir
 
 from dtsen.engine import Engine, typed
-from dtsen.welfare.artefact import ModelArtefact, ModelArtefactError
+from dtsen.welfare.artefact import LINEAR_KINDS, ModelArtefact, ModelArtefactError
 from dtsen.welfare.ols import score_expr
 from dtsen.welfare.poverty import PovertyLines, line_exprs
+from dtsen.welfare.probability import below_line_expr
 
 RANKED_COLUMNS: tuple[str, ...] = (
     "family_id", "kk", "region_code", "province_code", "regency_code", "district_code", "urban",
     "persons", "size", "children", "elderly", "dependants", "working_age", "disabled", "members_deceased",
     "all_deceased", "head_person_id", "head_sex", "head_age", "head_education", "pkh", "bpnt", "pbi_jk",
     "predicted_consumption", "decile", "decile_province", "decile_regency", "rank_province", "rank_regency",
-    "poverty_line", "extreme_line", "poor", "extreme_poor", "model_id",
+    "poverty_line", "extreme_line", "poor", "extreme_poor", "p_poor", "p_extreme", "model_id",
 )  # fmt: skip
 
 
 def predict_log(engine: Engine, artefact: ModelArtefact, features: ir.Table, work: Path, batch_rows: int) -> ir.Table:
     """(family_id, log_predicted) for every family of `features`, on the engine."""
-    if artefact.kind in ("ols", "external"):
+    if artefact.kind in LINEAR_KINDS:
         if artefact.coefficients is None:
             raise ModelArtefactError(f"model {artefact.model_id} has no coefficients")
         return features.select("family_id", log_predicted=score_expr(artefact.coefficients, features))
@@ -74,10 +78,18 @@ def family_ranks(t: ir.Table, value: str, group_by: list[str]) -> ir.IntegerValu
 
 
 def rank_families(
-    families: ir.Table, features: ir.Table, predicted: ir.Table, lines: PovertyLines, model_id: str
+    families: ir.Table,
+    features: ir.Table,
+    predicted: ir.Table,
+    lines: PovertyLines,
+    model_id: str,
+    residual_sd: float | None = None,
 ) -> ir.Table:
     """The ranked-families table (RANKED_COLUMNS) from the golden families, their features and
-    the predicted ln consumption per capita."""
+    the predicted ln consumption per capita. `poor` and `extreme_poor` are the threshold rule
+    (predicted consumption under the line); `p_poor` and `p_extreme` the probabilities of being
+    under each line given the model's residual spread (`probability`); `headcounts.flag_families`
+    replaces the flags by the calibrated ones."""
     f = families.select(
         "family_id", "kk", "size", "children", "elderly", "dependants", "working_age", "disabled",
         "members_deceased", "all_deceased", "head_person_id", "head_sex",
@@ -106,10 +118,12 @@ def rank_families(
     j = j.mutate(
         poor=(j.predicted_consumption < j.poverty_line).fill_null(False),
         extreme_poor=(j.predicted_consumption < j.extreme_line).fill_null(False),
+        p_poor=below_line_expr(j.predicted_consumption, j.poverty_line, residual_sd),
+        p_extreme=below_line_expr(j.predicted_consumption, j.extreme_line, residual_sd),
         model_id=ibis.literal(model_id),
         size=j.size.fill_null(0),
     )
     ints = ("persons", "size", "children", "elderly", "dependants", "working_age", "disabled", "members_deceased",
             "decile", "decile_province", "decile_regency", "rank_province", "rank_regency")
-    floats = ("predicted_consumption", "poverty_line", "extreme_line", "head_age")
+    floats = ("predicted_consumption", "poverty_line", "extreme_line", "head_age", "p_poor", "p_extreme")
     return typed(j.select(*RANKED_COLUMNS), {**dict.fromkeys(ints, "int64"), **dict.fromkeys(floats, "float64")})

@@ -37,8 +37,11 @@ class WelfareSettings(_Section):
     predictors: list[str] = Field(
         default_factory=list, description="PMT predictors (names from `dtsen pmt predictors`); empty: all of them."
     )
-    model: Literal["ols", "boosted", "external"] = Field(
-        "ols", description="Which model ranks the families: OLS, the gradient-boosted model, or external coefficients."
+    model: Literal["auto", "ols", "boosted", "asset_index", "blend", "external"] = Field(
+        "auto",
+        description="Which model ranks the families: 'auto' (chosen on held-out regions: the blend unless another "
+        "model is clearly better), OLS, the gradient-boosted model, the asset index, the blend of OLS and the "
+        "index, or external coefficients.",
     )
     coefficients: Path | None = Field(
         None, description="A coefficient table (predictor,category,weight) a ministry estimated, for model = 'external'."
@@ -59,6 +62,21 @@ class WelfareSettings(_Section):
     poverty_lines: Path | None = Field(
         None,
         description="CSV of lines by province and area: province,area,poverty_line,extreme_line (area URBAN/RURAL/ALL).",
+    )
+    flags: Literal["calibrated", "threshold"] = Field(
+        "calibrated",
+        description="How families are flagged poor and extremely poor: 'calibrated' (per regency, the most likely "
+        "poor until the estimated headcount is reached) or 'threshold' (predicted consumption under the line).",
+    )
+    headcounts: Path | None = Field(
+        None,
+        description="CSV of official headcounts: region,year,poor_share,extreme_share (region a province or "
+        "regency code, shares as fractions or percentages); they take precedence over the survey's estimate.",
+    )
+    headcount_max_rse: float = Field(
+        0.10, gt=0, le=1,
+        description="A survey headcount is used for a region only when its relative standard error is at most "
+        "this; otherwise the model's expected count is (benchmarked to the nearest larger region that has one).",
     )
     boosted: BoostedSettings = Field(
         default_factory=lambda: BoostedSettings(), description="Settings of the gradient-boosted model."
@@ -116,6 +134,8 @@ RULE_FIELDS: dict[str, Literal["count", "number", "text", "bool"]] = {
     "urban": "bool",
     "poor": "bool",
     "extreme_poor": "bool",
+    "p_poor": "number",
+    "p_extreme": "number",
     "pkh": "bool",
     "bpnt": "bool",
     "pbi_jk": "bool",

@@ -19,6 +19,8 @@ duplicate       a golden family whose true family is also claimed by another gol
                 keeper is not a duplicate; each true family maps to at most one golden family.
 family_id       of a true family: the golden family that keeps it, or null when the registry
                 has none (all its records were quarantined, or each was outvoted elsewhere).
+welfare_change  how the family's welfare moved since the census (`dtsen.synth.welfare`: death,
+                job_loss, new_earner, move), null when it did not or the truth predates it.
 true_decile     person-weighted national decile of the true consumption per capita over the
                 true families with a living member: families are ordered poorest first (ties
                 by true_family_id) and a family is in decile d when the people of the families
@@ -59,6 +61,7 @@ FAMILY_TRUTH_COLUMNS: tuple[str, ...] = (
     "true_extreme_poor",
     "true_decile",
     "region_code",
+    "welfare_change",
 )
 _RECORD_COLUMNS = ("source", "file", "sheet", "row", "family_id")
 _LINK_COLUMNS = ("source", "file", "sheet", "row", "family_id")
@@ -167,6 +170,7 @@ def family_truth(
         true_poor=f.poor.cast("boolean"),
         true_extreme_poor=f.extreme_poor.cast("boolean"),
         region_code=f.region_code.cast("string"),
+        welfare_change=f.welfare_change.cast("string") if "welfare_change" in f.columns else ibis.null("string"),
     )
     j = f.left_join(keepers, f.true_family_id == keepers._k_true)
     j = j.mutate(
