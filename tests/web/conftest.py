@@ -21,8 +21,6 @@ import pyotp
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from tests.conftest import build_on_duckdb, regency_project
-from tests.store.fixtures import FAST_ARGON2
 
 from dtsen.api.app import create_app
 from dtsen.config import Settings, load_settings
@@ -31,6 +29,8 @@ from dtsen.security.context import Security
 from dtsen.security.principal import Grant
 from dtsen.store.connection import Store
 from dtsen.store.migrate import upgrade
+from tests.conftest import build_on_duckdb, regency_project
+from tests.store.fixtures import FAST_ARGON2
 
 PASSWORD = "kata-sandi-yang-panjang"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -126,10 +126,10 @@ _M: dict[str, tuple[str, str]] = {
     "overview.no_children": ("Tidak ada data untuk wilayah di bawahnya.", "No data for the regions below."),
     "overview.family_list": ("Daftar keluarga di wilayah ini", "Families in this region"),
     "overview.suppression_note": (
-        "Angka 1 sampai {threshold} kurang satu ditampilkan sebagai <{threshold}; angka bertanda – disembunyikan "
-        "agar angka kecil tidak dapat dihitung dari angka lain.",
-        "Counts from 1 to {threshold} less one are shown as <{threshold}; a – hides a figure so that no small "
-        "count can be worked out from the others."),
+        "Angka 1 sampai {largest} ditampilkan sebagai <{threshold}; tanda – menyembunyikan angka agar angka kecil "
+        "tidak dapat dihitung dari angka lain.",
+        "Counts from 1 to {largest} are shown as <{threshold}; a – hides a figure so that no small count can be "
+        "worked out from the others."),
     "figure.persons_living": ("Penduduk", "Persons"),
     "figure.families": ("Keluarga", "Families"),
     "figure.poor_persons": ("Jiwa miskin", "Poor persons"),

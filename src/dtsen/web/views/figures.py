@@ -7,8 +7,10 @@ be one page's headline and another page's row, so what may be shown is decided o
 whole release with the scorecards' rule (`dtsen.quality.suppress`): small counts hidden
 (rule 1), and secondary suppression (rule 6) over what a reader knows:
 
-- a region's count is the sum of its children's (and of a rest: persons whose village code is
-  not complete count in no region below);
+- a region's count is the sum of its children's (and of a rest, when a record's village code is
+  not complete); at the top, the nation is the sum of the provinces and of the records with no
+  region code at all, a count that names no place and is taken as known (so that the nation
+  shown beside its provinces does not hide a regency's headline);
 - the families ranked are the sum of the ten deciles' families;
 - a share shown beside its denominator gives the numerator's complement (d - n).
 
@@ -98,7 +100,7 @@ class ReleaseFigures:
                 whole = (level, region, q)
                 eq: dict[Key, int] = {whole: 1, **{(below, k, q): -1 for k in kids}}
                 rest = values[whole] - sum(values[(below, k, q)] for k in kids)
-                if rest != 0:
+                if rest != 0 and level != "national":
                     key = ("rest", level, region, q)
                     values[key] = rest
                     eq[key] = -1
