@@ -181,9 +181,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"dashboard screenshots: {ARTIFACTS}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the module."""
+    """One headless Chromium for the whole session."""
     reason = chromium_skip_reason()
     if reason:
         pytest.skip(reason)

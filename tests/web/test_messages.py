@@ -12,6 +12,9 @@ from dtsen.web.messages import LANGUAGES, MESSAGES, Translator
 from dtsen.web.pages import _BY_EXCEPTION
 from dtsen.web.viewer import NAVIGATION
 from dtsen.web.views.family import FAMILY_GROUPS, HISTORY_FIELDS, MEMBER_FIELDS
+from dtsen.workflow.changes import FAMILY_CHANGE_FIELDS
+from dtsen.workflow.evidence import KINDS
+from dtsen.workflow.machine import load_machine
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "dtsen" / "web" / "templates"
 LITERAL = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']""")
@@ -38,6 +41,12 @@ def used_keys() -> set[str]:
     keys |= {f"field.{f}" for _, names in FAMILY_GROUPS for f in names}
     keys |= {f"field.{f}" for f in (*MEMBER_FIELDS, *HISTORY_FIELDS)}
     keys |= {"provenance.family", "provenance.person"}
+    # the workflow's pages: every case type, kind, action (history rows too), evidence kind and batch status
+    machine = load_machine()
+    keys |= {f"type.{k}" for k in machine.types} | {f"kind.{k}" for t in machine.types.values() for k in t.kinds}
+    keys |= {f"action.{t.action}" for t in machine.transitions} | {"action.create"}
+    keys |= {f"evidence.{k}" for k in KINDS} | {f"batch.{s}" for s in ("draft", "signed", "void")}
+    keys |= {f"field.{f}" for f in FAMILY_CHANGE_FIELDS}
     return keys
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from starlette.requests import Request
@@ -39,15 +42,22 @@ def test_same_site(headers: dict[str, str], ok: bool) -> None:
     assert same_site(request(headers)) is ok
 
 
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` on a loop of its own thread (the session's browser keeps Playwright's loop
+    running on this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
 def test_the_token_comes_from_the_header_or_the_form() -> None:
     good = "a" * 64
     form = {"host": "h", "content-type": "application/x-www-form-urlencoded"}
-    asyncio.run(check_csrf(request({"host": "h", "x-csrf-token": good}), good))
-    asyncio.run(check_csrf(request(form, f"csrf={good}&x=1".encode()), good))
+    run(check_csrf(request({"host": "h", "x-csrf-token": good}), good))
+    run(check_csrf(request(form, f"csrf={good}&x=1".encode()), good))
     for headers, body in (({"host": "h"}, b""), (form, b"csrf=" + b"b" * 64), (form, b"x=1"),
                           ({"host": "h", "x-csrf-token": "b" * 64}, b"")):
         with pytest.raises(CsrfError):
-            asyncio.run(check_csrf(request(headers, body), good))
+            run(check_csrf(request(headers, body), good))
 
 
 @pytest.mark.parametrize(("target", "where"), [

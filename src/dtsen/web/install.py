@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dtsen.config import Settings
 from dtsen.serve.releases import ServingReleases
 from dtsen.web.pages import PAGE_HEADERS, NotFound, Pages, WebRoute
-from dtsen.web.routes import audit, family, login, region
+from dtsen.web.routes import approval, audit, cases, family, login, region
 from dtsen.web.state import WebState
 
 STATIC_PATH = "/web/static"
@@ -64,9 +64,12 @@ def install_web(app: FastAPI, settings: Settings) -> WebState:
     state = WebState(settings=settings, security=app.state.security,
                      releases=releases if releases is not None else ServingReleases.from_settings(settings),
                      pages=Pages(), owns_releases=owns)
+    state.wf = getattr(app.state, "workflow", None)
     app.state.web = state
+    if state.wf is not None and hasattr(app.state, "body_limits"):  # evidence uploads from the case pages
+        app.state.body_limits["/web/kasus"] = state.wf.settings.workflow.max_evidence_bytes + 2**16
     app.mount(STATIC_PATH, CachedStatic(StaticFiles(packages=[("dtsen.web", "static")])), name="web-static")
-    for module in (login, region, family, audit):
+    for module in (login, region, family, audit, cases, approval):
         app.include_router(module.router)
     app.include_router(fallback)
 

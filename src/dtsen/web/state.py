@@ -45,6 +45,7 @@ class WebState:
     _memo: dict[tuple[str, str], Any] = field(default_factory=dict)
     _regions: RegionMaster | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    wf: Any = None  # the app's dtsen.workflow.Workflow (set by install_web)
 
     # -- releases ----------------------------------------------------------------------------------
     def release_ids(self) -> list[str]:
@@ -101,6 +102,12 @@ class WebState:
         value = make()
         with self._lock:
             return self._memo.setdefault(key, value)
+
+    def workflow(self) -> Any:
+        """The service's `dtsen.workflow.Workflow` (the case pages call it)."""
+        if self.wf is None:
+            raise DtsenError("alur kerja tidak tersedia / the workflow is not available on this service")
+        return self.wf
 
     # -- region names ----------------------------------------------------------------------------------
     def regions(self) -> RegionMaster:

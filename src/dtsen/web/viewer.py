@@ -36,6 +36,8 @@ PURPOSE_ORDER: tuple[str, ...] = ("ground_check", "case_work", "data_quality", "
 NAVIGATION: tuple[tuple[str, str, str, str | None], ...] = (
     ("nav.overview", "/web/wilayah", "region.summary", "statistics"),
     ("nav.families", "/web/keluarga", "family.read", None),
+    ("nav.cases", "/web/kasus", "case.list", "case_work"),
+    ("nav.approval", "/web/persetujuan", "batch.list", "case_work"),
     ("nav.audit", "/web/audit", "audit.read", "audit"),
 )
 

@@ -27,6 +27,7 @@ from dtsen.web.messages import Translator, language_of
 from dtsen.web.pages import PAGE_HEADERS, NotFound, WebRoute, is_htmx
 from dtsen.web.routes.region import REGION, RELEASE
 from dtsen.web.viewer import CsrfDep, Viewer, ViewerDep
+from dtsen.web.views.cases import family_cases
 from dtsen.web.views.explanation import explanation_view
 from dtsen.web.views.family import build_family_page
 
@@ -154,9 +155,11 @@ def family_page(viewer: ViewerDep, request: Request, family_id: Annotated[int, P
                          detail={"release_id": page.release_id, "view": "web.family",
                                  "releases": [r.release_id for r in page.history if r.values]})
     explain_purpose = viewer.purpose_for(EXPLAIN, purpose)
+    cases = family_cases(viewer, family_id)
     return state.pages.render(request, "family.html", {
         **viewer.page_context(), "p": page, "purposes": viewer.purposes(READ), "chosen_release": rilis or "",
-        "explain_purpose": explain_purpose if explain_purpose == purpose else None})
+        "explain_purpose": explain_purpose if explain_purpose == purpose else None,
+        "cases": cases, "cases_rows": [{"c": c, "region_name": state.region_name(c.region_code)} for c in cases or []]})
 
 
 @router.get("/keluarga/{family_id}/penjelasan")

@@ -76,6 +76,7 @@ class FamilyPage:
     provenance: dict[tuple[str, int], list[Provenance]] | None  # None: the purpose does not see provenance
     history: list[HistoryRow]
     charts: dict[str, Chart] = field(default_factory=dict)
+    from_cases: dict[tuple[str, int, str], tuple[int, int]] = field(default_factory=dict)  # (case, batch)
 
 
 def provenance_dataset(state: WebState, h: ReleaseHandle) -> ds.Dataset | None:
@@ -114,6 +115,23 @@ def provenance_of(state: WebState, h: ReleaseHandle, family_id: int, person_ids:
     return out
 
 
+def cases_behind(state: WebState, h: ReleaseHandle, provenance: dict[tuple[str, int], list[Provenance]]
+                 ) -> dict[tuple[str, int, str], tuple[int, int]]:
+    """(entity, id, field) -> (case, batch) for the values an approved case gave
+    (`dtsen.workflow.provenance`); empty when no value came from one."""
+    from dtsen.workflow.export import SOURCES
+    from dtsen.workflow.provenance import field_cases
+
+    out: dict[tuple[str, int, str], tuple[int, int]] = {}
+    if h.release_dir is None:
+        return out
+    for (entity, ident), rows in provenance.items():
+        if any(r.source in SOURCES for r in rows):  # field_cases has no id column: one record at a time
+            for fc in field_cases(state.settings, h.release_dir, entity, [ident]):
+                out.setdefault((entity, ident, fc.field), (fc.case_id, fc.batch_id))
+    return out
+
+
 def history_of(state: WebState, h: ReleaseHandle, family_id: int, scope: Scope) -> list[HistoryRow]:
     """The family's decile, flags and programmes in each served release up to `h`'s."""
     rows: list[HistoryRow] = []
@@ -148,13 +166,15 @@ def build_family_page(state: WebState, h: ReleaseHandle, record: FamilyRecord, d
     members = [decision.project(m.model_dump()) for m in record.members]
     member_fields = [name for name in MEMBER_FIELDS if name in fields]
     provenance = None
+    from_cases: dict[tuple[str, int, str], tuple[int, int]] = {}
     if PROVENANCE in fields:
         provenance = provenance_of(state, h, f.family_id, [m.person_id for m in record.members], fields)
+        from_cases = cases_behind(state, h, provenance)
     history = history_of(state, h, f.family_id, scope)
     page = FamilyPage(release_id=h.release_id, family_id=f.family_id, region_code=f.region_code,
                       region_name=state.region_name(f.region_code or ""), purpose=purpose, fields=fields,
                       groups=groups, members=members, member_fields=member_fields, provenance=provenance,
-                      history=history)
+                      history=history, from_cases=from_cases)
     if "decile" in fields:
         points = [{"rilis": r.release_id, "desil": r.values["decile"]} for r in history
                   if r.values.get("decile") is not None]
