@@ -14,7 +14,8 @@
    clients at once, each making `--requests` / clients requests: p50, p99 and pages per second.
    Page kinds: the region overview of the regency and of random districts, the family page of
    random families of the regency, the explanation of a family's decile (an htmx fragment), and
-   the case queue once the workflow has one. The first overview of a release computes what its
+   the case queue (first 50 cases, with the overdue counts per village) after a dinas sosial
+   account has filed a visit case for each ground-check candidate of the regency (through the API). The first overview of a release computes what its
    figures may show (suppression over every region); that one-off time is printed first.
 
 Figures on the shared 2-core machine are indicative (the load generator runs on the same cores).
@@ -70,7 +71,7 @@ def service_project(data: Path, out: Path) -> Path:
     return out
 
 
-def seed_account(svc: Path, regency: str) -> str:
+def seed_account(svc: Path, regency: str, name: str = "bupati-bench", role: str = "kepala_daerah") -> str:
     from dtsen.security.context import Security
     from dtsen.security.principal import Grant
     from dtsen.store.connection import Store
@@ -82,14 +83,36 @@ def seed_account(svc: Path, regency: str) -> str:
     store.dispose()
     sec = Security.open(settings)
     try:
-        name = "bupati-bench"
         for info in sec.accounts.list_users():
             if info.name == name:
                 return str(sec.accounts.reset_user(name, PASSWORD, actor="cli:bench").totp_secret)
-        return sec.accounts.add_user(name, "Bupati (tolok ukur)", PASSWORD, [Grant("kepala_daerah", regency)],
+        return sec.accounts.add_user(name, f"{role} (tolok ukur)", PASSWORD, [Grant(role, regency)],
                                      actor="cli:bench").totp_secret
     finally:
         sec.close()
+
+
+def seed_queue(url: str, seed: str, regency: str) -> int:
+    """Visit cases from the current release's ground-check candidates of `regency`, filed by a
+    dinas sosial account through the API (once: a candidate that has its case is skipped); the
+    number of cases the queue then holds."""
+    with httpx.Client(base_url=url, timeout=600) as c:
+        r = c.post("/auth/login", json={"username": "dinsos-bench", "password": PASSWORD,
+                                        "totp": pyotp.TOTP(seed).now()})
+        r.raise_for_status()
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        made = c.post("/api/cases/from-candidates", params={"purpose": "case_work"}, headers=headers,
+                      json={"region": regency})
+        made.raise_for_status()
+        total, after = 0, 0
+        while True:
+            page = c.get("/api/cases", params={"purpose": "case_work", "limit": 200, "after": after}, headers=headers)
+            page.raise_for_status()
+            rows = page.json()
+            total += len(rows)
+            if len(rows) < 200:
+                return total
+            after = rows[-1]["id"]
 
 
 def free_port() -> int:
@@ -208,10 +231,14 @@ def main() -> None:
     sample = rng.sample(ranked, min(2000, len(ranked)))
     svc = service_project(data, Path(f"/tmp/dtsen-web-service-{args.persons}-{args.seed}"))
     seed = seed_account(svc, regency)
+    dinsos_seed = seed_account(svc, regency, "dinsos-bench", "regency_operator")
     print(f"release {rid} of {data}: {len(families):,} families; regency {regency} with {len(inside):,} families in "
           f"{len(districts)} districts")
 
     with serving(svc) as url:
+        t0 = time.perf_counter()
+        queued = seed_queue(url, dinsos_seed, regency)
+        print(f"case queue: {queued:,} visit cases of the regency ({time.perf_counter() - t0:,.1f} s to file and list)")
         cookie = log_in(url, seed)
         with httpx.Client(base_url=url, headers={"Cookie": f"{SESSION}={cookie}"}, timeout=600) as c:
             t0 = time.perf_counter()
@@ -228,9 +255,7 @@ def main() -> None:
             ("explanation (htmx)", [f"/web/keluarga/{fid}/penjelasan" for fid in sample[:500]],
              {"HX-Request": "true"}),
         ]
-        probe = httpx.get(url + "/web/kasus", headers={"Cookie": f"{SESSION}={cookie}"})
-        if probe.status_code == 200:
-            kinds.append(("case queue", ["/web/kasus"], {}))
+        kinds.append(("case queue", ["/web/kasus", "/web/kasus?status=submitted", "/web/kasus?jenis=visit"], {}))
         print(f"\n{'page':<22} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'pages/s':>8} {'errors':>6}")
         for name, paths, headers in kinds:
             for clients in args.clients:

@@ -18,8 +18,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from dtsen.errors import Problem
 from dtsen.security.errors import AccessDenied
 from dtsen.web.pages import PAGE_HEADERS, NotFound, WebRoute
 from dtsen.web.routes.region import REGION
@@ -34,7 +36,7 @@ from dtsen.web.views.cases import (
 )
 from dtsen.workflow.cases import CaseDraft, Filters, Proposal
 from dtsen.workflow.changes import MemberDeath
-from dtsen.workflow.errors import CaseNotFound, WorkflowError
+from dtsen.workflow.errors import CaseNotFound, EvidenceTooLarge, InvalidCaseInput, WorkflowError
 from dtsen.workflow.evidence import DOWNLOAD_EXTENSION
 
 router = APIRouter(prefix="/web", route_class=WebRoute, include_in_schema=False)
@@ -81,7 +83,12 @@ def file_case(viewer: CsrfDep, request: Request,
                                           "region_code": wilayah or None, "reason": alasan,
                                           "proposal": proposal})
         made = wf.create(viewer.access, CASE_PURPOSE, draft)
-    except (WorkflowError, ValueError) as exc:
+    except ValidationError as exc:  # said without the values (the library's errors never carry them either)
+        problems = [Problem(str(e.get("msg", "")), where=".".join(str(x) for x in e.get("loc", ()))) for e in exc.errors()]
+        error = InvalidCaseInput("isian tidak sah / the form is not valid", problems)
+        return viewer.state.pages.render(request, "case_new.html", {
+            **viewer.page_context(), "kinds": FILING_KINDS, "family_id": keluarga, "error": error}, status=400)
+    except WorkflowError as exc:
         return viewer.state.pages.render(request, "case_new.html", {
             **viewer.page_context(), "kinds": FILING_KINDS, "family_id": keluarga, "error": exc}, status=400)
     return RedirectResponse(f"/web/kasus/{made.id}", status_code=303, headers=PAGE_HEADERS)
@@ -140,8 +147,6 @@ def upload(viewer: CsrfDep, request: Request, case_id: CaseId,
     data = berkas.file.read(limit + 1)
     try:
         if len(data) > limit:
-            from dtsen.workflow.errors import EvidenceTooLarge
-
             raise EvidenceTooLarge(f"berkas terlalu besar / file too large: more than {limit:,} bytes")
         wf.add_evidence(viewer.access, CASE_PURPOSE, case_id, jenis, berkas.filename or "berkas", data)
     except (CaseNotFound, AccessDenied):

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from dtsen import schema
 from dtsen.web.viewer import Viewer
 from dtsen.workflow.cases import CaseView, Filters
 from dtsen.workflow.changes import FAMILY_CHANGE_FIELDS
@@ -40,6 +41,23 @@ def _text(form: Mapping[str, Any], name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def typed_value(field: str, text: str) -> Any:
+    """A family field's value typed as the schema says (a form sends text); text the library
+    then refuses, with the reason, when it is not one."""
+    spec = schema.FIELDS["family"].get(field)
+    kind = spec.dtype if spec is not None else "str"
+    try:
+        if kind == "bool" and text.lower() in ("ya", "yes", "true", "1", "tidak", "no", "false", "0"):
+            return text.lower() in ("ya", "yes", "true", "1")
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text.replace(",", "."))
+    except ValueError:
+        pass
+    return text
+
+
 def action_body(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
     """The body of `action` (`dtsen.workflow.bodies`) from the case page's form fields; the
     library checks it."""
@@ -64,7 +82,7 @@ def action_body(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
         if field:
             if field not in FAMILY_CHANGE_FIELDS:
                 raise InvalidCaseInput(f"kolom {field!r} tidak dapat diubah / field {field!r} cannot be changed")
-            body["family_fields"] = {field: _text(form, "nilai")}
+            body["family_fields"] = {field: typed_value(field, _text(form, "nilai"))}
         return body
     raise InvalidCaseInput(f"tindakan {action!r} tidak dikenal / unknown action {action!r}")
 
