@@ -222,14 +222,26 @@ def test_workflow_forms_need_their_token_and_refusals_say_why(server: Server, si
     page = c.get(f"/web/kasus/{case_id}")
     assert f'action="/web/kasus/{case_id}/tindakan/forward"' not in page.text
     assert f'action="/web/kasus/{case_id}/tindakan/reject"' in page.text
+    # past its deadline: in the village's overdue list and on the kepala daerah's overview, under its district
+    import datetime as dt
+
+    with server.security.store.writing() as conn:
+        conn.execute(sa.update(cases).where(cases.c.id == case_id)
+                     .values(deadline_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)))
+    late = c.get("/web/kasus?terlambat=true")
+    assert f'data-case="{case_id}"' in late.text and "lewat tenggat" in late.text
+    bupati = http_login(server, site, "bupati")
+    overview = bupati.get(f"/web/wilayah?wilayah={site.regency}")
+    row = re.search(rf'<tr data-overdue="{re.escape(site.village[:8])}">.*?</tr>', overview.text, re.S)
+    assert row is not None and "<td>1</td>" in row.group(0)
     # a rejection without a reason is refused, and the page says what is missing
     r = c.post(f"/web/kasus/{case_id}/tindakan/reject", data={"csrf": token, "alasan": ""})
     assert r.status_code == 400 and 'role="alert"' in r.text and "reason" in r.text
     r = c.post(f"/web/kasus/{case_id}/tindakan/reject", data={"csrf": token, "alasan": "Laporan ganda"})
     assert r.status_code == 303
     assert "Ditolak / rejected: Laporan ganda" in c.get(f"/web/kasus/{case_id}").text
+    assert "Tidak ada kasus yang melewati tenggat." in bupati.get(f"/web/wilayah?wilayah={site.regency}").text
     # the kepala daerah has no case filing, and another regency cannot act on it
-    bupati = http_login(server, site, "bupati")
     assert bupati.get("/web/kasus/baru").status_code == 403
     lain = http_login(server, site, "operator-lain")
     lain_token = page_csrf(lain.get("/web/kasus").text)

@@ -293,6 +293,8 @@ _CASES: dict[str, tuple[str, str]] = {
     "cases.overdue_only": ("Hanya yang melewati tenggat", "Overdue only"),
     "cases.caption": ("{n} kasus di wilayah Anda", "{n} cases in your region"),
     "cases.overdue_title": ("Melewati tenggat per desa/kelurahan", "Overdue per village"),
+    "cases.overdue_title_region": ("Kasus melewati tenggat", "Overdue cases"),
+    "cases.none_overdue": ("Tidak ada kasus yang melewati tenggat.", "No case is overdue."),
     "cases.overdue_caption": ("Kasus yang melewati tenggat statusnya", "Cases past the deadline of their state"),
     "cases.overdue_count": ("Melewati tenggat", "Overdue"),
     "cases.oldest": ("Tenggat terlama", "Oldest deadline"),

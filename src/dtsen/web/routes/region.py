@@ -19,6 +19,7 @@ from dtsen.serve.regions import check_prefix, level_of
 from dtsen.web.messages import Translator, language_of
 from dtsen.web.pages import WebRoute
 from dtsen.web.viewer import ViewerDep
+from dtsen.web.views.cases import overdue_below
 from dtsen.web.views.overview import build_overview
 
 router = APIRouter(prefix="/web", route_class=WebRoute, include_in_schema=False)
@@ -58,7 +59,7 @@ def overview(viewer: ViewerDep, request: Request,
                          detail={"release_id": model.release_id, "view": "web.overview"})
     own = [] if prefixes is None else [{"code": p, "name": state.region_name(p)} for p in prefixes]
     releases = state.release_ids() if viewer.can("release.read") else [model.release_id]
-    template = "_overview_body.html" if request.headers.get("hx-target") == "isi" else "overview.html"
-    return state.pages.render(request, template, {
+    return state.pages.render(request, "overview.html", {
         **viewer.page_context(), "m": model, "crumbs": breadcrumbs(viewer, region), "own_regions": own,
-        "releases": releases, "chosen_release": rilis or "", "national": prefixes is None})
+        "releases": releases, "chosen_release": rilis or "", "national": prefixes is None,
+        "overdue": overdue_below(viewer, region)})

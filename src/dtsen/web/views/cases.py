@@ -133,3 +133,18 @@ def family_cases(viewer: Viewer, family_id: int) -> list[CaseView] | None:
         return None
     wf = workflow_of(viewer)
     return wf.cases(viewer.access, CASE_PURPOSE, Filters(family_id=family_id, limit=200))
+
+
+CHILD_LEVEL = {0: "province", 2: "regency", 5: "district", 8: "village"}
+
+
+def overdue_below(viewer: Viewer, region: str) -> list[dict[str, Any]] | None:
+    """The overdue cases per region directly below `region` (within the viewer's scope; the
+    library scopes and audits), for the region overview; None when the viewer has no case work."""
+    level = CHILD_LEVEL.get(len(region))
+    if level is None or not viewer.can("case.overdue", CASE_PURPOSE):
+        return None
+    wf = workflow_of(viewer)
+    rows = wf.overdue(viewer.access, CASE_PURPOSE, level=level)
+    inside = [r for r in rows if not region or str(r["region"]).startswith(region + ".")]
+    return [{**r, "region_name": viewer.state.region_name(str(r["region"]))} for r in inside]
