@@ -81,6 +81,9 @@ def create_app(settings: Settings, *, security: Security | None = None) -> FastA
         app.add_middleware(CORSMiddleware, allow_origins=list(api.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], allow_credentials=False, max_age=600)
     app.add_middleware(Envelope, docs_paths=("/docs",) if api.docs else ())
+    from dtsen.web.install import install_web  # the dashboard (/web), after every API router
+
+    install_web(app, settings)
     for name in LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, MaskingFilter) for f in logger.filters):
