@@ -430,6 +430,29 @@ def test_regions_by_name_top_down_with_prefixes_variants_and_typos(tmp_path: Pat
     assert report.sources[0].flags["region_name_unresolved:village"] == 2
 
 
+def test_a_regency_name_that_fits_two_looks_for_its_district_in_both(tmp_path: Path, duck: Engine) -> None:
+    """`BANDUNG` is the Kabupaten and the Kota; MAJALAYA, a district of the province twice (Bandung and
+    Karawang), is then the one in a Bandung, and its village resolves."""
+    (tmp_path / "regions.csv").write_text(NAMED_REGIONS + (
+        "32.04.33,Majalaya,district\n32.04.33.2004,Padamulya,village\n"
+        "32.15,Kabupaten Karawang,regency\n32.15.21,Majalaya,district\n32.15.21.2003,Padamulya,village\n"
+        "32.73.02,Cibeunying,district\n32.15.22,Cibeunying,district\n"), encoding="utf-8")
+    (tmp_path / "dtsen.toml").write_text('[reference]\nregions = "regions.csv"\n\n' + LISTA, encoding="utf-8")
+    (tmp_path / "listrik.csv").write_text(
+        "IDPEL;NO_KK;PROV;KAB;KEC;DESA\n"
+        "P1;3204330101100001;JAWA BARAT;BANDUNG;MAJALAYA;DS. PADAMULYA\n"  # 2: the Bandung one
+        "P2;3215210101100002;JAWA BARAT;KAB. KARAWANG;MAJALAYA;PADAMULYA\n"  # 3: named, the Karawang one
+        "P3;3215210101100003;JAWA BARAT;;MAJALAYA;PADAMULYA\n"  # 4: no regency: twice in the province
+        "P4;3273020101100004;;BANDUNG;CIBEUNYING;\n",  # 5: no village: nothing to resolve to
+        encoding="utf-8")
+    ingest(load_settings(tmp_path), duck)
+    rec = records(tmp_path, "listrik")
+    assert {row: r["region_code"] for row, r in rec.items()} == {2: "32.04.33.2004", 3: "32.15.21.2003", 4: None,
+                                                                 5: None}
+    assert flags(rec[2]) == set()
+    assert "region_name_unresolved:district" in flags(rec[4])
+
+
 def test_the_layouts_give_the_same_records_on_every_engine(tmp_path: Path, engine: Engine) -> None:
     """Kinds with a parent row, value flags, a template, a constant, regions by name and a
     control character, on DuckDB and on Spark (`-m spark`)."""
