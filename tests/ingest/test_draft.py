@@ -79,7 +79,7 @@ def test_fields_found_by_content_alone(tmp_path: Path) -> None:
 
 
 def _recipients(n: int = 30) -> list[dict[str, str]]:
-    return [{"KODE": "32.03.01.2001", "X_KK": f"32030110{i % 12 + 1:02d}15{i + 1:04d}",
+    return [{"ID": f"{10**9 + 7 * i}", "KODE": "32.03.01.2001", "X_KK": f"32030110{i % 12 + 1:02d}15{i + 1:04d}",
              "X_NIK": f"320301{51 if i % 7 == 0 else 11 + i % 9}{(i % 12) + 1:02d}85{i + 1:04d}", "PROGRAM": ["PKH", "BPNT", "PKH"][i % 3],
              "NAMA_KRT": f"{GIVEN[i % 10]} {FAMILY[i % 5]}"} for i in range(n)]
 
@@ -88,6 +88,7 @@ def test_programme_column_of_a_recipients_file(tmp_path: Path) -> None:
     d = draft_source(_csv(tmp_path / "penerima.csv", _recipients(), delimiter=","))
     assert d.mapped() == {"KODE": "region_code", "X_KK": "kk", "X_NIK": "nik", "NAMA_KRT": "full_name"}
     assert {g.column: g.flags for g in d.columns if g.flags} == {"PROGRAM": {"PKH": "pkh", "BPNT": "bpnt"}}
+    assert "ID" not in d.mapped()  # ten digits, but no province starts with 10: not a village code
     assert (d.level, d.role) == ("family", "programme")
 
 
