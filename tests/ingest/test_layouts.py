@@ -229,6 +229,11 @@ def test_households_and_members_in_one_file(tmp_path: Path, duck: Engine) -> Non
     # a member whose household row is missing keeps its own values (none) and is flagged
     assert art[7]["region_code"] is None and "parent_row_missing" in flags(art[7])
     assert not any("duplicate_row" in str(r["flags"]) for r in art.values())
+    # one kind asked for brings its file's other kinds along: the rows are counted once for all
+    # of them, and members take their household's village
+    again = ingest(settings, duck, sources=["regsosek_art"])
+    assert {s.source: s.rows_read for s in again.sources} == {"regsosek_ruta": 3, "regsosek_art": 4}
+    assert records(project, "regsosek_art")[3]["region_code"] == "32.04.05.2001"
 
 
 def test_a_household_file_read_as_persons_is_loud(tmp_path: Path, duck: Engine) -> None:
