@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from dtsen.cli import app
 from dtsen.config import load_settings
-from dtsen.ingest.draft import draft_source, header_field
+from dtsen.ingest.draft import draft_source
+from dtsen.ingest.header_names import header_field
 from dtsen.reference.regions import RegionMaster
 
 REGIONS = """\
