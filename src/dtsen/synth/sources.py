@@ -2,10 +2,9 @@
 
 | source              | level  | coverage                               | as of           | format                   |
 |---------------------|--------|----------------------------------------|-----------------|--------------------------|
-| `dukcapil`          | person | ~99% of persons                        | the run's date  | CSV `;` UTF-8            |
-| `dtks`              | person | poorer ~40% of families                | 1 year earlier  | CSV `,` Windows-1252, 2+ files |
-| `regsosek_art`      | person | ~95% of families (census)              | Nov, 3 years before | Parquet              |
-| `regsosek_keluarga` | family | the same families                      | idem            | Parquet                  |
+| `dukcapil`          | person | ~99% of persons                        | the run's date  | CSV `;` UTF-8, village as 4 unpadded numbers |
+| `dtks`              | person | poorer ~40% of families                | 1 year earlier  | CSV `,` Windows-1252, 2+ files, regions by name |
+| `regsosek` (`_keluarga`, `_art`) | family rows, then their person rows | ~95% of families (census) | Nov, 3 years before | one Parquet file, RUTA/ART rows |
 | `p3ke`              | family | poorest ~12% of families               | end of year-2   | XLSX, 2 sheets           |
 | `pln`               | family | families with a PLN meter              | the run's date  | CSV `|` UTF-8            |
 | `bpjs`              | person | PBI-JK members                         | 1 month earlier | Parquet                  |
