@@ -16,7 +16,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "ingest/csv_reader.py": (1, "re-joins rejected records into a string buffer for the reader; writes no file"),
     "welfare/training.py": (1, "pandas to_csv() without a path: the text of a frame, hashed; writes no file"),
     "verify/field_results.py": (2, "the synthetic ODK export and officer list of the demo and the tests"),
-    "ingest/accounting.py": (1, "the ingest row-accounting report (counts and file names); ingest owns it"),
     "workflow/export.py": (1, "the approved changes as a build source (0600), read back by ingest byte for byte; "
                               "not a spreadsheet for people"),
 }

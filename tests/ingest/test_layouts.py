@@ -229,6 +229,11 @@ def test_households_and_members_in_one_file(tmp_path: Path, duck: Engine) -> Non
     # a member whose household row is missing keeps its own values (none) and is flagged
     assert art[7]["region_code"] is None and "parent_row_missing" in flags(art[7])
     assert not any("duplicate_row" in str(r["flags"]) for r in art.values())
+    # one kind asked for brings its file's other kinds along: the rows are counted once for all
+    # of them, and members take their household's village
+    again = ingest(settings, duck, sources=["regsosek_art"])
+    assert {s.source: s.rows_read for s in again.sources} == {"regsosek_ruta": 3, "regsosek_art": 4}
+    assert records(project, "regsosek_art")[3]["region_code"] == "32.04.05.2001"
 
 
 def test_a_household_file_read_as_persons_is_loud(tmp_path: Path, duck: Engine) -> None:
@@ -428,6 +433,29 @@ def test_regions_by_name_top_down_with_prefixes_variants_and_typos(tmp_path: Pat
     assert "region_name_unresolved:village" in flags(rec[8]) and "region_name_unresolved:village" in flags(rec[10])
     assert "region_name_unresolved:regency" in flags(rec[11])
     assert report.sources[0].flags["region_name_unresolved:village"] == 2
+
+
+def test_a_regency_name_that_fits_two_looks_for_its_district_in_both(tmp_path: Path, duck: Engine) -> None:
+    """`BANDUNG` is the Kabupaten and the Kota; MAJALAYA, a district of the province twice (Bandung and
+    Karawang), is then the one in a Bandung, and its village resolves."""
+    (tmp_path / "regions.csv").write_text(NAMED_REGIONS + (
+        "32.04.33,Majalaya,district\n32.04.33.2004,Padamulya,village\n"
+        "32.15,Kabupaten Karawang,regency\n32.15.21,Majalaya,district\n32.15.21.2003,Padamulya,village\n"
+        "32.73.02,Cibeunying,district\n32.15.22,Cibeunying,district\n"), encoding="utf-8")
+    (tmp_path / "dtsen.toml").write_text('[reference]\nregions = "regions.csv"\n\n' + LISTA, encoding="utf-8")
+    (tmp_path / "listrik.csv").write_text(
+        "IDPEL;NO_KK;PROV;KAB;KEC;DESA\n"
+        "P1;3204330101100001;JAWA BARAT;BANDUNG;MAJALAYA;DS. PADAMULYA\n"  # 2: the Bandung one
+        "P2;3215210101100002;JAWA BARAT;KAB. KARAWANG;MAJALAYA;PADAMULYA\n"  # 3: named, the Karawang one
+        "P3;3215210101100003;JAWA BARAT;;MAJALAYA;PADAMULYA\n"  # 4: no regency: twice in the province
+        "P4;3273020101100004;;BANDUNG;CIBEUNYING;\n",  # 5: no village: nothing to resolve to
+        encoding="utf-8")
+    ingest(load_settings(tmp_path), duck)
+    rec = records(tmp_path, "listrik")
+    assert {row: r["region_code"] for row, r in rec.items()} == {2: "32.04.33.2004", 3: "32.15.21.2003", 4: None,
+                                                                 5: None}
+    assert flags(rec[2]) == set()
+    assert "region_name_unresolved:district" in flags(rec[4])
 
 
 def test_the_layouts_give_the_same_records_on_every_engine(tmp_path: Path, engine: Engine) -> None:

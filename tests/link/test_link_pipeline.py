@@ -13,7 +13,7 @@ import csv
 import json
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -569,7 +569,10 @@ def test_no_village_code_in_any_person_source_links_with_what_there_is(
     for name in persons:
         src = settings.sources[name]
         src.columns = {c: f for c, f in src.columns.items() if f not in _PLACE}
+        src.compose = {f: t for f, t in src.compose.items() if f not in _PLACE}  # the civil registry's
         src.required = [f for f in src.required if f not in _PLACE]
+        if src.kind is not None:  # census members take no village from their household row either
+            src._kind = replace(src.kind, inherit=tuple(f for f in src.kind.inherit if f not in _PLACE))
     engine = _engine()
     try:
         ingest(settings, engine, sources=persons)

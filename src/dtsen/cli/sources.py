@@ -90,3 +90,36 @@ def _num(x: float | None) -> str:
     if x is None:
         return "–"
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
+
+
+@sources_app.command("draft")
+@clean_errors
+def sources_draft(
+    file: Annotated[Path, typer.Argument(help="A CSV, XLSX or Parquet file of the new source.")],
+    name: Annotated[str | None, typer.Option(help="The source's name (default: from the file name).")] = None,
+    rows: Annotated[int, typer.Option(min=1, help="Data rows read from the file.")] = 1000,
+    regions: Annotated[Path | None, typer.Option(
+        help="Region list (code,name,level) to recognise region names by (default: the project's).")] = None,
+    project: Annotated[Path | None, typer.Option(
+        "--project", "-p", help="Project directory: its region list, and file paths relative to it.")] = None,
+) -> None:
+    """Propose a [sources.NAME] table for FILE from its header and contents (NIK and KK found by
+    content, dates and their formats, sex and yes/no codes, region codes or names), with a comment
+    on every guess; no personal values are shown. Print it, to be edited into dtsen.toml."""
+    from dtsen.ingest.draft import draft_source
+    from dtsen.reference.regions import RegionMaster
+
+    master: RegionMaster | None = None
+    base: Path | None = None
+    if project is not None:
+        from dtsen.config import load_settings
+        from dtsen.ingest.pipeline import load_regions
+
+        settings = load_settings(project)
+        base = settings.project.root
+        if regions is None:
+            master = load_regions(settings)
+    if regions is not None:
+        master = RegionMaster.load(regions)
+    draft = draft_source(file, name=name, rows=rows, regions=master, relative_to=base)
+    typer.echo(draft.toml(), nl=False)

@@ -14,7 +14,6 @@ entry has `status = "quarantined"`, its reason and what was wrong, and no rows; 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dtsen.errors import AccountingError, ProblemLog
+from dtsen.export import Column, write_csv
 
 
 @dataclass
@@ -158,13 +158,10 @@ class IngestReport:
         directory.mkdir(parents=True, exist_ok=True)
         js = directory / "report.json"
         js.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        cs = directory / "report.csv"
-        with cs.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["source", "file", "lines", "rows_read", "accepted", "quarantined", "balanced", "status",
-                        "reason"])
-            for s in self.sources:
-                for f in s.files:
-                    w.writerow([s.source, f.file, "" if f.lines is None else f.lines, f.rows_read, f.accepted,
-                                f.quarantined, f.balanced, f.status, f.reason or ""])
+        columns = [Column("source"), Column("file"), *(Column(t, "number") for t in
+                   ("lines", "rows_read", "accepted", "quarantined")), Column("balanced"), Column("status"),
+                   Column("reason")]
+        rows = [[s.source, f.file, f.lines, f.rows_read, f.accepted, f.quarantined, str(f.balanced), f.status,
+                 f.reason or ""] for s in self.sources for f in s.files]
+        cs = write_csv(directory / "report.csv", columns, rows)
         return js, cs

@@ -178,14 +178,18 @@ def resolve_files(settings: Settings, only: Sequence[str] | None = None) -> dict
 
 
 def expand_names(settings: Settings, only: Sequence[str] | None) -> list[str] | None:
-    """Source names as given on the command line, a source with kinds standing for its kinds."""
+    """Source names as given on the command line, a source with kinds standing for its kinds; a
+    kind brings the other kinds of its file along (they share the file's rows, which are counted
+    once for all of them, and a member takes fields from its household's row)."""
     if not only:
         return None
     out: list[str] = []
     for name in only:
-        kinds = [n for n, src in settings.sources.items() if src.kind is not None and src.kind.source == name]
+        given = settings.sources.get(name)
+        file_source = given.kind.source if given is not None and given.kind is not None else name
+        kinds = [n for n, src in settings.sources.items() if src.kind is not None and src.kind.source == file_source]
         out += kinds or [name]
-    return out
+    return list(dict.fromkeys(out))
 
 
 def _stage_key(settings: Settings, name: str) -> str:

@@ -18,6 +18,9 @@ punctuation and spaces removed, the level's prefixes stripped (`PROV.`, `KAB.`/`
 OE→U, SJ→SY). A name resolves to the one candidate of its scope whose key is nearest, when that
 is within a small edit distance (Levenshtein: 0 for keys of up to 4 characters, 1 up to 8, else
 2) and no other candidate is as near; `KAB.` or `KOTA` in a regency name restricts to that kind.
+A regency name that several regencies fit as well (`BANDUNG`: the Kabupaten and the Kota) is
+not resolved, but its district is looked for among the districts of those regencies first (a
+`MAJALAYA` that the province has twice is the one in one of the Bandungs).
 A village whose district is unknown resolves only by an exact key that is unique within its
 regency (or province, or the country). Everything runs on the engine, on the distinct name
 combinations of a source (a few thousand), joined back to its rows.
@@ -90,10 +93,10 @@ def _best(pairs: ir.Table) -> ir.Table:
     return counted.filter(counted._n == 1).select("_q", _code="_code")
 
 
-def _match(queries: ir.Table, names: ir.Table, level: str, scope: str | None) -> ir.Table:
-    """Resolve `queries` (`_q` id, `_k` key, `_kind`, and `_scope` code or null) among the
-    master's regions of `level`; `scope` names the candidate column the scope code equals
-    ("parent", "regency" or "prov"), None for no scope (all candidates)."""
+def _pairs(queries: ir.Table, names: ir.Table, level: str, scope: str | None) -> ir.Table:
+    """Every query (`_q` id, `_k` key, `_kind`, and `_scope` code or null) with every candidate
+    region of `level` and their distance; `scope` names the candidate column the scope code
+    equals ("parent", "regency" or "prov"), None for no scope (all candidates)."""
     c = names.filter(names.level == level).select("code", "key", "kind", "parent", "regency", "prov")
     q = queries.filter(queries._k.notnull())
     if scope is not None:
@@ -102,8 +105,23 @@ def _match(queries: ir.Table, names: ir.Table, level: str, scope: str | None) ->
     else:
         j = q.cross_join(c)
     j = j.filter(j._kind.isnull() | (j._kind == j.kind))
-    pairs = j.select("_q", "code", _d=j._k.levenshtein(j.key), _max=_allowed(j._k))
-    return _best(pairs)
+    return j.select("_q", "code", _d=j._k.levenshtein(j.key), _max=_allowed(j._k))
+
+
+def _match(queries: ir.Table, names: ir.Table, level: str, scope: str | None) -> ir.Table:
+    """Resolve `queries` among the master's regions of `level` (see `_pairs`)."""
+    return _best(_pairs(queries, names, level, scope))
+
+
+def _tied(pieces: list[ir.Table]) -> ir.Table:
+    """The queries that several candidates fit equally well (`BANDUNG`: the Kabupaten and the
+    Kota), with each of those candidates (`_q`, `_cand`): the level below is then looked for
+    among their children."""
+    pairs = pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
+    near = pairs.filter(pairs._d <= pairs._max)
+    best = near.group_by("_q").aggregate(_dmin=near._d.min(), _n=near.code.nunique()).rename(_bq="_q")
+    j = near.inner_join(best, [near._q == best._bq, near._d == best._dmin])
+    return j.filter(j._n > 1).select("_q", _cand=j.code).distinct()
 
 
 def _exact(queries: ir.Table, names: ir.Table, level: str, scope: str | None) -> ir.Table:
@@ -152,6 +170,7 @@ def resolve(t: ir.Table, names: ir.Table, given: set[str],
         keys["_c_district"] = region_code_expr(combos.district_code + ".0000").left(8).nullif("")
     combos = materialize(combos.mutate(**keys))
     code: dict[str, str] = {"district": "_c_district"} if "district_code" in given else {}
+    tied: ir.Table | None = None
     for level in LEVELS:
         key = f"_k_{level}"
         if key not in combos.columns:
@@ -161,14 +180,28 @@ def resolve(t: ir.Table, names: ir.Table, given: set[str],
             _q=combos._q, _k=combos[key], _kind=combos._k_kind if level == "regency" and "_k_kind" in combos.columns
             else NULL_STR, **{f"_s_{p}": combos[code[p]] for p, _ in scopes})
         pieces = []
+        ties: list[ir.Table] = []  # the regency: every candidate's pairs, for the ties
         for p, candidate in scopes:
             fuzzy = level != "village" or candidate == "parent"  # a village is looked for near its district
             q = queries.mutate(_scope=queries[f"_s_{p}"])
-            pieces.append((_match if fuzzy else _exact)(q, names, level, candidate))
+            if level == "regency":
+                ties.append(_pairs(q, names, level, candidate))
+                pieces.append(_best(ties[-1]))
+            else:
+                pieces.append((_match if fuzzy else _exact)(q, names, level, candidate))
+            if level == "district" and p == "regency" and tied is not None:
+                # a regency name that fits several (BANDUNG): the district among their districts
+                amb = queries.filter(queries[f"_s_{p}"].isnull()).inner_join(tied, "_q")
+                pieces.append(_match(amb.mutate(_scope=amb._cand).drop("_cand"), names, level, "parent"))
         # where no level above resolved (none given, or none found): among all regions of the level
         nowhere = ibis.and_(*(queries[f"_s_{p}"].isnull() for p, _ in scopes)) if scopes else ibis.literal(True)
         q = queries.filter(nowhere).mutate(_scope=NULL_STR)
-        pieces.append((_match if level in ("province", "regency") else _exact)(q, names, level, None))
+        if level == "regency":
+            ties.append(_pairs(q, names, level, None))
+            pieces.append(_best(ties[-1]))
+            tied = materialize(_tied(ties))
+        else:
+            pieces.append((_match if level == "province" else _exact)(q, names, level, None))
         picked = _first(pieces).rename(_pq="_q", **{f"_c_{level}": "_code"})
         combos = materialize(combos.left_join(picked, combos._q == picked._pq).drop("_pq"))
         code[level] = f"_c_{level}"

@@ -27,7 +27,11 @@ errors), with every member born by then. Errors, each recorded per row:
 
 CSV, Windows-1252, `,`-delimited without quoting, dates DD/MM/YYYY, sex L/P, DTKS codes for
 relationship (HUB_KRT: 2 is husband or wife, 6 a parent or parent-in-law) and diploma
-(IJAZAH_TERTINGGI: 7 is S2 or S3), village code undotted (KODE_DESA).
+(IJAZAH_TERTINGGI: 7 is S2 or S3). No region codes: the province, regency, district and village
+by name (PROVINSI, KABUPATEN, KECAMATAN, DESA), written as old lists write them: `KABUPATEN
+BANDUNG`, `KAB. BANDUNG` or `BANDUNG`; `KEC. X` or `X`; `DS. X`, `DESA X` or `X`; village names of
+9 letters or more with a small typo on ~2% of rows (``region_name_typo``, still resolvable), and
+for ``region_unknown`` a village name that exists nowhere (its letters reversed).
 Split into one file per province, else per regency, else per group of districts.
 """
 
@@ -50,7 +54,8 @@ from dtsen.synth.corrupt import (
     year_typo,
 )
 from dtsen.synth.extract import Extract, SourceSpec, code_map, exactly, region_files, with_copies
-from dtsen.synth.render import blank, choose, date_text, join, padded, pick, take, ymd
+from dtsen.synth.geography import names_of
+from dtsen.synth.render import blank, date_text, join, padded, pick, take, ymd
 from dtsen.synth.truth import Truth, shown
 
 HUB = {
@@ -129,10 +134,8 @@ def dtks(t: Truth, rng: np.random.Generator) -> Extract:
     nik_text = blank(nik_text, errors["nik_missing"])
     kk_text = padded(where.kk, 16)
     kk_text = replace_masked(kk_text, kk_excel, excel_float(where.kk[kk_excel]))
-    region = pick(np.char.replace(t.geo.village_code, ".", ""), where.village)
     errors["region_unknown"] = exactly(rng, np.ones(m, bool), 0.001, minimum=1)
-    fake_code = join([pc.utf8_slice_codeunits(region, 0, 6), padded(9001 + rng.integers(0, 999, m), 4)])
-    region = choose(errors["region_unknown"], fake_code, region)
+    regions, errors["region_name_typo"] = region_names(t, where.village, errors["region_unknown"], rng)
     name = typo_where(rng, take(p.full_name, idx), errors["name_typo"])
     columns = {
         "IDARTBDT": join(["ART", padded(np.arange(1, m + 1) + 10**8 * 3, 10)]),
@@ -148,7 +151,7 @@ def dtks(t: Truth, rng: np.random.Generator) -> Extract:
         "ALAMAT": where.address,
         "RT": padded(where.rt, 3),
         "RW": padded(where.rw, 3),
-        "KODE_DESA": region,
+        **regions,
     }
     ext = Extract(spec=_spec(as_of), columns=columns, person=idx, family=fam, village=where.village)
     for code, mask in errors.items():
@@ -212,7 +215,10 @@ def _spec(as_of: dt.date) -> SourceSpec:
             "ALAMAT": "address",
             "RT": "rt",
             "RW": "rw",
-            "KODE_DESA": "region_code",
+            "PROVINSI": "province_name",
+            "KABUPATEN": "regency_name",
+            "KECAMATAN": "district_name",
+            "DESA": "village_name",
         },
         codes={
             "sex": {"L": "L", "P": "P"},
@@ -257,3 +263,35 @@ def _spec(as_of: dt.date) -> SourceSpec:
         },
         profile=__doc__ or "",
     )
+
+
+def region_names(
+    t: Truth, village: np.ndarray, unknown: np.ndarray, rng: np.random.Generator
+) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """The region of each row by name, with the prefixes and variants of old lists (see the module
+    doc); returns the four columns and the rows whose village name has a typo."""
+    m = len(village)
+
+    def variant(names: pa.Array, forms: tuple[str, ...], weights: tuple[float, ...]) -> pa.Array:
+        which = rng.choice(len(forms), size=m, p=weights)
+        parts = [pc.binary_join_element_wise(pa.array([f] * m, pa.string()), names, "") for f in forms]
+        out = parts[0]
+        for i in range(1, len(forms)):
+            out = pc.if_else(pa.array(which == i), parts[i], out)
+        return out
+
+    province = names_of(t.geo, village, 2)
+    regency = names_of(t.geo, village, 5)
+    bare = pc.replace_substring_regex(regency, r"^(KABUPATEN|KOTA) ", "")
+    is_kota = np.asarray(pc.starts_with(regency, "KOTA ").to_numpy(zero_copy_only=False), bool)
+    short = pc.if_else(pa.array(is_kota), regency, pc.binary_join_element_wise(pa.array(["KAB. "] * m), bare, ""))
+    pick_reg = rng.choice(3, size=m, p=(0.5, 0.3, 0.2))
+    regency_text = pc.if_else(pa.array(pick_reg == 1), short, pc.if_else(pa.array(pick_reg == 2), bare, regency))
+    district = variant(names_of(t.geo, village, 8), ("", "KEC. "), (0.7, 0.3))
+    village_name = names_of(t.geo, village, 13)
+    long_enough = np.asarray(pc.greater_equal(pc.utf8_length(village_name), 9).to_numpy(zero_copy_only=False), bool)
+    typo = exactly(rng, long_enough & ~unknown, 0.02, of_all=True)
+    village_name = typo_where(rng, village_name, typo)
+    village_name = replace_masked(village_name, unknown, pc.utf8_reverse(pc.filter(village_name, pa.array(unknown))))
+    village_text = variant(village_name, ("", "DS. ", "DESA "), (0.5, 0.3, 0.2))
+    return {"PROVINSI": province, "KABUPATEN": regency_text, "KECAMATAN": district, "DESA": village_text}, typo

@@ -33,6 +33,25 @@ class SourceSpec:
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     date_formats: list[str] = field(default_factory=list)
     trust: dict[str, float] = field(default_factory=dict)
+    role: str | None = None  # sources.NAME.role (a name the synthetic defaults do not know needs one)
+    compose: dict[str, str] = field(default_factory=dict)  # canonical field -> template of columns
+    value_flags: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {value -> yes/no field}
+    kind_column: str | None = None  # a file with several record kinds: the column that tells them apart
+    kinds: dict[str, KindSpec] = field(default_factory=dict)
+
+
+@dataclass
+class KindSpec:
+    """One record kind of a file with several (`SourceSpec.kinds`), as `sources.NAME.kinds.KIND`."""
+
+    values: list[str]
+    level: Literal["person", "family"]
+    columns: dict[str, str]
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    trust: dict[str, float] = field(default_factory=dict)
+    parent: str | None = None
+    key: str | None = None
+    inherit: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +68,7 @@ class Extract:
     file_index: np.ndarray | None = None
     sheets: list[str] = field(default_factory=list)
     sheet_index: np.ndarray | None = None
+    row_source: np.ndarray | None = None  # a file of several record kinds: each row's source (`<name>_<kind>`)
 
     @property
     def n(self) -> int:
@@ -74,6 +94,7 @@ class Extract:
             file_index=None if self.file_index is None else self.file_index[index],
             sheets=list(self.sheets),
             sheet_index=None if self.sheet_index is None else self.sheet_index[index],
+            row_source=None if self.row_source is None else self.row_source[index],
         )
 
     def error_lists(self, order: Sequence[str]) -> pa.ListArray:

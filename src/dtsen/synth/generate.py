@@ -102,7 +102,10 @@ def generate(
         say(f"write {ext.spec.name}")
         written = write_extract(ext, out_dir)
         records.append(_records(truth, ext, written))
-        rows[ext.spec.name] = ext.n
+        if ext.row_source is None:
+            rows[ext.spec.name] = ext.n
+        else:
+            rows.update({str(k): int(n) for k, n in zip(*np.unique(ext.row_source, return_counts=True), strict=True)})
         files += [Path(f) for f in ext.files]
     phase("write sources")
     say("truth")
@@ -153,10 +156,12 @@ def _records(t: Truth, ext: Extract, written: Written) -> pa.Table:
         person = ext.person[pos]
         family = ext.family[pos]
         zeros = pa.array(np.zeros(len(pos), np.int64))
+        source = (pa.array([ext.spec.name], pa.string()).take(zeros) if ext.row_source is None
+                  else pa.array(ext.row_source[pos], pa.string()))
         parts.append(
             pa.table(
                 {
-                    "source": pa.array([ext.spec.name], pa.string()).take(zeros),
+                    "source": source,
                     "file": pa.array([rel], pa.string()).take(zeros),
                     "row": pa.array(rownum, pa.int64()),
                     "sheet": pa.array([sheet], pa.string()).take(zeros),

@@ -1,4 +1,4 @@
-"""Programme lists: `p3ke` (extreme poverty), `pkh`, `sembako` (BPNT) and `bpjs` (PBI-JK members).
+"""Programme lists: `p3ke` (extreme poverty), `pkh`, `bansos` (BPNT and PKH) and `bpjs` (PBI-JK members).
 
 * `p3ke` (Kemenko PMK, P3KE): family level, one row per family with the head's NIK; the
   poorest ~12% of families on a noisy proxy, as of the end of the year two years before the
@@ -11,8 +11,11 @@
 * `pkh` (Kemensos): family level, current PKH recipients, a quarter old; XLSX, one sheet;
   the head (KRT) and the pengurus (the mother, who receives the money); ~2% of head NIK
   cells numeric (``nik_excel_damaged``); ``name_typo`` ~1%; village code dotted.
-* `sembako` (Kemensos, BPNT): family level, current recipients, two months old; CSV `;`,
-  UTF-8 with BOM; ``nik_missing`` ~1%, ``name_typo`` ~1%, ``region_unknown`` ~0.2%.
+* `bansos` (Kemensos): family level, the current recipients of Sembako/BPNT and of PKH, two
+  months old, one row per family and programme: a PROGRAM column says which (`BPNT`, on a fifth
+  of its rows `SEMBAKO`, or `PKH`), mapped with `value_flags` (a family listed for one programme
+  only is false for the other, which the file covers). CSV `;`, UTF-8 with BOM;
+  ``nik_missing`` ~1%, ``name_typo`` ~1%, ``region_unknown`` ~0.2%.
 * `bpjs` (BPJS Kesehatan, PBI-JK): person level, members of PBI-JK families, a month old;
   half of the members who died are still listed (``deceased_listed``); ``name_typo`` ~1%,
   ``nik_missing`` ~0.5%, ``dob_swapped`` ~0.3%; under the true NIK with the name exact,
@@ -178,11 +181,16 @@ def pkh(t: Truth, rng: np.random.Generator) -> Extract:
     return ext
 
 
-def sembako(t: Truth, rng: np.random.Generator) -> Extract:
+def bansos(t: Truth, rng: np.random.Generator) -> Extract:
     as_of = t.as_of - dt.timedelta(days=60)
     d = t.days(as_of)
     f, w, p = t.fam, t.wel, t.per
-    fam = np.flatnonzero(w.bpnt)
+    # one row per family and programme: the BPNT recipients, then the PKH recipients, by family
+    bpnt, pkh = np.flatnonzero(w.bpnt), np.flatnonzero(w.pkh)
+    fam = np.concatenate([bpnt, pkh])
+    programme = np.concatenate([np.zeros(len(bpnt), np.int64), np.ones(len(pkh), np.int64)])
+    order = np.lexsort((programme, fam))
+    fam, programme = fam[order], programme[order]
     m = len(fam)
     where = shown(t, fam, d)
     head = f.head[fam]
@@ -196,33 +204,36 @@ def sembako(t: Truth, rng: np.random.Generator) -> Extract:
             padded(9001 + rng.integers(0, 999, m), 4),
         ]
     )
+    # BPNT is also written SEMBAKO (its newer name) on a fifth of its rows
+    label = np.where(programme == 1, 2, np.where(rng.random(m) < 0.2, 1, 0))
     columns: dict[str, pa.Array] = {
         "NOMOR_KK": padded(where.kk, 16),
         "NIK_KRT": blank(padded(p.nik[head], 16), missing),
         "NAMA_KRT": typo_where(rng, take(p.full_name, head), typos),
         "KODE_DESA": choose(unknown, fake, region),
         "ALAMAT": where.address,
-        "BPNT": pick(("1",), np.zeros(m, np.int64)),
+        "PROGRAM": pick(("BPNT", "SEMBAKO", "PKH"), label),
         "BULAN_SALUR": pick((f"{as_of.year}-{as_of.month:02d}",), np.zeros(m, np.int64)),
     }
     spec = SourceSpec(
-        name="sembako",
+        name="bansos",
         level="family",
+        role="programme",
         format="csv",
         as_of=as_of,
         delimiter=";",
         encoding="utf-8-sig",
-        description="Program Sembako / BPNT (Kemensos): families receiving food assistance this month",
+        description="Penerima bansos (Kemensos): families receiving PKH or Sembako/BPNT, one row per programme",
         columns={
             "NOMOR_KK": "kk",
             "NIK_KRT": "nik",
             "NAMA_KRT": "full_name",
             "KODE_DESA": "region_code",
             "ALAMAT": "address",
-            "BPNT": "bpnt",
         },
-        trust={"kk": 0.8, "nik": 0.8, "full_name": 0.7, "region_code": 0.6, "address": 0.6, "bpnt": 1.0},
-        profile=_profile("sembako"),
+        value_flags={"PROGRAM": {"PKH": "pkh", "BPNT": "bpnt", "SEMBAKO": "bpnt"}},
+        trust={"kk": 0.8, "nik": 0.8, "full_name": 0.7, "region_code": 0.6, "address": 0.6, "pkh": 1.0, "bpnt": 1.0},
+        profile=_profile("bansos"),
     )
     ext = Extract(spec=spec, columns=columns, person=np.full(m, -1, np.int64), family=fam, village=where.village)
     ext.flag("nik_missing", missing)
@@ -231,7 +242,7 @@ def sembako(t: Truth, rng: np.random.Generator) -> Extract:
     ext.flag("stale_address", where.stale)
     ext.flag("stale_kk", where.stale & (f.kk[fam] != where.kk))
     ext.flag("deceased_listed", p.deceased[head])
-    ext.files, ext.file_index = ["sembako/penerima_sembako.csv"], np.zeros(m, np.int64)
+    ext.files, ext.file_index = ["bansos/penerima_bansos.csv"], np.zeros(m, np.int64)
     return ext
 
 

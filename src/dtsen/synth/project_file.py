@@ -55,6 +55,8 @@ def project_text(
     for spec, files in specs:
         lines += ["", "# " + "-" * 96, *_comment(spec.profile), f"[sources.{spec.name}]"]
         lines.append(f"level = {_s(spec.level)}")
+        if spec.role:
+            lines.append(f"role = {_s(spec.role)}")
         lines.append("files = [" + ", ".join(_s(f) for f in files) + "]")
         lines.append(f"format = {_s(spec.format)}")
         if spec.delimiter is not None:
@@ -65,18 +67,41 @@ def project_text(
         lines.append(f"description = {_s(spec.description)}")
         if spec.date_formats:
             lines.append("date_formats = [" + ", ".join(_s(f) for f in spec.date_formats) + "]")
-        lines += ["", f"[sources.{spec.name}.columns]", "# source column = canonical field"]
-        lines += [f"{_key(col)} = {_s(field)}" for col, field in spec.columns.items()]
-        for field, table in spec.codes.items():
-            lines += ["", f"[sources.{spec.name}.codes.{field}]"]
-            lines += [f"{_s(raw)} = {_s(value)}" for raw, value in table.items()]
-        if spec.trust:
-            lines += ["", f"[sources.{spec.name}.trust]"]
-            lines += [f"{_key(field)} = {value:.2f}" for field, value in spec.trust.items()]
+        if spec.kind_column:
+            lines.append(f"kind_column = {_s(spec.kind_column)}")
+        lines += _mapping(f"sources.{spec.name}", spec.columns, spec.codes, spec.trust)
+        if spec.compose:
+            lines += ["", f"[sources.{spec.name}.compose]", "# canonical field = template of columns (:0N pads)"]
+            lines += [f"{_key(field)} = {_s(t)}" for field, t in spec.compose.items()]
+        for column, table in spec.value_flags.items():
+            lines += ["", f"[sources.{spec.name}.value_flags.{_key(column)}]", "# value = the yes/no field it sets"]
+            lines += [f"{_key(v)} = {_s(f)}" for v, f in table.items()]
+        for kind, k in spec.kinds.items():
+            path = f"sources.{spec.name}.kinds.{kind}"
+            lines += ["", f"[{path}]", "values = [" + ", ".join(_s(v) for v in k.values) + "]",
+                      f"level = {_s(k.level)}"]
+            if k.parent:
+                lines += [f"parent = {_s(k.parent)}", f"key = {_s(k.key or '')}",
+                          "inherit = [" + ", ".join(_s(f) for f in k.inherit) + "]"]
+            lines += _mapping(path, k.columns, k.codes, k.trust)
     from dtsen.welfare.example import welfare_toml
 
     survey = next((spec.name for spec, _ in specs if "consumption_per_capita" in spec.columns.values()), "susenas")
     return "\n".join(lines) + "\n" + welfare_toml(survey)
+
+
+def _mapping(path: str, columns: dict[str, str], codes: dict[str, dict[str, str]], trust: dict[str, float]) -> list[str]:
+    lines: list[str] = []
+    if columns:
+        lines += ["", f"[{path}.columns]", "# source column = canonical field"]
+        lines += [f"{_key(col)} = {_s(field)}" for col, field in columns.items()]
+    for field, table in codes.items():
+        lines += ["", f"[{path}.codes.{field}]"]
+        lines += [f"{_s(raw)} = {_s(value)}" for raw, value in table.items()]
+    if trust:
+        lines += ["", f"[{path}.trust]"]
+        lines += [f"{_key(field)} = {value:.2f}" for field, value in trust.items()]
+    return lines
 
 
 def write_project(path: Path, text: str) -> None:

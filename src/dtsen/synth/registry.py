@@ -4,8 +4,9 @@ Profile: person level, as of the run's date; ~99% of persons (the missing 1% are
 unregistered infants); the current KK, village and address; deaths are reported for 90% of
 the persons who died (STATUS_HIDUP = MATI with TGL_KEMATIAN; the rest stay HIDUP, error code
 ``death_unreported``); name typos in 0.2% of rows (``name_typo``). CSV, `;`-delimited, UTF-8,
-dates DD-MM-YYYY, sex 1/2, relationship and education in Dukcapil's numeric codes, village
-code dotted (KODE_WILAYAH), RT/RW without leading zeros.
+dates DD-MM-YYYY, sex 1/2, relationship and education in Dukcapil's numeric codes, the village
+as four numbers without zero padding (NO_PROP, NO_KAB, NO_KEC, NO_KEL: 32, 4, 5, 2001 for
+32.04.05.2001; the project file composes them), RT/RW without leading zeros.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def dukcapil(t: Truth, rng: np.random.Generator) -> Extract:
         "PDDK_AKH": pa.array(edu, pa.string()),
         "JENIS_PKRJN": pick(OCCUPATIONS, p.occupation[idx]),
         "PNYDNG_CCT": pick(code_map(DISABILITY, CACAT), p.disability[idx]),
-        "KODE_WILAYAH": t.village_text(where.village),
+        **_split_code(t, where.village),
         "ALAMAT": where.address,
         "NO_RT": plain(where.rt),
         "NO_RW": plain(where.rw),
@@ -96,7 +97,6 @@ def dukcapil(t: Truth, rng: np.random.Generator) -> Extract:
             "PDDK_AKH": "education",
             "JENIS_PKRJN": "occupation",
             "PNYDNG_CCT": "disability",
-            "KODE_WILAYAH": "region_code",
             "ALAMAT": "address",
             "NO_RT": "rt",
             "NO_RW": "rw",
@@ -143,6 +143,8 @@ def dukcapil(t: Truth, rng: np.random.Generator) -> Extract:
             "death_date": 0.95,
         },
         profile=__doc__ or "",
+        role="civil_registry",
+        compose={"region_code": "{NO_PROP:02}.{NO_KAB:02}.{NO_KEC:02}.{NO_KEL:04}"},
     )
     ext = Extract(spec=spec, columns=columns, person=idx, family=fam, village=where.village)
     ext.flag("name_typo", typos)
@@ -150,3 +152,10 @@ def dukcapil(t: Truth, rng: np.random.Generator) -> Extract:
     ext.files = ["dukcapil/biodata_penduduk.csv"]
     ext.file_index = np.zeros(m, np.int64)
     return ext
+
+
+def _split_code(t: Truth, village: np.ndarray) -> dict[str, pa.Array]:
+    """The village code as four columns of numbers without zero padding, as Dukcapil exports it."""
+    parts = np.char.split(t.geo.village_code.astype(str), ".")
+    table = np.array([[str(int(x)) for x in p] for p in parts]).reshape(-1, 4)
+    return {name: pick(table[:, i], village) for i, name in enumerate(("NO_PROP", "NO_KAB", "NO_KEC", "NO_KEL"))}

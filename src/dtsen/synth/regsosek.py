@@ -1,4 +1,4 @@
-"""`regsosek_art` and `regsosek_keluarga`: the 2022 socio-economic census (BPS), two Parquet files.
+"""`regsosek`: the 2022 socio-economic census (BPS), one Parquet file of household and member rows.
 
 Profile: near-universal (~95% of the families that existed on the census date, November of
 the year three years before the run's date), persons alive and born by then. Identity is as
@@ -13,9 +13,12 @@ enumerators wrote it down:
 
 Dates YYYY-MM-DD, sex 1/2, the questionnaire's numeric codes for relationship, marital status,
 diploma and disability; the family file has the housing and asset answers as coded in the
-questionnaire (1 = Ya / 2 = Tidak for assets). Village code undotted (KD_WILAYAH). Numbers that
-are counts are typed integers in the Parquet files; everything else is text. The two files
-share KODE_KELUARGA, the census's own family id.
+questionnaire (1 = Ya / 2 = Tidak for assets). Village code undotted (KD_WILAYAH) on the
+household rows only. Numbers that are counts are typed integers in the Parquet file; everything
+else is text. One file holds both record kinds, told apart by JENIS_RECORD: each household row
+(RUTA) is followed by its member rows (ART), which share its KODE_KELUARGA (the census's own
+family id) and take its village from it; the project file describes the file with `kind_column`
+and `kinds`, which make the sources `regsosek_keluarga` and `regsosek_art`.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from dtsen.schema import (
     WATER,
 )
 from dtsen.synth.corrupt import mistype_digit, old_spelling, replace_masked, titles, typo_where
-from dtsen.synth.extract import Extract, SourceSpec, code_map, exactly
+from dtsen.synth.extract import Extract, KindSpec, SourceSpec, code_map, exactly
 from dtsen.synth.render import blank, days_text, padded, pick, take, ymd
 from dtsen.synth.truth import Truth, present, shown
 
@@ -82,7 +85,7 @@ def census_date(as_of: dt.date) -> dt.date:
     return dt.date(as_of.year - 3, 11, 15)
 
 
-def regsosek(t: Truth, rng: np.random.Generator) -> tuple[Extract, Extract]:
+def regsosek(t: Truth, rng: np.random.Generator) -> Extract:
     as_of = census_date(t.as_of)
     d = t.days(as_of)
     p, f = t.per, t.fam
@@ -90,9 +93,49 @@ def regsosek(t: Truth, rng: np.random.Generator) -> tuple[Extract, Extract]:
     counted = np.bincount(p.family, weights=alive, minlength=len(f.kk)).astype(np.int64)
     covered = (counted > 0) & (rng.random(len(f.kk)) < COVERAGE)
     family_code = padded(rng.permutation(len(f.kk)) + 10**9, 10)
-    return _persons(t, rng, as_of, d, alive & covered[p.family], family_code), _families(
-        t, rng, as_of, d, np.flatnonzero(covered), counted, family_code
+    members = _persons(t, rng, as_of, d, alive & covered[p.family], family_code)
+    households = _families(t, rng, as_of, d, np.flatnonzero(covered), counted, family_code)
+    return one_file(households, members)
+
+
+def one_file(households: Extract, members: Extract) -> Extract:
+    """Both record kinds in one file, as the census delivers it: each household row (JENIS_RECORD
+    RUTA) followed by its member rows (ART); a member row carries the household's KODE_KELUARGA,
+    not its village (taken from the household row: `inherit`). The truth keeps each row's source
+    as the kind source the project file makes of it (`regsosek_keluarga`, `regsosek_art`)."""
+    nh, nm = households.n, members.n
+    kind = np.concatenate([np.zeros(nh, np.int64), np.ones(nm, np.int64)])
+    family = np.concatenate([households.family, members.family])
+    order = np.lexsort((np.arange(nh + nm), kind, family))
+    members.columns["KD_WILAYAH"] = pa.nulls(nm, pa.string())
+    columns: dict[str, pa.Array] = {"JENIS_RECORD": pick(("RUTA", "ART"), kind)}
+    for name in dict.fromkeys([*households.columns, *members.columns]):
+        h, m = households.columns.get(name), members.columns.get(name)
+        typ = (h if h is not None else m).type  # type: ignore[union-attr]
+        columns[name] = pa.concat_arrays([
+            h if h is not None else pa.nulls(nh, typ), m.cast(typ) if m is not None else pa.nulls(nm, typ)])
+    errors = {code: np.concatenate([households.errors.get(code, np.zeros(nh, bool)),
+                                    members.errors.get(code, np.zeros(nm, bool))])
+              for code in dict.fromkeys([*households.errors, *members.errors])}
+    hs, ms = households.spec, members.spec
+    spec = SourceSpec(
+        name="regsosek", level="family", format="parquet", as_of=hs.as_of,
+        description="Regsosek 2022 (BPS): one file, each household row (RUTA) followed by its members (ART)",
+        columns={}, profile=__doc__ or "", date_formats=ms.date_formats, kind_column="JENIS_RECORD",
+        kinds={
+            "keluarga": KindSpec(values=["RUTA"], level="family", columns=hs.columns, codes=hs.codes, trust=hs.trust),
+            "art": KindSpec(values=["ART"], level="person", columns=ms.columns, codes=ms.codes, trust=ms.trust,
+                            parent="keluarga", key="KODE_KELUARGA", inherit=["region_code"]),
+        },
     )
+    ext = Extract(
+        spec=spec, columns=columns,
+        person=np.concatenate([households.person, members.person]), family=family,
+        village=np.concatenate([households.village, members.village]), errors=errors,
+        row_source=np.array([hs.name, ms.name])[kind],
+    ).take(order)
+    ext.files, ext.file_index = ["regsosek/regsosek.parquet"], np.zeros(nh + nm, np.int64)
+    return ext
 
 
 def _names(t: Truth, rng: np.random.Generator, idx: np.ndarray) -> tuple[pa.StringArray, dict[str, np.ndarray]]:
@@ -157,7 +200,6 @@ def _persons(
             "STATUS_KAWIN": "marital_status",
             "IJAZAH_TERTINGGI": "education",
             "DISABILITAS": "disability",
-            "KD_WILAYAH": "region_code",
         },
         codes={
             "sex": {"1": "L", "2": "P"},

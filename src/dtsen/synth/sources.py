@@ -2,15 +2,14 @@
 
 | source              | level  | coverage                               | as of           | format                   |
 |---------------------|--------|----------------------------------------|-----------------|--------------------------|
-| `dukcapil`          | person | ~99% of persons                        | the run's date  | CSV `;` UTF-8            |
-| `dtks`              | person | poorer ~40% of families                | 1 year earlier  | CSV `,` Windows-1252, 2+ files |
-| `regsosek_art`      | person | ~95% of families (census)              | Nov, 3 years before | Parquet              |
-| `regsosek_keluarga` | family | the same families                      | idem            | Parquet                  |
+| `dukcapil`          | person | ~99% of persons                        | the run's date  | CSV `;` UTF-8, village as 4 unpadded numbers |
+| `dtks`              | person | poorer ~40% of families                | 1 year earlier  | CSV `,` Windows-1252, 2+ files, regions by name |
+| `regsosek` (`_keluarga`, `_art`) | family rows, then their person rows | ~95% of families (census) | Nov, 3 years before | one Parquet file, RUTA/ART rows |
 | `p3ke`              | family | poorest ~12% of families               | end of year-2   | XLSX, 2 sheets           |
 | `pln`               | family | families with a PLN meter              | the run's date  | CSV `|` UTF-8            |
 | `bpjs`              | person | PBI-JK members                         | 1 month earlier | Parquet                  |
 | `pkh`               | family | PKH recipients                         | 1 quarter earlier | XLSX                   |
-| `sembako`           | family | BPNT recipients                        | 2 months earlier | CSV `;` UTF-8 with BOM  |
+| `bansos`            | family | BPNT and PKH recipients, PROGRAM column | 2 months earlier | CSV `;` UTF-8 with BOM |
 | `susenas`           | family | ~1% sample, measured consumption       | last 31 March   | CSV `,` UTF-8            |
 
 Each module's docstring details its profile; every planted error is recorded per row in
@@ -27,7 +26,7 @@ import numpy as np
 from dtsen.synth.dtks import dtks
 from dtsen.synth.extract import Extract
 from dtsen.synth.pln import pln
-from dtsen.synth.programmes import bpjs, p3ke, pkh, sembako
+from dtsen.synth.programmes import bansos, bpjs, p3ke, pkh
 from dtsen.synth.registry import dukcapil
 from dtsen.synth.regsosek import regsosek
 from dtsen.synth.susenas import susenas
@@ -42,7 +41,7 @@ SOURCE_NAMES = (
     "pln",
     "bpjs",
     "pkh",
-    "sembako",
+    "bansos",
     "susenas",
 )
 ERROR_ORDER = (
@@ -85,13 +84,13 @@ def build_sources(
         out.append(build(t, next(streams)))
     if progress:
         progress("source regsosek")
-    out.extend(regsosek(t, next(streams)))
+    out.append(regsosek(t, next(streams)))
     for name, build in (
         ("p3ke", p3ke),
         ("pln", pln),
         ("bpjs", bpjs),
         ("pkh", pkh),
-        ("sembako", sembako),
+        ("bansos", bansos),
         ("susenas", susenas),
     ):
         if progress:
