@@ -39,8 +39,6 @@ import math
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 DASH = "\u2013"
 
 
@@ -205,47 +203,64 @@ def _determined(
             continue
         order = sorted(cells, key=repr)
         column = {k: j for j, k in enumerate(order)}
-        a = np.zeros((len(rows), len(order)))
-        for r, i in enumerate(rows):
-            for k, coefficient in equations[i].items():
-                if k in column:
-                    a[r, column[k]] = coefficient
+        a = [{column[k]: float(c) for k, c in equations[i].items() if k in column and c} for i in rows]
         reduced, combination, pivots = _row_reduce(a)
-        for r, j in enumerate(pivots):
-            if order[j] in small and np.count_nonzero(np.abs(reduced[r]) > _TOLERANCE) == 1:
-                found[order[j]] = [rows[e] for e in np.flatnonzero(np.abs(combination[r]) > _TOLERANCE)]
+        for r, j in pivots:
+            if order[j] in small and len(reduced[r]) == 1:
+                found[order[j]] = sorted(rows[e] for e in combination[r])
     return found
 
 
-def _row_reduce(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """The reduced row echelon form R of `a`, the combination T with T @ a = R, and the pivot
-    columns: a count is fixed by the equations exactly when its pivot row holds nothing else.
-    Elimination by whole rows (no BLAS call, which a busy machine's threads slow down)."""
-    r = a.astype(float)
-    t = np.eye(len(r))
-    pivots: list[int] = []
-    row = 0
-    for col in range(r.shape[1]):
-        if row == len(r):
-            break
-        k = row + int(np.argmax(np.abs(r[row:, col])))
-        if abs(r[k, col]) < _TOLERANCE:
+def _row_reduce(a: list[dict[int, float]]) -> tuple[list[dict[int, float]], list[dict[int, float]], list[tuple[int, int]]]:
+    """Gauss-Jordan elimination on sparse rows (column -> coefficient): the reduced rows R, the
+    combinations T (row -> weight, T @ a = R) and the (row, column) of each pivot. A count is
+    fixed by the equations exactly when its pivot row holds nothing else. Sparse, because one
+    component of a national release's pages links tens of thousands of counts (a dense matrix of
+    that size does not fit in memory); columns with the fewest entries are eliminated first, which
+    keeps the fill-in of sums over a region hierarchy small."""
+    r = [dict(row) for row in a]
+    t: list[dict[int, float]] = [{i: 1.0} for i in range(len(r))]
+    where: dict[int, set[int]] = {}
+    for i, row in enumerate(r):
+        for col in row:
+            where.setdefault(col, set()).add(i)
+    done: set[int] = set()
+    pivots: list[tuple[int, int]] = []
+    for col in sorted(where, key=lambda c: (len(where[c]), c)):
+        free = [i for i in where[col] if i not in done and abs(r[i][col]) > _TOLERANCE]
+        if not free:
             continue
-        if k != row:
-            r[[row, k]] = r[[k, row]]
-            t[[row, k]] = t[[k, row]]
-        scale = r[row, col]
-        r[row] /= scale
-        t[row] /= scale
-        factor = r[:, col].copy()
-        factor[row] = 0.0
-        rows = np.flatnonzero(np.abs(factor) > _TOLERANCE)
-        r[rows] -= factor[rows, None] * r[row]
-        t[rows] -= factor[rows, None] * t[row]
-        r[np.abs(r) < _TOLERANCE] = 0.0
-        pivots.append(col)
-        row += 1
+        p = min(free, key=lambda i: (len(r[i]), -abs(r[i][col]), i))
+        scale = r[p][col]
+        r[p] = {c: v / scale for c, v in r[p].items()}
+        t[p] = {c: v / scale for c, v in t[p].items()}
+        for i in list(where[col]):
+            if i == p:
+                continue
+            factor = r[i].get(col, 0.0)
+            if factor == 0.0:
+                continue
+            _axpy(r[i], -factor, r[p], where, i)
+            _axpy(t[i], -factor, t[p], None, i)
+        done.add(p)
+        pivots.append((p, col))
     return r, t, pivots
+
+
+def _axpy(row: dict[int, float], factor: float, other: Mapping[int, float], where: dict[int, set[int]] | None,
+          i: int) -> None:
+    """row += factor * other, dropping entries that cancel (and keeping `where` in step)."""
+    for c, v in other.items():
+        value = row.get(c, 0.0) + factor * v
+        if abs(value) < _TOLERANCE:
+            if c in row:
+                del row[c]
+                if where is not None:
+                    where[c].discard(i)
+        else:
+            if c not in row and where is not None:
+                where.setdefault(c, set()).add(i)
+            row[c] = value
 
 
 def _component(

@@ -81,6 +81,8 @@ class Family(_Record):
     head_person_id: int | None = None
     head_sex: str | None = None
     all_deceased: bool | None = None
+    family_status: str | None = Field(
+        None, description="AKTIF, or TIDAK_DITEMUKAN / PINDAH when an approved field check retired the family")
     sources: int | None = None
     records: int | None = None
     province_code: str | None = None
