@@ -124,3 +124,95 @@ def test_starter_project_loads(tmp_path: Path) -> None:
     assert list(s.sources) == ["dinsos"]
     with pytest.raises(Exception, match="already exists"):
         write_starter(tmp_path)
+
+
+ROLES = """\
+[sources.capil]
+role = "civil_registry"
+files = ["a.csv"]
+as_of = 2025-06-30
+columns = { NIK = "nik", NAMA = "full_name", KK = "kk", MATI = "is_deceased" }
+
+[sources.kematian]
+role = "deaths"
+files = ["b.csv"]
+as_of = 2025-06-30
+columns = { NIK = "nik", TGL = "death_date" }
+
+[sources.asuransi]
+role = "health_insurance"
+files = ["c.csv"]
+as_of = 2025-06-30
+columns = { NIK = "nik", NAMA = "full_name" }
+
+[sources.daftar_lama]
+role = "welfare_list"
+files = ["d.csv"]
+as_of = 2024-06-30
+columns = { NIK = "nik", NAMA = "full_name" }
+
+[sources.listrik]
+role = "utility"
+level = "family"
+files = ["e.csv"]
+as_of = 2025-06-30
+columns = { NO_KK = "kk", DAYA = "electricity_va" }
+
+[sources.bansos]
+role = "programme"
+level = "family"
+files = ["f.csv"]
+as_of = 2025-06-30
+columns = { NO_KK = "kk" }
+value_flags = { PROGRAM = { PKH = "pkh", BPNT = "bpnt" } }
+
+[sources.survei]
+role = "survey"
+level = "family"
+files = ["g.csv"]
+as_of = 2025-03-31
+columns = { NO_KK = "kk", KAPITA = "consumption_per_capita" }
+
+[sources.kunjungan]
+role = "field_check"
+level = "family"
+files = ["h.csv"]
+as_of = 2025-06-30
+columns = { KK = "kk" }
+"""
+
+
+def test_defaults_follow_roles_not_names(tmp_path: Path) -> None:
+    """Sources named otherwise than the synthetic ones get the same built-in rules by role."""
+    s = load_settings(write(tmp_path, ROLES))
+    sv = s.survivorship
+    assert sv.deaths_from == ["capil", "kematian"]
+    assert sv.above_all == ["kunjungan"]
+    assert sv.rule_for("person", "nik").order == ["capil", "asuransi", "daftar_lama"]
+    assert sv.rule_for("person", "kk").order == ["capil"]
+    assert sv.rule_for("person", "death_date").order == ["capil", "kematian"]
+    assert sv.rule_for("family", "electricity_va").order == ["listrik"]
+    assert (sv.rule_for("family", "pkh").order, sv.rule_for("family", "bpnt").order) == (["bansos"], ["bansos"])
+    assert sv.rule_for("family", "consumption_per_capita").order == ["survei"]
+    assert s.welfare.survey == "survei"
+
+
+def test_the_project_file_wins_over_roles(tmp_path: Path) -> None:
+    text = ROLES + '\n[welfare]\nsurvey = "survei"\n[survivorship]\ndeaths_from = ["kematian"]\n' \
+        '[survivorship.person.nik]\nrule = "source_order"\norder = ["asuransi"]\n'
+    sv = load_settings(write(tmp_path, text)).survivorship
+    assert sv.deaths_from == ["kematian"]
+    assert sv.rule_for("person", "nik").order == ["asuransi"]
+    assert sv.rule_for("person", "full_name").order == ["capil", "asuransi", "daftar_lama"]
+
+
+def test_without_roles_the_synthetic_names_keep_their_defaults(tmp_path: Path) -> None:
+    from dtsen.consolidate.rules import DEFAULT_FAMILY_RULES, DEFAULT_PERSON_RULES
+
+    text = GOOD.replace("[sources.dtks]", "[sources.dukcapil]").replace("sources.dtks.columns", "sources.dukcapil.columns")
+    sv = load_settings(write(tmp_path, text)).survivorship
+    assert sv.deaths_from == ["dukcapil"]
+    assert sv.rule_for("person", "kk") == DEFAULT_PERSON_RULES["kk"]
+    assert sv.rule_for("family", "pkh") == DEFAULT_FAMILY_RULES["pkh"]
+    with pytest.raises(SettingsError, match="role"):
+        load_settings(write(tmp_path, GOOD.replace('files = ["a.csv"]', 'role = "dinas"\nfiles = ["a.csv"]')))

@@ -9,19 +9,26 @@ with its line number (see `dtsen.config_lines`).
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dtsen.api.settings import ApiSettings
 from dtsen.backup.settings import BackupSettings
 from dtsen.config_lines import LineIndex
 from dtsen.consolidate.rules import SurvivorshipSettings, unknown_source_refs
-from dtsen.errors import ProblemLog, SettingsError
+from dtsen.errors import Problem, ProblemLog, SettingsError
+from dtsen.mapping import (
+    DATE_FORMATS,
+    DEFAULT_DATE_FORMATS,
+    SourceMapping,
+    check_mapping,
+    expand_kinds,
+    mapping_warnings,
+)
 from dtsen.release.ids import LINK_RUN_ID_PATTERN
 from dtsen.release.settings import QualitySettings, ReleaseSettings, VerifySettings
 from dtsen.schema import FIELDS
@@ -30,11 +37,12 @@ from dtsen.serve.settings import ServingSettings
 from dtsen.store.settings import StoreSettings
 from dtsen.vault.settings import VaultSettings
 from dtsen.welfare.settings import RULE_FIELDS, ProgrammeRule, WelfareSettings
+from dtsen.workflow.settings import WorkflowSettings
 
 PROJECT_FILE = "dtsen.toml"
 
-DATE_FORMATS = ("DD-MM-YYYY", "DD/MM/YYYY", "YYYY-MM-DD", "DD-MM-YY", "YYYYMMDD", "EXCEL_SERIAL")
-DEFAULT_DATE_FORMATS = ("DD-MM-YYYY", "DD/MM/YYYY", "YYYY-MM-DD", "EXCEL_SERIAL")
+__all__ = ["DATE_FORMATS", "DEFAULT_DATE_FORMATS", "PROJECT_FILE", "Settings", "SourceMapping", "load_settings"]
+
 
 
 class _Section(BaseModel):
@@ -67,6 +75,19 @@ class ReferenceSettings(_Section):
 Severity = Literal["reject", "warn"]
 
 
+class RangeSetting(_Section):
+    """A plausible range of a number field (inclusive); a value outside is withheld and flagged."""
+
+    min: float | None = Field(None, description="Smallest plausible value (none: open).")
+    max: float | None = Field(None, description="Largest plausible value (none: open).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSetting:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
 class IngestSettings(_Section):
     work_dir: Path = Field(Path("work"), description="Where staged records, quarantine and the report are written.")
     chunk_rows: int = Field(200_000, ge=1_000, description="Rows per streamed chunk when reading files.")
@@ -81,6 +102,23 @@ class IngestSettings(_Section):
         lt=1,
         description="A NIK/KK column whose share of values ending in 0 exceeds this went through a float.",
     )
+    strict: bool = Field(
+        False,
+        description="Stop at a file that cannot be read (default: quarantine the whole file and go on).",
+    )
+    ranges: dict[str, RangeSetting] = Field(
+        default_factory=dict,
+        description="Per number field, its plausible range {min, max}, over the schema's (`dtsen fields`).",
+    )
+
+    def field_ranges(self) -> dict[str, tuple[float | None, float | None]]:
+        """The schema's ranges with the project's laid over them, field by field."""
+        out = {spec.name: (spec.low, spec.high) for fields in FIELDS.values() for spec in fields.values()
+               if spec.has_range}
+        for name, r in self.ranges.items():
+            low, high = out.get(name, (None, None))
+            out[name] = (r.min if "min" in r.model_fields_set else low, r.max if "max" in r.model_fields_set else high)
+        return out
 
 
 class LinkSettings(_Section):
@@ -101,33 +139,6 @@ class LinkSettings(_Section):
         if self.review_low >= self.threshold:
             raise ValueError(f"review_low ({self.review_low}) must be below threshold ({self.threshold})")
         return self
-
-
-class SourceMapping(_Section):
-    """How one source's files translate into canonical records."""
-
-    level: Literal["person", "family"] = Field("person", description="One row is a person or a family.")
-    files: list[str] = Field(description="File paths or glob patterns, relative to the project file.")
-    format: Literal["auto", "csv", "xlsx", "parquet"] = Field("auto", description="File format (auto: by extension).")
-    delimiter: str | None = Field(None, description="CSV delimiter (default: detected among , ; | and tab).")
-    encoding: str = Field("auto", description="CSV encoding (auto: UTF-8, UTF-8 with BOM or Windows-1252).")
-    sheet: str | None = Field(None, description="XLSX sheet to read (default: every sheet).")
-    as_of: dt.date = Field(description="As-of date of the data (the observed_at of every row).")
-    description: str = Field("", description="What this source is.")
-    columns: dict[str, str] = Field(description="Source column -> canonical field.")
-    codes: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="Per canonical field: source value -> canonical value."
-    )
-    date_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DATE_FORMATS), description="Accepted date formats.")
-    trust: dict[str, float] = Field(default_factory=dict, description="Per canonical field: trust 0..1.")
-    required: list[str] = Field(default_factory=list, description="Canonical fields that must be mapped and present.")
-
-    @field_validator("delimiter")
-    @classmethod
-    def _one_char(cls, v: str | None) -> str | None:
-        if v is not None and v not in {",", ";", "|", "\t"}:
-            raise ValueError("delimiter must be one of ',', ';', '|' or a tab")
-        return v
 
 
 class Settings(BaseSettings):
@@ -153,6 +164,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=lambda: ServingSettings())
     vault: VaultSettings = Field(default_factory=lambda: VaultSettings())
     backup: BackupSettings = Field(default_factory=lambda: BackupSettings())
+    workflow: WorkflowSettings = Field(default_factory=lambda: WorkflowSettings())
 
     _lines: LineIndex = PrivateAttr(default_factory=lambda: LineIndex(""))
     _label: str = PrivateAttr("(defaults)")
@@ -229,72 +241,94 @@ def load_settings(path: str | Path | None = None) -> Settings:
     settings.project.root = root
     settings._lines = lines
     settings._label = label
-    check_mappings(settings, lines, label)
+    settings.sources, kind_problems = expand_kinds(settings.sources)
+    apply_roles(settings, data)
+    check_mappings(settings, lines, label, [Problem(m, where=lines.where(label, p)) for p, m in kind_problems])
     return settings
 
 
-def check_mappings(settings: Settings, lines: LineIndex, label: str) -> None:
-    """Semantic checks of every source mapping, all reported at once."""
+def check_mappings(settings: Settings, lines: LineIndex, label: str, problems: list[Problem] | None = None) -> None:
+    """Semantic checks of every source mapping (`dtsen.mapping.check_mapping`), all reported at once."""
     from dtsen.ingest.reasons import REASONS
 
-    log = ProblemLog()
+    log = ProblemLog(list(problems or []))
     for reason in settings.ingest.severity:
         if reason not in REASONS:
             log.add(f"unknown reason {reason!r}; known: {', '.join(sorted(REASONS))}",
                     where=lines.where(label, ("ingest", "severity", reason)))
+    _check_ranges(settings, lines, label, log)
     for path, source in unknown_source_refs(settings.survivorship, set(settings.sources)):
         log.add(f"names unknown source {source!r}; known: {', '.join(sorted(settings.sources))}",
                 where=lines.where(label, ("survivorship", *path)))
     _check_welfare(settings, lines, label, log)
-    for name, src in settings.sources.items():
-        base = ("sources", name)
-        fields = FIELDS[src.level]
-        seen: dict[str, str] = {}
-        for column, field in src.columns.items():
-            where = lines.where(label, (*base, "columns", column))
-            if field not in fields:
-                log.add(f"column {column!r} maps to unknown {src.level} field {field!r}",
-                        where=where, hint=f"known fields: {', '.join(fields)}")
-            elif field in seen:
-                log.add(f"columns {seen[field]!r} and {column!r} both map to {field!r}", where=where)
-            else:
-                seen[field] = column
-        for field, table in src.codes.items():
-            where = lines.where(label, (*base, "codes", field))
-            spec = fields.get(field)
-            if spec is None:
-                log.add(f"codes given for unknown {src.level} field {field!r}", where=where)
-                continue
-            if field not in seen:
-                log.add(f"codes given for {field!r}, but no column maps to it", where=where)
-            if spec.vocabulary:
-                for raw, value in table.items():
-                    if value not in spec.vocabulary:
-                        log.add(f"code {raw!r} -> {value!r} is not in the {field} vocabulary",
-                                where=lines.where(label, (*base, "codes", field, raw)),
-                                hint=f"use one of {', '.join(spec.vocabulary)}")
-        for fmt in src.date_formats:
-            if fmt not in DATE_FORMATS:
-                log.add(f"unknown date format {fmt!r}", where=lines.where(label, (*base, "date_formats")),
-                        hint=f"use {', '.join(DATE_FORMATS)}")
-        for field, trust in src.trust.items():
-            where = lines.where(label, (*base, "trust", field))
-            if field not in fields:
-                log.add(f"trust given for unknown {src.level} field {field!r}", where=where)
-            if not 0.0 <= trust <= 1.0:
-                log.add(f"trust {trust} for {field!r} is outside 0..1", where=where)
-        for field in src.required:
-            if field not in seen:
-                log.add(f"required field {field!r} is not mapped from any column",
-                        where=lines.where(label, (*base, "required")))
-        from dtsen.schema import IDENTITY_FIELDS
 
-        if src.columns and not any(f in seen for f in IDENTITY_FIELDS[src.level]):
-            log.add(f"no identity field is mapped; map at least one of {', '.join(IDENTITY_FIELDS[src.level])}",
-                    where=lines.where(label, (*base, "columns")))
-        if not src.files:
-            log.add("no files listed", where=lines.where(label, (*base, "files")))
+    def where(path: tuple[str, ...]) -> str:
+        return lines.where(label, path)
+
+    for name, src in settings.sources.items():
+        check_mapping(name, src, settings.sources, where, log)
+        base = src.config_path(name)
+        for pattern, encoding in {"": src.encoding, **src.encodings}.items():
+            if encoding != "auto" and not _known_encoding(encoding):
+                log.add(f"unknown encoding {encoding!r}",
+                        where=lines.where(label, (*base, "encodings", pattern) if pattern else (*base, "encoding")),
+                        hint="e.g. utf-8, utf-8-sig, utf-16, cp1252, latin-1, or auto")
     log.raise_if_any(SettingsError, f"{label} has mistakes")
+
+
+def apply_roles(settings: Settings, data: dict[str, Any]) -> None:
+    """Lay the defaults that follow from the sources' roles (`dtsen.roles.role_defaults`) over
+    the built-in ones: the survivorship source orders, `deaths_from`, `above_all`, and the PMT
+    survey. What the project file (or a DTSEN_* variable) sets itself is kept."""
+    from dtsen.consolidate.rules import FieldRule
+    from dtsen.roles import role_defaults, role_of
+
+    info = {name: (role_of(name, src.role, src.kind.source if src.kind else None), src.level, src.mapped_fields())
+            for name, src in settings.sources.items()}
+    found = role_defaults(info)
+    given = data.get("survivorship") if isinstance(data.get("survivorship"), dict) else {}
+    assert isinstance(given, dict)
+    sv = settings.survivorship
+    if "deaths_from" not in given and "deaths_from" not in sv.model_fields_set and found.deaths_from:
+        sv.deaths_from = list(found.deaths_from)
+    if "above_all" not in given and "above_all" not in sv.model_fields_set and found.above_all:
+        sv.above_all = list(found.above_all)
+    for rules, orders, mine in ((sv.person, found.person, given.get("person")),
+                                (sv.family, found.family, given.get("family"))):
+        named = set(mine) if isinstance(mine, dict) else set()
+        for name, order in orders.items():
+            if name not in named:
+                rules[name] = FieldRule(rule="source_order", order=list(order))
+    if found.survey and "survey" not in settings.welfare.model_fields_set:
+        settings.welfare.survey = found.survey
+
+
+def source_warnings(settings: Settings) -> list[Problem]:
+    """What the mappings allow but probably did not mean (`dtsen.mapping.mapping_warnings`)."""
+    out: list[Problem] = []
+    for name, src in settings.sources.items():
+        out += mapping_warnings(name, src, lambda path: settings.where(*path))
+    return out
+
+
+def _known_encoding(name: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _check_ranges(settings: Settings, lines: LineIndex, label: str, log: ProblemLog) -> None:
+    """`[ingest.ranges]` names number fields (or RT/RW)."""
+    numbers = sorted({spec.name for fields in FIELDS.values() for spec in fields.values()
+                      if spec.dtype in ("int", "float") or spec.has_range})
+    for name in settings.ingest.ranges:
+        if name not in numbers:
+            log.add(f"a range is given for {name!r}, which is not a number field",
+                    where=lines.where(label, ("ingest", "ranges", name)), hint=f"number fields: {', '.join(numbers)}")
 
 
 def _check_welfare(settings: Settings, lines: LineIndex, label: str, log: ProblemLog) -> None:

@@ -62,7 +62,7 @@ def test_people_log_in_with_password_and_totp(app: FastAPI, client: TestClient) 
     token = user_token(app, client, "ani", Grant("regency_operator", "32.04"))
     me = client.get("/auth/me", headers=bearer(token)).json()
     assert me["kind"] == "user" and me["grants"][0]["region_prefix"] == "32.04"
-    assert me["purposes"] == ["eligibility", "ground_check", "statistics"]
+    assert me["purposes"] == ["case_work", "eligibility", "ground_check", "statistics"]
 
 
 def test_wrong_logins_are_401_then_429_with_retry_after(app: FastAPI, client: TestClient) -> None:

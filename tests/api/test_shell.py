@@ -19,6 +19,7 @@ from dtsen.config import Settings
 from dtsen.security.errors import PolicyError
 from dtsen.security.principal import Grant
 from dtsen.store.connection import Store, StoreNotMigratedError
+from dtsen.store.migrate import head_revision
 from dtsen.store.tables import assignments, users
 from tests.api.conftest import bearer, client_token
 from tests.store.fixtures import service_project
@@ -159,7 +160,7 @@ def test_health_reports_the_store(app: FastAPI, client: TestClient, monkeypatch:
     ok = client.get("/health")
     assert ok.status_code == 200
     body = ok.json()
-    assert body["status"] == "ok" and body["store"]["revision"] == body["store"]["expected_revision"] == "0001"
+    assert body["status"] == "ok" and body["store"]["revision"] == body["store"]["expected_revision"] == head_revision()
     assert body["store"]["reachable"] is True and body["store"]["dialect"] in ("sqlite", "postgresql")
     monkeypatch.setattr(app.state.security.store, "ping", lambda: False)
     down = client.get("/health")

@@ -77,6 +77,11 @@ def project(tmp_path: Path, rows: list[str] = ROWS, toml: str = TOML, encoding: 
     return tmp_path
 
 
+def project_toml(tmp_path: Path, toml: str) -> Path:
+    (tmp_path / "dtsen.toml").write_text(toml, encoding="utf-8")
+    return tmp_path
+
+
 def by_row(table: pa.Table) -> dict[int, dict[str, object]]:
     return {r["row"]: r for r in table.to_pylist()}
 
@@ -127,7 +132,7 @@ def test_every_row_is_accepted_or_quarantined_with_its_reasons(tmp_path: Path, d
     assert {"nik_sex_mismatch", "nik_birth_date_mismatch"} <= flags(12)
     # the report on disk says the same
     data = json.loads((settings.work_dir / "ingest/report.json").read_text())
-    assert data["totals"] == {"rows_read": 11, "accepted": 10, "quarantined": 1}
+    assert data["totals"] == {"rows_read": 11, "accepted": 10, "quarantined": 1, "files_quarantined": 0}
 
 
 def test_windows_1252_names_survive(tmp_path: Path, duck: Engine) -> None:
@@ -154,14 +159,56 @@ def test_missing_file_is_named(tmp_path: Path, duck: Engine) -> None:
         ingest(settings, duck)
 
 
-def test_binary_and_empty_files_are_clear_errors(tmp_path: Path, duck: Engine) -> None:
-    settings = load_settings(project(tmp_path))
+def test_binary_and_empty_files_are_clear_errors_with_strict(tmp_path: Path, duck: Engine) -> None:
+    settings = load_settings(project(tmp_path, toml=TOML.replace('regions_edition = "uji"\n',
+                                                                  'regions_edition = "uji"\n[ingest]\nstrict = true\n')))
+    assert settings.ingest.strict
     (tmp_path / "dinsos.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     with pytest.raises(InputFileError, match="binary"):
         ingest(settings, duck)
     (tmp_path / "dinsos.csv").write_bytes(b"")
     with pytest.raises(InputFileError, match="empty"):
         ingest(settings, duck)
+
+
+def test_an_unreadable_file_is_quarantined_whole_and_the_others_go_on(tmp_path: Path, duck: Engine) -> None:
+    """Issue 11: one bad file does not stop a build. Three files in one source: a cp1252 one, a
+    UTF-16 one beside it (detected by its byte-order mark), and a PNG named .csv; and a file
+    literally named with glob characters."""
+    project(tmp_path, rows=[ROWS[0], ROWS[1].replace("Nur'aini", "Nur'aïni")], encoding="cp1252")
+    (tmp_path / "dinsos_utf16.csv").write_bytes("\n".join([HEADER, ROWS[-1].replace("Neneng", "Néneng")]).encode("utf-16"))
+    (tmp_path / "dinsos_rusak.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (tmp_path / "dtks[5].csv").write_text("\n".join([HEADER, ROWS[0].replace("0003;", "0007;", 1)]) + "\n")
+    toml = TOML.replace('files = ["dinsos.csv"]', 'files = ["dinsos*.csv", "dtks[5].csv"]')
+    settings = load_settings(project_toml(tmp_path, toml))
+    report = ingest(settings, duck)
+    [src] = report.sources
+    files = {f.file: f for f in src.files}
+    assert set(files) == {"dinsos.csv", "dinsos_utf16.csv", "dinsos_rusak.csv", "dtks[5].csv"}
+    bad = files["dinsos_rusak.csv"]
+    assert (bad.status, bad.reason, bad.rows_read, bad.accepted, bad.quarantined) == (
+        "quarantined", "file_unreadable", 0, 0, 0)
+    assert bad.detail is not None and "looks binary" in bad.detail
+    assert files["dinsos_utf16.csv"].encoding == "utf-16" and files["dinsos.csv"].encoding == "cp1252"
+    assert (src.rows_read, src.accepted) == (4, 4)
+    records = read_parquet_arrow(settings.work_dir / "ingest/records/dinsos").to_pylist()
+    assert sorted(r["name"] for r in records) == ["AHMAD SUPARMAN", "AHMAD SUPARMAN", "NÉNENG", "SITI NURAÏNI"]
+    data = json.loads((settings.work_dir / "ingest/report.json").read_text())
+    assert data["files_quarantined"] == [{"source": "dinsos", "file": "dinsos_rusak.csv", "reason": "file_unreadable",
+                                          "detail": bad.detail}]
+    assert data["totals"]["files_quarantined"] == 1
+
+
+def test_encoding_per_file_overrides_the_source(tmp_path: Path, duck: Engine) -> None:
+    project(tmp_path, rows=ROWS[:1])
+    (tmp_path / "lama.csv").write_text("\n".join([HEADER, ROWS[1].replace("Siti", "Sïti")]) + "\n", encoding="latin-1")
+    toml = TOML.replace('files = ["dinsos.csv"]', 'files = ["dinsos.csv", "lama.csv"]\nencoding = "utf-8"\n'
+                        'encodings = { "lama.csv" = "latin-1" }')
+    settings = load_settings(project_toml(tmp_path, toml))
+    report = ingest(settings, duck)
+    assert {f.file: f.encoding for f in report.sources[0].files} == {"dinsos.csv": "utf-8", "lama.csv": "iso8859-1"}
+    names = sorted(r["full_name"] for r in read_parquet_arrow(settings.work_dir / "ingest/records/dinsos").to_pylist())
+    assert names == ["H. AHMAD SUPARMAN, S.PD", "SÏTI NUR'AINI"]
 
 
 def test_header_only_file_balances_with_zero_rows(tmp_path: Path, duck: Engine) -> None:
@@ -209,3 +256,42 @@ def test_a_code_list_translates_a_number_field(tmp_path: Path, duck: Engine) -> 
     assert [records[r]["electricity_va"] for r in (2, 3, 4, 5)] == [450, 1300, 2200, None]
     assert records[3]["floor_area"] == 45.5
     assert "value_invalid" in str(records[5]["flags"])  # kept, flagged, the value unknown
+
+
+def test_row_numbers_mean_the_same_in_csv_xlsx_and_parquet(tmp_path: Path, duck: Engine) -> None:
+    """The same rows as CSV, XLSX and Parquet: every accepted and quarantined row reports the
+    same row number, the row a spreadsheet shows it on (the header is row 1, so the first data
+    row is row 2; see README, "Row numbers")."""
+    import openpyxl
+    import pyarrow.parquet as pq
+
+    header = ["NIK", "NAMA", "TGL_LAHIR"]
+    rows = [
+        ["3204051507800003", "AHMAD", "15-07-1980"],
+        ["32040552", "SITI", ""],  # a short NIK and no birth date: nothing identifies her, quarantined
+        ["3204050109100001", "BUDI", "01-09-2010"],
+        ["3204050411920001", "DEWI", "04-11-1992"],
+    ]
+    (tmp_path / "a.csv").write_text("\n".join(";".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for r in [header, *rows]:
+        sheet.append(r)
+    book.save(tmp_path / "a.xlsx")
+    pq.write_table(pa.table({h: [r[i] for r in rows] for i, h in enumerate(header)}), tmp_path / "a.parquet")
+    toml = "".join(
+        f'[sources.{fmt}]\nfiles = ["a.{fmt}"]\nas_of = 2025-06-30\ndate_formats = ["DD-MM-YYYY"]\n'
+        f'columns = {{ NIK = "nik", NAMA = "full_name", TGL_LAHIR = "birth_date" }}\n'
+        for fmt in ("csv", "xlsx", "parquet")
+    )
+    settings = load_settings(project_toml(tmp_path, toml))
+    ingest(settings, duck)
+    seen = {}
+    for fmt in ("csv", "xlsx", "parquet"):
+        records = by_row(read_parquet_arrow(settings.work_dir / "ingest/records" / fmt))
+        quarantine = by_row(read_parquet_arrow(settings.work_dir / "ingest/quarantine" / fmt))
+        seen[fmt] = ({n: r["name"] for n, r in records.items()}, {n: json.loads(str(q["raw"]))["NAMA"]
+                                                                 for n, q in quarantine.items()})
+    assert seen["csv"] == ({2: "AHMAD", 4: "BUDI", 5: "DEWI"}, {3: "SITI"})
+    assert seen["xlsx"] == seen["csv"] and seen["parquet"] == seen["csv"]

@@ -243,7 +243,8 @@ def test_a_broken_input_stops_the_build_and_keeps_the_release(project: Path, bui
     shutil.copytree(project, copy)
     target = next((copy / "dtks").glob("*.csv"))
     target.write_bytes(b"\x00\x01\x02PK binary, not a CSV\x00" * 50)
-    result = CliRunner().invoke(app, ["build", "--project", str(copy)])
+    # with ingest.strict (issue 11: by default the file is quarantined whole and the build goes on)
+    result = CliRunner().invoke(app, ["build", "--project", str(copy)], env={"DTSEN_INGEST__STRICT": "true"})
     assert result.exit_code == 2, result.output
     assert target.name in result.output and "Traceback" not in result.output
     store = store_for(load_settings(copy))

@@ -71,7 +71,7 @@ scope = "own_family"
 def test_the_builtin_table_loads_and_covers_every_role() -> None:
     table = load_rules()
     assert {"admin", "steward", "client", "province_operator", "regency_operator", "village_operator",
-            "kepala_daerah", "auditor", "citizen"} == set(table.roles)
+            "kepala_daerah", "auditor", "citizen", "field_officer", "approval_delegate"} == set(table.roles)
     assert {"eligibility", "targeting", "ground_check", "statistics", "audit", "self_service"} <= set(table.purposes)
     assert all(table.purposes_of(role) or role == "admin" for role in table.roles)
     assert table.rule("client", "eligibility.check", "eligibility") is not None

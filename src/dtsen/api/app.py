@@ -15,13 +15,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from dtsen import __version__
-from dtsen.api import auth, errors, health
+from dtsen.api import auth, cases, errors, health
 from dtsen.api.middleware import BodyLimit, Envelope, RateLimit
 from dtsen.api.ratelimit import TokenBuckets
 from dtsen.config import Settings
 from dtsen.security.context import Security
 from dtsen.security.masking import MaskingFilter
 from dtsen.store.migrate import check_migrated
+from dtsen.workflow.service import Workflow
 
 LOGGERS = ("dtsen.api", "dtsen.api.access", "dtsen.api.errors")
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, security: Security | None = None) -> FastA
     try:
         check_migrated(sec.store)
         sec.check_assignments()
+        workflow = Workflow.open(sec)  # the state machine, checked against the policy
     except Exception:
         if owned:
             sec.close()
@@ -63,6 +65,7 @@ def create_app(settings: Settings, *, security: Security | None = None) -> FastA
     errors.install(app)
     app.include_router(auth.router)
     app.include_router(health.router)
+    cases.install(app, workflow)
 
     # add_middleware puts each new one outside the previous: innermost first.
     app.add_middleware(BodyLimit, default=api.max_body_bytes, limits=app.state.body_limits)

@@ -177,6 +177,12 @@ def ingest(
 
 
 def accounting_table(report: Any) -> Table:
+    """The per-source row table of an `IngestReport`, or of the report an ingest wrote into a
+    directory (`work/ingest`, as `dtsen build` prints it)."""
+    if isinstance(report, Path):
+        from dtsen.ingest.accounting import IngestReport
+
+        report = IngestReport.read(report)
     table = Table(title="Row accounting (rows read = accepted + quarantined)")
     for name, justify in (("source", "left"), ("level", "left"), ("read", "right"), ("accepted", "right"),
                           ("quarantined", "right"), ("quarantine reasons", "left"), ("warnings on accepted rows", "left")):
@@ -187,6 +193,14 @@ def accounting_table(report: Any) -> Table:
         table.add_row(s.source, s.level, f"{s.rows_read:,}", f"{s.accepted:,}", f"{s.quarantined:,}", reasons, flags)
     table.add_row("[bold]total", "", f"[bold]{report.rows_read:,}", f"[bold]{report.accepted:,}",
                   f"[bold]{report.quarantined:,}", "", "")
+    # files quarantined whole, notes on sources, and warnings about the mappings, under the table
+    lines = [f"{f.source}: {f.file} dikarantina seluruhnya / quarantined whole ({f.reason}): {f.detail}"
+             for f in report.files_quarantined]
+    lines += [f"{s.source}: {note}" for s in report.sources for note in s.notes]
+    lines += [f"Peringatan / warning: {w}" for w in report.warnings]
+    if lines:
+        table.caption = escape("\n".join(lines))
+        table.caption_justify = "left"
     return table
 
 
@@ -409,6 +423,8 @@ from dtsen.cli import keys as _keys  # noqa: E402, F401
 from dtsen.cli import release as _release  # noqa: E402
 from dtsen.cli import service as _service  # noqa: E402, F401
 from dtsen.cli import serving as _serving  # noqa: E402, F401
+from dtsen.cli import sources as _sources  # noqa: E402
 from dtsen.cli import welfare as _welfare  # noqa: E402
+from dtsen.cli import workflow as _workflow  # noqa: E402, F401
 
-__all__ = ["_release", "_welfare", "app", "clean_errors", "main"]
+__all__ = ["_release", "_sources", "_welfare", "app", "clean_errors", "main"]

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dtsen.cli import EngineOpt, ProjectOpt, _console, _engine_for, app, clean_errors
+from dtsen.cli import EngineOpt, ProjectOpt, _console, _engine_for, accounting_table, app, clean_errors
 from dtsen.errors import DtsenError
 
 STEP_LABELS = {
@@ -53,6 +53,7 @@ def build(project: ProjectOpt = Path("."), engine: EngineOpt = None) -> None:
     finally:
         eng.close()
     console.print(summary)
+    console.print(accounting_table(settings.work_dir / "ingest"))
     m = result.manifest["metrics"]
     console.print(
         f"Rilis / release [bold]{result.release_id}[/]: {m['persons']:,} persons, {m['families']:,} families, "

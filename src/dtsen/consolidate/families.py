@@ -78,6 +78,7 @@ FAMILY_GOLDEN_FIELDS: tuple[str, ...] = (
     "pbi_jk",
     "consumption_per_capita",
     "survey_weight",
+    "family_status",  # AKTIF, TIDAK_DITEMUKAN or PINDAH: set only by approved field checks (dtsen.workflow)
 )
 COMPOSITION_FIELDS: tuple[str, ...] = (
     "size",

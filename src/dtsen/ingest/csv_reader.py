@@ -1,9 +1,7 @@
 """Stage a delimited text file (CSV, TSV, semicolon- or pipe-separated), streaming.
 
-Encoding: with ``encoding="auto"`` the whole file is checked strictly, in 1 MiB chunks at C
-speed: UTF-8 with a BOM (``utf-8-sig``), else UTF-8, else Windows-1252 (``cp1252``). A file with
-a NUL byte or mostly control characters in its first 64 KiB is refused as binary. An explicit
-encoding is used as given; a byte that does not decode is reported with its offset.
+Encoding: see `dtsen.ingest.encoding` (UTF-8, UTF-8 with BOM, UTF-16 and UTF-32 with a BOM,
+else Windows-1252; or as declared). Wide files are read from a UTF-8 copy.
 
 Delimiter: detected among ``,`` ``;`` ``|`` and tab over the first records (quotes respected):
 the candidate that splits the header into several columns and agrees best with the following
@@ -17,25 +15,35 @@ physical lines but counts once. Blank lines are not records of data: they are sk
 counted in the numbering) and noted. A record with more or fewer fields than the header is
 rejected as ``ragged_row``, its fields re-joined with the same delimiter in ``_raw``.
 
+A quote that runs across line ends where the header's field count says it should not (a
+value that merely begins with a quote, in a file written without quoting) would swallow the
+rows below it: such a record is read again line by line, each physical line its own record,
+with quotes taken literally where that fits (see `dtsen.ingest.csv_lines` for the rules). The
+same holds for a field longer than ``csv.field_size_limit()``: that line alone is rejected as
+``field_too_large``. `StagedFile.lines` counts the file's physical lines, beside the records.
+
 Two parsers, one result. A file whose header is one line and has several columns is first read
 by Arrow's CSV reader (streaming, several times faster). Arrow agrees with the `csv` module on
 every record with as many fields as the header. At the first record with another number of
 fields, the file is read again by Arrow on one thread, which numbers such records so that they
 are rejected exactly as the `csv` module path rejects them. Arrow cannot tell a blank line from
-a row of empty fields (",,"): at the first such row, and at any other parse trouble, the Arrow
-output is discarded and the file is read again with the `csv` module, which numbers and rejects
-records exactly. That path holds ``chunk_rows`` records at a time and runs no Python loop per
-row: lengths are checked with numpy, good rows are flattened and cut into columns by Arrow.
+a row of empty fields (",,"), nor see a stray quote: at the first such row, when the records it
+read are fewer than the file's lines (some record spans several lines), and at any other parse
+trouble, the Arrow output is discarded and the file is read again with the `csv` module, which
+numbers and rejects records exactly. That path holds ``chunk_rows`` records at a time and runs
+no Python loop per row while every record is one line: lengths are checked with numpy, good
+rows are flattened and cut into columns by Arrow; from the first chunk with a record across
+line ends on, the file is read record by record (`dtsen.ingest.csv_lines.careful_records`).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import functools
 import io
 import itertools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,108 +53,24 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from dtsen.errors import InputFileError
+from dtsen.ingest.csv_lines import Item, careful_records, tap
+from dtsen.ingest.encoding import detect, detect_encoding, utf8_copy
 from dtsen.ingest.staging import ReadOptions, StagedFile, StageWriter, blank_to_null, make_header
 
 if TYPE_CHECKING:
     from _csv import Reader
 
+__all__ = ["detect_delimiter", "detect_encoding", "rejoin", "stage_csv"]
+
 CANDIDATES = (",", ";", "|", "\t")
-_CHUNK_BYTES = 1 << 20
 _ARROW_BLOCK_BYTES = 16 << 20
-_HEAD_BYTES = 64 * 1024
 _SAMPLE_CHARS = 256 * 1024
 _SAMPLE_RECORDS = 50
-_CONTROL_SHARE = 0.10
-# Control bytes that do not occur in text (tab, newlines, form feed and SUB are allowed).
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1A), *range(0x1B, 0x20)])
-_WIDE_UNICODE = ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+_NOTED_SPLITS = 5  # lines read by themselves that the notes name; the rest are counted
 
 
 def _show(delimiter: str) -> str:
     return "tab" if delimiter == "\t" else repr(delimiter)
-
-
-# --- encoding ---------------------------------------------------------------------------------
-
-
-def _first_bad_byte(path: Path, encoding: str, skip: int = 0) -> tuple[int, str] | None:
-    """Offset and reason of the first byte that does not decode (strictly), or None if all do."""
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
-    offset = skip
-    with path.open("rb") as f:
-        f.seek(skip)
-        while True:
-            chunk = f.read(_CHUNK_BYTES)
-            final = not chunk
-            pending = len(decoder.getstate()[0])
-            try:
-                decoder.decode(chunk, final)
-            except UnicodeDecodeError as e:
-                return offset - pending + e.start, e.reason
-            if final:
-                return None
-            offset += len(chunk)
-
-
-def _check_not_binary(path: Path, head: bytes) -> None:
-    nul = head.find(b"\x00")
-    if nul >= 0:
-        hint = ""
-        if head.startswith(b"PK\x03\x04"):
-            hint = "; it is a ZIP archive, perhaps an XLSX file with the wrong extension"
-        elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            hint = "; it starts with a UTF-16 byte-order mark: give encoding='utf-16'"
-        raise InputFileError(f"{path}: file looks binary, not CSV text (NUL byte at offset {nul}){hint}")
-    if head:
-        control = len(head) - len(head.translate(None, _CONTROL_BYTES))
-        if control / len(head) > _CONTROL_SHARE:
-            raise InputFileError(
-                f"{path}: file looks binary, not CSV text ({control} control bytes in the first {len(head)} bytes)"
-            )
-
-
-def _check_not_empty(path: Path, encoding: str) -> None:
-    with path.open("r", encoding=encoding, newline="") as f:
-        while True:
-            text = f.read(_CHUNK_BYTES)
-            if not text:
-                raise InputFileError(f"{path}: file is empty")
-            if text.strip().strip("\ufeff").strip():
-                return
-
-
-def detect_encoding(path: Path, declared: str = "auto") -> str:
-    """The codec to read the file with; raises InputFileError for binary or undecodable files."""
-    with path.open("rb") as f:
-        head = f.read(_HEAD_BYTES)
-    if declared != "auto":
-        try:
-            encoding = codecs.lookup(declared).name
-        except LookupError:
-            raise InputFileError(f"{path}: unknown encoding {declared!r}") from None
-        if encoding not in _WIDE_UNICODE:
-            _check_not_binary(path, head)
-        bad = _first_bad_byte(path, encoding)
-        if bad is not None:
-            raise InputFileError(f"{path}: byte at offset {bad[0]} does not decode as {encoding} ({bad[1]})")
-    else:
-        _check_not_binary(path, head)
-        if head.startswith(codecs.BOM_UTF8):
-            bad = _first_bad_byte(path, "utf-8", skip=len(codecs.BOM_UTF8))
-            encoding = "utf-8-sig"
-        else:
-            bad = _first_bad_byte(path, "utf-8")
-            encoding = "utf-8"
-        if bad is not None:
-            bad_1252 = _first_bad_byte(path, "cp1252")
-            if bad_1252 is not None:
-                raise InputFileError(
-                    f"{path}: not UTF-8 (byte at offset {bad[0]}) nor Windows-1252 (byte at offset "
-                    f"{bad_1252[0]}); give the encoding explicitly"
-                )
-            encoding = "cp1252"
-    _check_not_empty(path, encoding)
-    return encoding
 
 
 # --- delimiter --------------------------------------------------------------------------------
@@ -226,24 +150,28 @@ def rejoin(rows: list[list[str]], delimiter: str) -> list[str]:
     return out
 
 
-def _take(reader: Reader, n: int, path: Path) -> list[list[str]]:
-    """The next n records, a parse error becoming InputFileError with the physical line."""
-    try:
-        return list(itertools.islice(reader, n))
-    except csv.Error as e:
-        raise InputFileError(
-            f"{path}: line {reader.line_num} cannot be parsed ({e}); perhaps a quote is never closed"
-        ) from None
+def _parse_error(path: Path, line: int, error: csv.Error) -> InputFileError:
+    text = str(error)
+    if "field larger than field limit" in text:
+        return InputFileError(
+            f"{path}: line {line}: a field is longer than {csv.field_size_limit():,} characters (field too large)"
+        )
+    return InputFileError(f"{path}: line {line} cannot be parsed ({text})")
 
 
 def _read_header(reader: Reader, path: Path) -> tuple[list[str], int]:
     """The first non-blank record and its record number."""
     number = 0
-    while record := _take(reader, 1, path):
+    while True:
+        try:
+            record = next(reader, None)
+        except csv.Error as e:
+            raise _parse_error(path, reader.line_num, e) from None
+        if record is None:
+            raise InputFileError(f"{path}: file is empty")
         number += 1
-        if record[0]:
-            return record[0], number
-    raise InputFileError(f"{path}: file is empty")
+        if record:
+            return record, number
 
 
 def _columns(rows: list[list[str]], width: int) -> list[pa.Array]:
@@ -253,10 +181,9 @@ def _columns(rows: list[list[str]], width: int) -> list[pa.Array]:
     return [blank_to_null(flat.take(starts + j)) for j in range(width)]
 
 
-def _stage_chunk(rows: list[list[str]], first: int, width: int, delimiter: str, writer: StageWriter) -> tuple[int, int]:
-    """Stage one chunk; returns (records that are rows, blank records)."""
+def _stage_chunk(rows: list[list[str]], numbers: np.ndarray, width: int, delimiter: str, writer: StageWriter) -> tuple[int, int]:
+    """Stage one chunk of records with their numbers; returns (records that are rows, blank records)."""
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    numbers = np.arange(first, first + len(rows), dtype=np.int64)
     good = lengths == width
     blank = lengths == 0
     if good.all():
@@ -278,19 +205,73 @@ def _stage_chunk(rows: list[list[str]], first: int, width: int, delimiter: str, 
 class _Counts:
     rows_read: int = 0
     blank_lines: int = 0
+    split_lines: int = 0  # physical lines read by themselves (a stray quote, a field too large)
+    split_at: list[int] = field(default_factory=list)  # the first few of them
+
+
+def _stage_items(items: list[Item], first: int, width: int, delimiter: str, writer: StageWriter,
+                 counts: _Counts) -> None:
+    """Stage records read by `careful_records`, numbered from `first`."""
+    numbers = np.arange(first, first + len(items), dtype=np.int64)
+    parsed = [i for i, item in enumerate(items) if item.fields is not None]
+    rows = [items[i].fields or [] for i in parsed]
+    read, blank = _stage_chunk(rows, numbers[parsed], width, delimiter, writer)
+    counts.rows_read += read
+    counts.blank_lines += blank
+    rejected: dict[str, list[int]] = {}
+    for i, item in enumerate(items):  # per record: this path reads files with a record across line ends
+        if item.reason is not None:
+            rejected.setdefault(item.reason, []).append(i)
+        if item.split:
+            counts.split_lines += 1
+            if len(counts.split_at) < _NOTED_SPLITS:
+                counts.split_at.append(item.line)
+    for reason, which in rejected.items():
+        writer.write_rejects(None, numbers[which], [items[i].raw for i in which], reason,
+                             [items[i].detail for i in which])
+        counts.rows_read += len(which)
 
 
 def _stage_python(
-    reader: Reader, path: Path, first: int, width: int, delimiter: str, chunk_rows: int, writer: StageWriter
+    reader: Reader, sink: list[str], rest: Iterator[str], first: int, first_line: int, width: int,
+    delimiter: str, chunk_rows: int, writer: StageWriter, max_rows: int | None,
 ) -> _Counts:
-    """Stage the records after the header with the `csv` module, chunk by chunk."""
+    """Stage the records after the header with the `csv` module, chunk by chunk.
+
+    `sink` receives every physical line the reader consumes (`csv_lines.tap`). While a chunk's
+    records are as many as its lines, every record is one line and the chunk is staged at C
+    speed. At the first chunk with a record across line ends (or one the `csv` module refuses),
+    the file from that chunk's first line on is read record by record (`careful_records`, on
+    the chunk's lines and then `rest`, the file's remaining lines)."""
     counts = _Counts()
-    next_row = first
-    while chunk := _take(reader, chunk_rows, path):
-        read, blank = _stage_chunk(chunk, next_row, width, delimiter, writer)
+    next_row, line = first, first_line
+
+    def left() -> int:
+        return chunk_rows if max_rows is None else min(chunk_rows, max_rows - counts.rows_read)
+
+    while left() > 0:
+        sink.clear()
+        failed = False
+        try:
+            chunk = list(itertools.islice(reader, left()))
+        except csv.Error:
+            chunk, failed = [], True
+        if not chunk and not failed:
+            return counts
+        if failed or len(chunk) != len(sink):
+            break
+        numbers = np.arange(next_row, next_row + len(chunk), dtype=np.int64)
+        read, blank = _stage_chunk(chunk, numbers, width, delimiter, writer)
         counts.rows_read += read
         counts.blank_lines += blank
         next_row += len(chunk)
+        line += len(sink)
+    else:
+        return counts
+    records = careful_records(itertools.chain(list(sink), rest), line, delimiter, width)
+    while left() > 0 and (items := list(itertools.islice(records, left()))):
+        _stage_items(items, next_row, width, delimiter, writer, counts)
+        next_row += len(items)
     return counts
 
 
@@ -332,7 +313,7 @@ class _ArrowLost(Exception):
 
 
 def _stage_arrow(
-    path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter, *, tolerant: bool
+    path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter, *, tolerant: bool, lines: int
 ) -> _Counts | None:
     """Stage the records after a one-line header with Arrow's CSV reader, or None to fall back.
 
@@ -341,8 +322,9 @@ def _stage_arrow(
     first record with another number of fields abandons this path. With `tolerant` the parser
     runs on one thread, which lets it say the record number of every such record: those are
     rejected as ``ragged_row`` exactly as the `csv` module path does. A row of empty fields (a
-    blank line, or ",,") and any other parse trouble return None: the caller falls back to the
-    `csv` module.
+    blank line, or ",,"), fewer records than the file has `lines` below the header (a record
+    across line ends: a quoted newline, or a stray quote to be read line by line) and any other
+    parse trouble return None: the caller falls back to the `csv` module.
     """
     names = [f"f{i}" for i in range(width)]
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
@@ -392,6 +374,8 @@ def _stage_arrow(
             return None
     except (pa.ArrowException, UnicodeDecodeError, _ArrowLost):
         return None
+    if counts.rows_read != lines - 1:
+        return None  # some record spans several lines: the csv module checks its quotes
     return counts
 
 
@@ -400,19 +384,30 @@ def stage_csv(path: Path, out_dir: Path, options: ReadOptions, *, fast: bool = T
 
     ``fast=False`` skips the Arrow path (tests use it to check both paths agree).
     """
-    encoding = detect_encoding(path, options.encoding)
-    delimiter, notes = detect_delimiter(path, encoding, options.delimiter)
-    with path.open("r", encoding=encoding, newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
+    encoding, scanned = detect(path, options.encoding)
+    with utf8_copy(path, encoding, out_dir) as (readable, read_as, copied):
+        lines = (copied or scanned).lines
+        return _stage_text(path, readable, read_as, encoding, lines, out_dir, options, fast=fast)
+
+
+def _stage_text(
+    path: Path, readable: Path, encoding: str, declared: str, lines: int, out_dir: Path, options: ReadOptions,
+    *, fast: bool,
+) -> StagedFile:
+    delimiter, notes = detect_delimiter(readable, encoding, options.delimiter)
+    sink: list[str] = []
+    with readable.open("r", encoding=encoding, newline="") as f:
+        reader = csv.reader(tap(f, sink), delimiter=delimiter)
         raw_header, header_row = _read_header(reader, path)
+        header_lines = reader.line_num
         header = make_header(raw_header)
         notes = notes + header.notes
         width = len(header.columns)
         counts: _Counts | None = None
-        if fast and width > 1 and header_row == 1 and reader.line_num == 1:
+        if fast and options.max_rows is None and width > 1 and header_row == 1 and header_lines == 1:
             for tolerant in (False, True):
                 with StageWriter(path, out_dir, header.columns) as writer:
-                    counts = _stage_arrow(path, encoding, delimiter, width, writer, tolerant=tolerant)
+                    counts = _stage_arrow(readable, encoding, delimiter, width, writer, tolerant=tolerant, lines=lines)
                     if counts is None:
                         writer.abort()
                     else:
@@ -420,12 +415,18 @@ def stage_csv(path: Path, out_dir: Path, options: ReadOptions, *, fast: bool = T
                         break
         if counts is None:
             with StageWriter(path, out_dir, header.columns) as writer:
-                counts = _stage_python(reader, path, header_row + 1, width, delimiter, options.chunk_rows, writer)
+                counts = _stage_python(reader, sink, f, header_row + 1, header_lines + 1, width, delimiter,
+                                       options.chunk_rows, writer, options.max_rows)
                 writer.commit()
     if header_row > 1:
         notes.append(f"header is record {header_row}: blank lines above it skipped")
     if counts.blank_lines:
         notes.append(f"{counts.blank_lines} blank line(s) below the header skipped (not rows)")
+    if counts.split_lines:
+        named = ", ".join(str(n) for n in counts.split_at)
+        more = f" and {counts.split_lines - len(counts.split_at)} more" if counts.split_lines > len(counts.split_at) else ""
+        notes.append(f"{counts.split_lines} line(s) read by themselves, a quote taken literally (it ran across line "
+                     f"ends) or a field too large: line(s) {named}{more}")
     if counts.rows_read == 0:
         notes.append("header only: no data rows")
     return StagedFile(
@@ -437,7 +438,8 @@ def stage_csv(path: Path, out_dir: Path, options: ReadOptions, *, fast: bool = T
         rows_read=counts.rows_read,
         rows_staged=writer.rows_staged,
         rows_rejected=writer.rows_rejected,
-        encoding=encoding,
+        encoding=declared,
         delimiter=delimiter,
         notes=notes,
+        lines=None if options.max_rows is not None else lines,
     )

@@ -18,13 +18,14 @@ the officers' villages. Without a current release every such row is `family_unkn
 from __future__ import annotations
 
 import csv
+import fnmatch
 import glob
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -32,10 +33,12 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from dtsen.config import Settings, SourceMapping
+from dtsen.config import Settings, SourceMapping, source_warnings
 from dtsen.engine import Engine
-from dtsen.errors import MappingError, Problem, ProblemLog, SettingsError
+from dtsen.errors import AccountingError, InputFileError, MappingError, Problem, ProblemLog, SettingsError
 from dtsen.ingest.accounting import FileCount, IngestReport, SourceCount
+from dtsen.ingest.layout import raw_table
+from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.quarantine import checked_rejects, reader_rejects
 from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
 from dtsen.ingest.reasons import severities
@@ -144,28 +147,59 @@ def resolve_files(settings: Settings, only: Sequence[str] | None = None) -> dict
     """Every source's files, relative patterns resolved; all missing files reported at once."""
     log = ProblemLog()
     found: dict[str, list[Path]] = {}
+    only = expand_names(settings, only)
     for name, src in settings.sources.items():
         if only and name not in only:
+            continue
+        if src.kind is not None and not src.kind.first and found.get(_stage_key(settings, name)) is not None:
+            found[name] = found[_stage_key(settings, name)]  # the kinds of one file share it
             continue
         paths: list[Path] = []
         for i, pattern in enumerate(src.files):
             full = settings.path(pattern)
-            matches = sorted(Path(p) for p in glob.glob(str(full))) if glob.has_magic(str(full)) else [full]
+            if full.is_file() or not glob.has_magic(str(full)):
+                matches = [full]  # a file literally named "dtks[5].csv" is that file, not a pattern
+            else:
+                matches = sorted(Path(p) for p in glob.glob(str(full)))
             matches = [m for m in matches if m.is_file()]
             if not matches:
                 log.add(f"no file matches {pattern!r} (looked in {settings.project.root})",
-                        where=settings.where("sources", name, "files"), hint=f"entry {i + 1} of files")
+                        where=settings.where(*_path(settings, name), "files"), hint=f"entry {i + 1} of files")
             paths.extend(matches)
         found[name] = paths
+        if src.kind is not None:
+            found.setdefault(_stage_key(settings, name), paths)
     if only:
         for name in only:
             if name not in settings.sources:
                 log.add(f"no source named {name!r}; the project has: {', '.join(settings.sources) or 'none'}")
     log.raise_if_any(MappingError, "some source files cannot be found")
-    return found
+    return {name: paths for name, paths in found.items() if name in settings.sources}
 
 
-def _label(settings: Settings, path: Path) -> str:
+def expand_names(settings: Settings, only: Sequence[str] | None) -> list[str] | None:
+    """Source names as given on the command line, a source with kinds standing for its kinds."""
+    if not only:
+        return None
+    out: list[str] = []
+    for name in only:
+        kinds = [n for n, src in settings.sources.items() if src.kind is not None and src.kind.source == name]
+        out += kinds or [name]
+    return out
+
+
+def _stage_key(settings: Settings, name: str) -> str:
+    """The sources whose files are staged once: a file with several kinds is read once for all."""
+    kind = settings.sources[name].kind
+    return f"{kind.source}\x00files" if kind is not None else name
+
+
+def _path(settings: Settings, name: str) -> tuple[str, ...]:
+    src = settings.sources.get(name)
+    return src.config_path(name) if src is not None else ("sources", name)
+
+
+def file_label(settings: Settings, path: Path) -> str:
     try:
         return path.resolve().relative_to(settings.project.root.resolve()).as_posix()
     except ValueError:
@@ -173,20 +207,56 @@ def _label(settings: Settings, path: Path) -> str:
 
 
 def column_problems(settings: Settings, source: StagedSource) -> list[Problem]:
-    """Every mapped column must be in every file, exactly once."""
-    name, src = source.name, source.mapping
+    """Every mapped column must be in every file, exactly once.
+
+    When some files of a source fit and others do not, the others are quarantined whole
+    (`file_columns_missing`, see `fit_files`); the problems returned here are those of a source
+    none of whose files fit, which is the mapping's mistake, not a file's."""
+    name = source.name
+    per_file = {label: file_column_problems(settings, name, source.mapping, label, sf) for label, sf in source.files}
+    if not source.files or any(not problems for problems in per_file.values()):
+        return []
+    return [p for problems in per_file.values() for p in problems]
+
+
+def file_column_problems(settings: Settings, name: str, src: SourceMapping, label: str, sf: StagedFile) -> list[Problem]:
     log = ProblemLog()
-    for label, sf in source.files:
-        present = set(sf.columns)
-        for column in src.columns:
-            where = settings.where("sources", name, "columns", column)
-            if column in sf.duplicate_columns:
-                log.add(f"column {column!r} appears {len(sf.duplicate_columns[column])} times in {label}",
-                        where=where, hint=f"rename one in the file, or map one of {sf.duplicate_columns[column]}")
-            elif column not in present:
-                log.add(f"column {column!r} is not in {label}", where=where,
-                        hint=f"the file has: {', '.join(sf.columns) or 'no columns'}")
+    present = set(sf.columns)
+    needed = src.source_columns()
+    missing = [c for c in needed if c not in present and c not in sf.duplicate_columns]
+    for column in needed:
+        where = settings.where(*src.config_path(name), *needed[column])
+        if column in sf.duplicate_columns:
+            log.add(f"column {column!r} appears {len(sf.duplicate_columns[column])} times in {label}",
+                    where=where, hint=f"rename one in the file, or map one of {sf.duplicate_columns[column]}")
+        elif column not in present:
+            if len(missing) == len(needed) and needed:
+                hint = (f"none of the {len(needed)} mapped columns is in the file: is its first row a header? "
+                        f"(the first row has {len(sf.columns)} cells)")
+            else:
+                hint = f"the file has: {', '.join(mask_digits(c) for c in sf.columns) or 'no columns'}"
+            log.add(f"column {column!r} is not in {label}", where=where, hint=hint)
     return log.problems
+
+
+def fit_files(settings: Settings, source: StagedSource) -> StagedSource:
+    """The source without the files that lack mapped columns (when others have them): those
+    are quarantined whole, or, with `ingest.strict`, a MappingError."""
+    per_file = {label: file_column_problems(settings, source.name, source.mapping, label, sf)
+                for label, sf in source.files}
+    bad = {label for label, problems in per_file.items() if problems}
+    if not bad or len(bad) == len(source.files):
+        return source
+    if settings.ingest.strict:
+        raise MappingError(f"source {source.name!r}: some files do not fit the mapping (ingest.strict is on)",
+                           [p for label in sorted(bad) for p in per_file[label]])
+    kept = [(label, sf) for label, sf in source.files if label not in bad]
+    failed = list(source.failed)
+    for label, sf in source.files:
+        if label in bad:
+            detail = "; ".join(p.message for p in per_file[label])
+            failed.append(FileFailure(label, "file_columns_missing", detail, sf.lines))
+    return StagedSource(source.name, source.mapping, kept, failed, source.parent)
 
 
 def _count_by_file(table: ir.Table) -> dict[str, int]:
@@ -200,13 +270,26 @@ def _count_codes(table: ir.Table, column: str) -> Counter[str]:
     return Counter({str(c): int(n) for c, n in zip(df["code"], df["n"], strict=True) if c})
 
 
+@dataclass(frozen=True)
+class FileFailure:
+    """A file quarantined whole: it cannot be read, or does not fit the mapping."""
+
+    label: str
+    reason: str  # file_unreadable or file_columns_missing
+    detail: str
+    lines: int | None = None
+
+
 @dataclass
 class StagedSource:
-    """A source whose files are staged: strings with positions, ready for the engine."""
+    """A source whose files are staged: strings with positions, ready for the engine; and the
+    files that were quarantined whole."""
 
     name: str
     mapping: SourceMapping
     files: list[tuple[str, StagedFile]]
+    failed: list[FileFailure] = field(default_factory=list)
+    parent: SourceMapping | None = None  # the mapping of this kind's parent kind (`SourceMapping.kind`)
 
     def groups(self) -> list[list[tuple[str, StagedFile]]]:
         """The files grouped by their column lists (usually one group: a source's files share
@@ -225,28 +308,44 @@ class StagedSource:
         return t.mutate(_file=label)
 
     def raw(self, engine: Engine) -> ir.Table:
-        """The union of the source's files, mapped columns renamed to canonical fields."""
-        pieces = []
-        for group in self.groups():
-            t = self.staged(engine, group)
-            pieces.append(t.select(
-                _source=ibis.literal(self.name), _file=t._file, _sheet=t._sheet.cast("string"),
-                _row=t._row.cast("int64"),
-                **{field: t[column].cast("string") for column, field in self.mapping.columns.items()},
-            ))
-        return pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
+        """The union of the source's files as raw canonical fields (`dtsen.ingest.layout`):
+        columns, templates, constants, value flags, the rows of its kind and what they take
+        from their parent rows; control characters removed, warnings in `_notes`."""
+        return raw_table([self.staged(engine, group) for group in self.groups()], self.name, self.mapping,
+                         self.parent)
 
 
-def stage_source(settings: Settings, name: str, files: list[Path], progress: Progress) -> StagedSource:
+def file_encoding(settings: Settings, src: SourceMapping, path: Path) -> str:
+    """The encoding a file is read with: the first `encodings` entry that names it (by file name,
+    or a glob pattern of its path relative to the project), else the source's `encoding`."""
+    label = file_label(settings, path)
+    for pattern, encoding in src.encodings.items():
+        if path.name == pattern or label == pattern or fnmatch.fnmatchcase(label, pattern) \
+                or fnmatch.fnmatchcase(path.name, pattern):
+            return encoding
+    return src.encoding
+
+
+def stage_source(settings: Settings, name: str, files: list[Path], progress: Progress,
+                 max_rows: int | None = None) -> StagedSource:
+    """Stage every file of a source. A file that cannot be read is quarantined whole
+    (`file_unreadable`) and the others go on, unless `ingest.strict` is set."""
     src = settings.sources[name]
-    options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=src.encoding, sheet=src.sheet,
-                          chunk_rows=settings.ingest.chunk_rows)
+    folder = src.kind.source if src.kind is not None else name
     staged: list[tuple[str, StagedFile]] = []
+    failed: list[FileFailure] = []
     for i, path in enumerate(files):
         progress.step(name, f"membaca {path.name}")
-        out = settings.work_dir / "staging" / name / str(i)
-        staged.append((_label(settings, path), stage_file(path, out, options)))
-    return StagedSource(name, src, staged)
+        out = settings.work_dir / "staging" / folder / str(i)
+        options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=file_encoding(settings, src, path),
+                              sheet=src.sheet, chunk_rows=settings.ingest.chunk_rows, max_rows=max_rows)
+        try:
+            staged.append((file_label(settings, path), stage_file(path, out, options)))
+        except InputFileError as e:
+            if settings.ingest.strict:
+                raise
+            failed.append(FileFailure(file_label(settings, path), "file_unreadable", str(e)))
+    return StagedSource(name, src, staged, failed)
 
 
 def ingest_source(
@@ -257,6 +356,14 @@ def ingest_source(
     started = time.perf_counter()
     work = settings.work_dir
     count = SourceCount(source=name, level=src.level)
+    owner = src.kind is None or src.kind.first  # the kind that keeps what is not of any kind
+    for failure in staged_source.failed if owner else []:
+        count.files.append(FileCount(source=name, file=failure.label, rows_read=0, lines=failure.lines,
+                                     status="quarantined", reason=failure.reason, detail=failure.detail))
+    if not staged:  # every file quarantined whole
+        count.seconds = time.perf_counter() - started
+        progress.finish(name, count)
+        return count
     progress.step(name, "memeriksa dan membakukan")
     checked = engine.materialize(check_source(
         engine, staged_source.raw(engine), name, src, regions,
@@ -265,6 +372,7 @@ def ingest_source(
         excel_zero_share=settings.ingest.excel_zero_share,
         names=names,
         field_check=field_check,
+        ranges=settings.ingest.field_ranges(),
     ))
     accepted = checked.filter(checked._reject.isnull()).drop("_reject")
     order = ["file", "sheet", "row"]
@@ -275,20 +383,28 @@ def ingest_source(
     for group in staged_source.groups():
         rejected.append(checked_rejects(checked, staged_source.staged(engine, group), group[0][1].columns))
     for label, sf in staged:
-        if sf.rows_rejected:
+        if sf.rows_rejected and owner:
             rejected.append(reader_rejects(engine.read_parquet(sf.rejects), name, label))
     quarantine = engine.materialize(ibis.union(*rejected, distinct=False))
     engine.write_parquet(quarantine, work / "ingest" / "quarantine" / name, order_by=order)
 
     acc = _count_by_file(accepted)
     quar = _count_by_file(quarantine)
+    mine = _count_by_file(checked) if src.kind is not None else {}  # this kind's rows of each file
     for label, sf in staged:
+        rows = sf.rows_read if src.kind is None else mine.get(label, 0) + (sf.rows_rejected if owner else 0)
         count.files.append(FileCount(
-            source=name, file=label, rows_read=sf.rows_read, accepted=acc.get(label, 0),
+            source=name, file=label, rows_read=rows, accepted=acc.get(label, 0),
             quarantined=quar.get(label, 0), encoding=sf.encoding, delimiter=sf.delimiter, notes=list(sf.notes),
+            lines=sf.lines,
         ))
     count.reasons = _count_codes(quarantine.filter(quarantine.reasons.notnull()), "reasons")
     count.flags = _count_codes(accepted.filter(accepted.flags.notnull()), "flags")
+    nameless = count.reasons.get("person_without_name_or_nik", 0)
+    if nameless >= max(10, 0.05 * count.rows_read):
+        count.notes.append(
+            f"{nameless:,} rows have a KK but neither NIK nor name: does a file hold several record kinds "
+            "(households and their members)? Give the source a kind_column and kinds (README, 'Onboarding').")
     count.seconds = time.perf_counter() - started
     progress.finish(name, count)
     return count
@@ -311,20 +427,33 @@ def ingest(
     watch = progress or _Silent()
     files = resolve_files(settings, sources)
     master = load_regions(settings)
-    regions = RegionTables.build(engine, master)
+    named = any("village_name" in settings.sources[name].mapped_fields() for name in files)
+    regions = RegionTables.build(engine, master, names=named)
     field_results = any("family_ref" in settings.sources[name].columns.values() for name in files)
     field_check = load_field_check(settings, engine) if field_results else None  # a missing officer list: now
     for name, paths in files.items():
         watch.start(name, len(paths) + 2)
     # Staging is reading and writing files (Arrow and Parquet work outside the GIL): two
     # sources at a time.
+    groups: dict[str, list[str]] = {}
+    for name in files:
+        groups.setdefault(_stage_key(settings, name), []).append(name)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        staged = list(pool.map(lambda item: stage_source(settings, item[0], item[1], watch), files.items()))
+        first = list(pool.map(lambda members: stage_source(settings, members[0], files[members[0]], watch),
+                              groups.values()))
+    staged = []
+    for members, s in zip(groups.values(), first, strict=True):
+        for name in members:  # the kinds of one file: one staging, each its own mapping
+            src = settings.sources[name]
+            parent = settings.sources.get(src.kind.parent) if src.kind and src.kind.parent else None
+            staged.append(StagedSource(name, src, s.files, s.failed, parent))
     log = ProblemLog()
     for s in staged:
         log.problems += column_problems(settings, s)
     log.raise_if_any(MappingError, "some sources do not fit their files")
-    report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir))
+    staged = [fit_files(settings, s) for s in staged]
+    report = IngestReport(engine=engine.kind, regions_edition=master.edition, work_dir=str(settings.work_dir),
+                          warnings=[str(w) for w in source_warnings(settings)])
     if engine.kind == "duckdb" and len(staged) > 1:
         report.sources = _ingest_in_parallel(settings, engine, staged, regions, watch, field_check)
     else:
@@ -332,12 +461,34 @@ def ingest(
         for s in staged:
             report.sources.append(ingest_source(settings, engine, s, regions, names, watch, field_check))
     report.check()
+    _check_kinds(report, staged)
     report.write(settings.work_dir / "ingest")
     return report
 
 
+def _check_kinds(report: IngestReport, staged: list[StagedSource]) -> None:
+    """The kinds of a file share its rows: their rows read add up to the file's."""
+    log = ProblemLog()
+    read: dict[tuple[str, str], int] = {}
+    expected: dict[tuple[str, str], int] = {}
+    by_name = {s.source: s for s in report.sources}
+    for s in staged:
+        kind = s.mapping.kind
+        if kind is None or s.name not in by_name:
+            continue
+        for f in by_name[s.name].files:
+            read[(kind.source, f.file)] = read.get((kind.source, f.file), 0) + f.rows_read
+        for label, sf in s.files:
+            expected[(kind.source, label)] = sf.rows_read
+    for (source, label), n in expected.items():
+        if read.get((source, label), 0) != n:
+            log.add(f"the kinds of the file read {read.get((source, label), 0)} rows, the file has {n}",
+                    where=f"source {source}, file {label}")
+    log.raise_if_any(AccountingError, "row accounting does not balance: rows were lost or invented")
+
+
 def _has_names(source: StagedSource) -> bool:
-    return "full_name" in source.mapping.columns.values()
+    return bool(source.files) and "full_name" in source.mapping.columns.values()
 
 
 def _names(engine: Engine, staged: list[StagedSource]) -> ir.Table | None:
@@ -374,7 +525,8 @@ def _ingest_in_parallel(
     def work(tag: str) -> None:
         con = engine.connection(tag)
         try:
-            mine = RegionTables(regions.loaded, con.adopt(regions.districts), con.adopt(regions.villages))
+            mine = RegionTables(regions.loaded, con.adopt(regions.districts), con.adopt(regions.villages),
+                                con.adopt(regions.names) if regions.names is not None else None)
             checks = None
             if field_check is not None:
                 officers = con.adopt(field_check.officers) if field_check.officers is not None else None

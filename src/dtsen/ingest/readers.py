@@ -140,7 +140,7 @@ def stage_parquet(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile
     notes = list(header.notes)
     next_row = 2
     with StageWriter(path, out_dir, header.columns) as writer:
-        for batch in source.iter_batches(batch_size=options.chunk_rows):
+        for batch in source.iter_batches(batch_size=min(options.chunk_rows, options.max_rows or options.chunk_rows)):
             numbers = np.arange(next_row, next_row + batch.num_rows, dtype=np.int64)
             cells: list[pa.Array] = []
             for name, column in zip(header.columns, batch.columns, strict=True):
@@ -152,6 +152,8 @@ def stage_parquet(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile
                     ) from None
             writer.write_rows(None, numbers, cells)
             next_row += batch.num_rows
+            if options.max_rows is not None and next_row - 2 >= options.max_rows:
+                break
         writer.commit()
     rows_read = next_row - 2
     if rows_read == 0:

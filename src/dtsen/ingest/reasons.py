@@ -4,6 +4,11 @@ A `reject` reason sends the row to quarantine (kept verbatim, with every reason 
 `warn` reason keeps the row and lists the reason in its `flags`. The project file may change a
 reason's severity under `[ingest.severity]`. Messages are in Bahasa Indonesia first, since the
 people who fix the data read them.
+
+Reasons about one field of several (`value_invalid`, `code_unknown`, `value_out_of_range`,
+`control_chars_removed`) are written `code:field` in a row's `flags` and `reasons`
+(`value_out_of_range:floor_area`), so that a person sees which column to fix; the severity is
+the code's. `reason_code` strips the field.
 """
 
 from __future__ import annotations
@@ -60,9 +65,33 @@ _ALL = (
     Reason("family_unknown", "reject", "ID keluarga tidak ada di rilis yang berlaku", "the family id is not a family of the current release"),
     Reason("officer_not_assigned", "reject", "petugas tidak ditugaskan di desa keluarga ini", "the officer is not assigned to the family's village"),
     Reason("visit_in_future", "reject", "tanggal kunjungan setelah tanggal data", "the visit date is after the source's as-of date"),
+    # reading and values (issues 11 and 12); a code written `code:field` names the field
+    Reason("field_too_large", "reject", "isian terlalu panjang (melebihi batas karakter per kolom)", "a field is longer than the reader's limit (field too large)"),
+    Reason("file_unreadable", "reject", "berkas tidak dapat dibaca; seluruh berkas dikarantina", "the file cannot be read; the whole file is quarantined"),
+    Reason("file_columns_missing", "reject", "berkas tidak memuat kolom yang dipetakan; seluruh berkas dikarantina", "the file lacks mapped columns; the whole file is quarantined"),
+    Reason("control_chars_removed", "warn", "karakter kontrol (mis. NUL, ESC) dihapus dari isian", "control characters (NUL, ESC, ...) were removed from the field"),
+    Reason("value_out_of_range", "warn", "angka di luar rentang wajar; nilai tidak dipakai", "a number outside its plausible range; the value is withheld"),
+    Reason("deceased_conflict", "warn", "ada tanggal meninggal, tetapi status tercatat hidup", "a death date is given, but the row says alive"),
+    Reason("kind_unknown", "reject", "jenis baris (mis. RUTA/ART) tidak dikenali", "the row's record kind is none of the kinds declared for the file"),
+    Reason("parent_row_missing", "warn", "baris induk (mis. rumah tangga) dengan kunci yang sama tidak ditemukan atau tidak tunggal", "no single row of the parent kind (household) has this row's key"),
+    Reason("region_name_unresolved", "warn", "nama wilayah (provinsi/kabupaten/kecamatan/desa) tidak cocok dengan daftar Kemendagri", "a region name does not match the Kemendagri list (the first level that did not)"),
+    Reason("person_without_name_or_nik", "reject", "baris orang tanpa NIK dan tanpa nama (bukan data orang?)", "a person row with neither NIK nor name: not a person (a household row?)"),
 )
 
 REASONS: dict[str, Reason] = {r.code: r for r in _ALL}
+
+
+def reason_code(token: str) -> str:
+    """The reason code of a flag token: `value_out_of_range:floor_area` -> `value_out_of_range`."""
+    return token.split(":", 1)[0]
+
+
+def describe(token: str) -> str:
+    """A flag token in words, Bahasa Indonesia: the reason's message and the field it names."""
+    code, _, field = token.partition(":")
+    reason = REASONS.get(code)
+    text = reason.message if reason else code
+    return f"{text} (kolom {field})" if field else text
 
 
 def severities(overrides: dict[str, Severity] | None = None) -> dict[str, Severity]:

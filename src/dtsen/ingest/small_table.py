@@ -46,6 +46,9 @@ def read_records(
             try:
                 records = [(reader.line_num, record) for record in reader]
             except csv.Error as e:
+                if "field larger than field limit" in str(e):
+                    raise error(f"{path} line {reader.line_num}: a field is longer than "
+                                f"{csv.field_size_limit():,} characters (field too large)") from None
                 raise error(
                     f"{path} line {reader.line_num}: cannot be parsed ({e}); perhaps a quote is never closed"
                 ) from None

@@ -62,10 +62,13 @@ class ReadOptions:
     encoding: str = "auto"  # CSV only; "auto" detects UTF-8 (with or without BOM) or Windows-1252
     sheet: str | None = None  # XLSX only; None reads every sheet (they must share one header)
     chunk_rows: int = 200_000  # rows held in memory at once
+    max_rows: int | None = None  # stop after about this many data rows (a sample: `dtsen sources check`)
 
     def __post_init__(self) -> None:
         if self.chunk_rows < 1:
             raise SettingsError(f"ReadOptions.chunk_rows must be at least 1, not {self.chunk_rows}")
+        if self.max_rows is not None and self.max_rows < 1:
+            raise SettingsError(f"ReadOptions.max_rows must be at least 1, not {self.max_rows}")
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise SettingsError(f"ReadOptions.delimiter must be one character, not {self.delimiter!r}")
 
@@ -85,6 +88,7 @@ class StagedFile:
     encoding: str | None = None  # CSV only
     delimiter: str | None = None  # CSV only
     notes: list[str] = field(default_factory=list)
+    lines: int | None = None  # CSV only: the file's physical lines (header and blank lines included)
 
 
 # --- header names -----------------------------------------------------------------------------

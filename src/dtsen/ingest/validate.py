@@ -32,7 +32,10 @@ import pyarrow.compute as pc
 
 from dtsen.config import SourceMapping
 from dtsen.engine import Engine
-from dtsen.ingest.reasons import Severity
+from dtsen.ingest.layout import note_tokens, repeat_columns
+from dtsen.ingest.reasons import Severity, reason_code
+from dtsen.ingest.region_names import master_names
+from dtsen.ingest.region_names import resolve as resolve_region_names
 from dtsen.reference.kk import kk_parts
 from dtsen.reference.nik import (
     digits16_text,
@@ -41,14 +44,15 @@ from dtsen.reference.nik import (
     nik_parts,
     nik_sex_mismatch,
 )
-from dtsen.reference.regions import RegionMaster, name_key_expr, region_code_expr
-from dtsen.schema import FIELDS, FieldSpec, Level
+from dtsen.reference.regions import RegionMaster, region_code_expr
+from dtsen.schema import FIELDS, HELPER_FIELDS, FieldSpec, Level
 from dtsen.standardize import (
     age_at,
     clean_address,
     clean_text,
     code_key_expr,
     extract_rt_rw,
+    had_control,
     normalize_rt,
     parse_date,
     parse_float,
@@ -56,6 +60,7 @@ from dtsen.standardize import (
     prepared_date,
     prepared_number,
     standardize_names,
+    strip_control,
     translate,
     translate_bool,
 )
@@ -63,9 +68,15 @@ from dtsen.standardize import (
 NULL_STR = ibis.null("string")
 
 # Fields whose value is derived or resolved rather than parsed one to one.
-_SPECIAL = {"nik", "kk", "full_name", "region_code", "village_name", "district_code", "address", "rt", "rw"}
+_SPECIAL = {"nik", "kk", "full_name", "region_code", "address", *HELPER_FIELDS}
+_RT = ("rt", "rw")  # read by `_rt_parser`
 # Helper fields used to resolve others; never in the output.
-_HELPERS = ("village_name", "district_code")
+_HELPERS = HELPER_FIELDS
+
+# Reasons shared by several fields: written `code:field` so that the field is named.
+_PER_FIELD = {"value_invalid", "code_unknown"}
+
+Range = tuple[float | None, float | None]
 
 _IBIS_TYPES: dict[str, str] = {"string": "string", "date": "date", "int": "int64", "float": "float64", "bool": "boolean"}
 
@@ -76,11 +87,13 @@ class Checks:
 
     items: list[tuple[str, ir.BooleanValue]] = field(default_factory=list)
 
-    def add(self, code: str, condition: ir.BooleanValue) -> None:
-        self.items.append((code, condition.fill_null(False)))
+    def add(self, code: str, condition: ir.BooleanValue, field: str | None = None) -> None:
+        """A reason; with `field` it is written `code:field` (the severity stays the code's)."""
+        self.items.append((f"{code}:{field}" if field else code, condition.fill_null(False)))
 
     def joined(self, severity: dict[str, Severity], level: Severity) -> ir.StringValue:
-        parts = [ibis.ifelse(cond, code, NULL_STR) for code, cond in self.items if severity[code] == level]
+        parts = [ibis.ifelse(cond, token, NULL_STR) for token, cond in self.items
+                 if severity[reason_code(token)] == level]
         if not parts:
             return NULL_STR
         return ibis.literal(";").join(parts).nullif("")
@@ -127,11 +140,11 @@ def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser
         if spec.dtype in ("int", "float"):
             number = parse_int(raw, prepared) if spec.dtype == "int" else parse_float(raw, text=prepared)
             return number.value, number.invalid
-        if spec.dtype == "bool":
-            flag = translate_bool(raw, extra, key=prepared)
+        if spec.dtype == "bool":  # a source's own code list replaces the built-in one
+            flag = translate_bool(raw, extra, key=prepared, replace=True)
             return flag.value, flag.unknown
         if spec.vocabulary:
-            code = translate(raw, spec.name, extra, key=prepared)
+            code = translate(raw, spec.name, extra, key=prepared, replace=True)
             return code.value, code.unknown
         return clean_text(raw), ibis.literal(False)
 
@@ -147,24 +160,62 @@ def _field_parser(spec: FieldSpec, src: SourceMapping, as_of: dt.date) -> Parser
 @dataclass(frozen=True)
 class Parser:
     """How a field's raw text is read: `prepare` gives the text the parse reads (computed once,
-    as a column), `parse(raw, prepared)` the typed value and whether it is bad."""
+    as a column), `parse(raw, prepared)` the typed value and whether it is bad; `limits(raw,
+    prepared)`, when given, whether the value is out of its range (else a number's range is
+    checked on the value)."""
 
     reason: str
     prepare: Callable[[ir.StringValue], ir.StringValue]
     parse: Callable[[ir.StringValue, ir.StringValue], tuple[ir.Value, ir.BooleanValue]]
+    limits: Callable[[ir.StringValue, ir.StringValue], ir.BooleanValue] | None = None
+
+
+def _rt_parser(bounds: Range | None) -> Parser:
+    """An RT or RW column read as 3 digits (`_rt_checked`)."""
+    return Parser(
+        "value_invalid",
+        prepare=lambda raw: raw,
+        parse=lambda raw, _: (_rt_checked(raw, bounds)[0], _rt_checked(raw, bounds)[2]),
+        limits=lambda raw, _: _rt_checked(raw, bounds)[1],
+    )
+
+
+def default_ranges() -> dict[str, Range]:
+    """The plausible range of every number field of the schema (`FieldSpec.low`, `.high`)."""
+    return {spec.name: (spec.low, spec.high) for fields in FIELDS.values() for spec in fields.values()
+            if spec.has_range}
+
+
+def out_of_range(value: ir.NumericValue, bounds: Range | None) -> ir.BooleanValue:
+    """True where a number lies outside `bounds` (inclusive); a float that is not finite is
+    always out of range."""
+    low, high = bounds or (None, None)
+    conds: list[ir.BooleanValue] = []
+    if low is not None:
+        conds.append(value < low)
+    if high is not None:
+        conds.append(value > high)
+    if value.type().is_floating():
+        conds += [value.isinf(), value.isnan()]
+    return ibis.or_(*conds).fill_null(False) if conds else ibis.literal(False)
 
 
 def parsed_lookups(
-    engine: Engine, raw: ir.Table, fields: dict[str, tuple[FieldSpec, Parser]]
+    engine: Engine, raw: ir.Table, fields: dict[str, tuple[FieldSpec, Parser]],
+    ranges: dict[str, Range] | None = None,
 ) -> list[tuple[str, ir.Table]]:
     """Parse each distinct raw value of each field once, in one lookup table.
 
     Raw values repeat (a source has a handful of sex codes, some thousands of birth dates):
     parsing each distinct value once and joining is far cheaper than parsing every row. The
     lookup has one row per (field, value) and one value column per type, and is computed in a
-    single pass. Returns, per field, the raw column and its slice of the lookup, keyed by
-    `_k_<field>` with `_<field>_value` and `_<field>_bad` (for `join_lookups`).
+    single pass. Control characters are removed from each value before it is read. Returns,
+    per field, the raw column and its slice of the lookup, keyed by `_k_<field>` with
+    `_<field>_value`, `_<field>_bad`, `_<field>_oor` (a number outside its range in `ranges`,
+    withheld: the value is null) and `_<field>_ctl` (control characters were removed) (for
+    `join_lookups`).
     """
+    bounds = default_ranges() if ranges is None else ranges
     def union(pieces: list[ir.Table]) -> ir.Table:
         return pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
 
@@ -174,20 +225,29 @@ def parsed_lookups(
     for fname, (_, parser) in fields.items():
         values = raw.select(_v=raw[fname]).distinct()
         values = values.filter(values._v.notnull())
-        prepared.append(values.select(_f=ibis.literal(fname), _v=values._v, _p=parser.prepare(values._v)))
+        clean = strip_control(values._v)  # control characters out, per distinct value
+        prepared.append(values.select(_f=ibis.literal(fname), _v=values._v, _c=clean, _ctl=had_control(values._v, clean),
+                                      _p=parser.prepare(clean)))
     texts = engine.materialize(union(prepared))
     pieces = []
     for fname, (spec, parser) in fields.items():
         values = texts.filter(texts._f == fname)
-        value, bad = parser.parse(values._v, values._p)
+        value, bad = parser.parse(values._c, values._p)
+        oor: ir.BooleanValue = ibis.literal(False)
+        if parser.limits is not None:
+            oor = parser.limits(values._c, values._p)
+        elif spec.dtype in ("int", "float"):
+            oor = out_of_range(value, bounds.get(fname))
+            value = ibis.ifelse(oor, ibis.null(_IBIS_TYPES[spec.dtype]), value)
         typed = {f"_t_{d}": (value if d == spec.dtype else ibis.null(_IBIS_TYPES[d])) for d in _IBIS_TYPES}
-        pieces.append(values.select(_f=values._f, _v=values._v, _bad=bad, **typed))
+        pieces.append(values.select(_f=values._f, _v=values._v, _bad=bad, _oor=oor, _ctl=values._ctl, **typed))
     lookup = engine.materialize(union(pieces))
     out = []
     for fname, (spec, _) in fields.items():
         part = lookup.filter(lookup._f == fname)
         out.append((fname, part.select(**{f"_k_{fname}": part._v, f"_{fname}_value": part[f"_t_{spec.dtype}"],
-                                          f"_{fname}_bad": part._bad})))
+                                          f"_{fname}_bad": part._bad, f"_{fname}_oor": part._oor,
+                                          f"_{fname}_ctl": part._ctl})))
     return out
 
 
@@ -212,9 +272,11 @@ class RegionTables:
     loaded: bool
     districts: ir.Table  # code
     villages: ir.Table  # code, parent, name_key
+    names: ir.Table | None = None  # every region with the keys names are matched on (`region_names.master_names`)
 
     @classmethod
-    def build(cls, engine: Engine, master: RegionMaster) -> RegionTables:
+    def build(cls, engine: Engine, master: RegionMaster, names: bool = True) -> RegionTables:
+        """The tables of `master`; `names=False` skips the name keys (no source names regions)."""
         arrow = master.to_arrow()
         districts = arrow.filter(pc.equal(arrow["level"], "district")).select(["code"])
         villages = arrow.filter(pc.equal(arrow["level"], "village")).select(["code", "parent", "name_key"])
@@ -222,7 +284,11 @@ class RegionTables:
             districts = pa.table({"code": pa.array([], pa.string())})
         if villages.num_rows == 0:
             villages = pa.table({k: pa.array([], pa.string()) for k in ("code", "parent", "name_key")})
-        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages))
+        keyed = None
+        if names:
+            everything = arrow.select(["code", "name", "level", "parent"])
+            keyed = engine.materialize(master_names(engine.from_arrow(everything)))
+        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages), keyed)
 
 
 @dataclass(frozen=True)
@@ -289,17 +355,23 @@ def check_source(
     excel_zero_share: float,
     names: ir.Table | None = None,
     field_check: FieldCheckTables | None = None,
+    ranges: dict[str, Range] | None = None,
 ) -> ir.Table:
     """Typed canonical columns plus `flags` (warnings) and `_reject` (reasons to quarantine).
 
     `field_check` is what a source mapping `family_ref` is checked against (see the module
-    docstring); without it such a source's family ids are all unknown."""
+    docstring); without it such a source's family ids are all unknown. `ranges` are the
+    plausible ranges of number fields (default: the schema's); a value outside is withheld.
+    A raw table with a `_notes` column (`;`-framed reason tokens found while its fields were
+    built, see `dtsen.ingest.layout`) adds those reasons."""
+    ranges = default_ranges() if ranges is None else ranges
     level: Level = src.level
     specs = FIELDS[level]
-    mapped = set(src.columns.values())
+    mapped = src.mapped_fields()
     as_of = src.as_of
 
-    t = _mark_repeats(raw, sorted(mapped))
+    repeats = repeat_columns(src)
+    t = _mark_repeats(raw, repeats if all(c in raw.columns for c in repeats) else sorted(mapped))
     # The identifiers' cleaned texts, once, as columns: every NIK and KK check reads them.
     ids = [f for f in ("nik", "kk") if f in mapped]
     texts = {f: digits16_text(t[f]) for f in ids}
@@ -308,11 +380,11 @@ def check_source(
     # Every field but the identifiers and the region is parsed once per distinct raw value;
     # these lookups (and names' and addresses') are joined first, in one chain.
     parsers = {
-        spec.name: _field_parser(spec, src, as_of)
+        spec.name: _rt_parser(ranges.get(spec.name)) if spec.name in _RT else _field_parser(spec, src, as_of)
         for spec in specs.values()
         if spec.name in mapped and spec.name not in _SPECIAL and spec.name not in _HELPERS
     }
-    lookups = parsed_lookups(engine, raw, {f: (specs[f], p) for f, p in parsers.items()}) if parsers else []
+    lookups = parsed_lookups(engine, raw, {f: (specs[f], p) for f, p in parsers.items()}, ranges) if parsers else []
     if "full_name" in mapped:
         named = names if names is not None else name_lookup(engine, raw)
         lookups.append(("full_name", named.rename(_k_full_name="_v")))
@@ -344,16 +416,13 @@ def check_source(
     )
     t = flag_rounded_columns(t, ["_nik", "_kk"], by=["_file"], share=excel_zero_share)
 
-    # Region: the village code as given, or resolved from the village name within its district.
-    if {"village_name", "district_code"} <= mapped:
-        v = regions.villages
-        lookup = v.select(_vparent=v.parent, _vkey=v.name_key, _vcode=v.code)
-        # a name that is ambiguous within its district is not resolved
-        lookup = lookup.group_by(["_vparent", "_vkey"]).aggregate(_vcode=lookup._vcode.min(), _vn=lookup._vcode.count())
-        lookup = lookup.filter(lookup._vn == 1).drop("_vn")
-        t = t.mutate(_dkey=region_code_expr(col("district_code") + ".0000").left(8), _nkey=name_key_expr(col("village_name")))
-        t = t.left_join(lookup, [t._dkey == lookup._vparent, t._nkey == lookup._vkey])
-        t = t.mutate(_region=t._region.fill_null(t._vcode)).drop("_vparent", "_vkey", "_vcode", "_dkey", "_nkey")
+    # Region: the village code as given, or resolved from the names of the village and the
+    # regions above it, top down (`dtsen.ingest.region_names`).
+    named = "village_name" in mapped and regions.names is not None
+    if named:
+        t = resolve_region_names(t, regions.names, mapped & set(HELPER_FIELDS), engine.materialize,
+                                 needed=t._region.isnull())
+        t = t.mutate(_region=t._region.fill_null(t._name_region))
     if regions.loaded:
         t = _known(t, "_nik_district", regions.districts, "_nik_district_ok")
         t = _known(t, "_kk_district", regions.districts, "_kk_district_ok")
@@ -396,7 +465,11 @@ def check_source(
     for spec in specs.values():
         if spec.name in parsers:
             out[spec.name] = t[f"_{spec.name}_value"]
-            checks.add(parsers[spec.name].reason, t[f"_{spec.name}_bad"])
+            reason = parsers[spec.name].reason
+            checks.add(reason, t[f"_{spec.name}_bad"], field=spec.name if reason in _PER_FIELD else None)
+            checks.add("control_chars_removed", t[f"_{spec.name}_ctl"], field=spec.name)
+            if spec.dtype in ("int", "float") or spec.name in _RT:
+                checks.add("value_out_of_range", t[f"_{spec.name}_oor"], field=spec.name)
         elif spec.name not in _SPECIAL and spec.name not in _HELPERS:
             out[spec.name] = _typed_null(spec)
     out["observed_at"] = out["observed_at"].fill_null(ibis.literal(as_of))  # a row's own date, else the source's
@@ -406,6 +479,7 @@ def check_source(
         out.update(full_name=t._full_name_clean, name=t._name, name_titles=t._name_titles,
                    name_tokens=t._name_tokens, name_phonetic=t._name_phonetic)
         checks.add("name_missing", t._name.isnull())
+        checks.add("control_chars_removed", t._name_ctl, field="full_name")
     else:
         out.update(full_name=NULL_STR, name=NULL_STR, name_titles=NULL_STR,
                    name_tokens=ibis.null("array<string>"), name_phonetic=NULL_STR)
@@ -438,9 +512,15 @@ def check_source(
     rt_found = t._addr_rt if "address" in mapped else NULL_STR
     rw_found = t._addr_rw if "address" in mapped else NULL_STR
     out["address"] = t._addr_clean if "address" in mapped else NULL_STR
-    out["rt"] = normalize_rt(col("rt")).fill_null(rt_found) if "rt" in mapped else rt_found
-    out["rw"] = normalize_rt(col("rw")).fill_null(rw_found) if "rw" in mapped else rw_found
+    if "address" in mapped:
+        checks.add("control_chars_removed", t._addr_ctl, field="address")
+    found = {"rt": rt_found, "rw": rw_found}
+    for f in _RT:
+        out[f] = out[f].fill_null(found[f]) if f in mapped else found[f]
 
+    if named:  # the first level whose name did not resolve, where no code came of it
+        for lvl in ("province", "regency", "district", "village"):
+            checks.add("region_name_unresolved", (t._name_unresolved == lvl) & t._region.isnull(), field=lvl)
     # Region checks (only for sources that say where people live)
     if mapped & {"region_code", "village_name"}:
         region_given = t._region_given.fill_null(False)
@@ -453,6 +533,19 @@ def check_source(
         out["region_code"] = out["region_code"].fill_null(t._ref_region)
     else:
         checks.add("identity_missing", ~_identified(level, out))
+
+    # A person row needs a NIK or a name: a KK alone is a household's row (a file of several
+    # record kinds read as persons). A death date alone marks a death.
+    if level == "person" and not field_result:
+        checks.add("person_without_name_or_nik", t._nik_missing & out["name"].isnull() & ~t._kk_missing)
+        if "death_date" in mapped:
+            died, deceased = out["death_date"].notnull(), out["is_deceased"]
+            checks.add("deceased_conflict", died & (deceased == ibis.literal(False)))
+            out["is_deceased"] = ibis.ifelse(died & deceased.isnull(), ibis.literal(True), deceased)
+
+    if "_notes" in t.columns:  # found while the raw fields were built (`dtsen.ingest.layout`)
+        for code, named in note_tokens(src):
+            checks.add(code, t._notes.contains(f";{code}:{named};" if named else f";{code};"), field=named)
 
     out["flags"] = checks.joined(severity, "warn")
     out["_reject"] = checks.joined(severity, "reject")
@@ -468,6 +561,23 @@ def _identified(level: Level, out: dict[str, ir.Value]) -> ir.BooleanValue:
         placed = out["birth_date"].notnull() | kk | out["region_code"].notnull()
         return (nik | (name & placed)).fill_null(False)
     return (nik | kk | name).fill_null(False)
+def _rt_checked(raw: ir.StringValue, bounds: Range | None) -> tuple[ir.StringValue, ir.BooleanValue, ir.BooleanValue]:
+    """An RT or RW value: its 3-digit value (null when bad), whether a number outside the
+    range was given ("-5", "0", "1234": out of range) and whether the text is no RT at all
+    ("NaN", "inf", "abc": invalid). A blank or a dash is missing, not bad."""
+    text = raw.strip()
+    present = text.notnull() & (text != "") & ~text.re_search("^-+$")
+    value = normalize_rt(raw)
+    low, high = bounds or (None, None)
+    conds = []  # a project's range narrower than the 1..999 an RT can be written in
+    if low is not None and low > 1:
+        conds.append(value.cast("int64") < low)
+    if high is not None and high < 999:
+        conds.append(value.cast("int64") > high)
+    narrower = ibis.or_(*conds).fill_null(False) if conds else ibis.literal(False)
+    numeric = text.re_search("^[+-]?[0-9]+(?:[.,]0+)?$")
+    bad = present & value.isnull()
+    return (ibis.ifelse(narrower, NULL_STR, value), (bad & numeric) | narrower, bad & ~numeric)
 
 
 def _mark_repeats(raw: ir.Table, columns: list[str]) -> ir.Table:
@@ -500,9 +610,11 @@ def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
     Built once for all sources, since the same name recurs across them.
     """
     values = table.select(_v=table.full_name).distinct()
-    values = engine.materialize(values.filter(values._v.notnull()))
-    named = standardize_names(engine.materialize, values, "_v", "_name_")
-    return engine.materialize(named.mutate(_full_name_clean=clean_text(named._v)).rename(_name="_name_name"))
+    values = values.filter(values._v.notnull())
+    values = engine.materialize(values.mutate(_s=strip_control(values._v)))  # control characters out
+    named = standardize_names(engine.materialize, values, "_s", "_name_")
+    return engine.materialize(named.mutate(_full_name_clean=clean_text(named._s), _name_ctl=had_control(named._v, named._s))
+                              .drop("_s").rename(_name="_name_name"))
 
 
 def _address_lookup(engine: Engine, raw: ir.Table) -> ir.Table:
@@ -510,8 +622,10 @@ def _address_lookup(engine: Engine, raw: ir.Table) -> ir.Table:
     keyed by `_k_address`."""
     values = raw.select(_k_address=raw.address).distinct()
     values = values.filter(values._k_address.notnull())
-    rt, rw = extract_rt_rw(values._k_address)
-    return engine.materialize(values.mutate(_addr_clean=clean_address(values._k_address), _addr_rt=rt, _addr_rw=rw))
+    values = engine.materialize(values.mutate(_s=strip_control(values._k_address)))  # control characters out
+    rt, rw = extract_rt_rw(values._s)
+    return engine.materialize(values.mutate(_addr_clean=clean_address(values._s), _addr_rt=rt, _addr_rw=rw,
+                                            _addr_ctl=had_control(values._k_address, values._s)).drop("_s"))
 
 
 @dataclass(frozen=True)

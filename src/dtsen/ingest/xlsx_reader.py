@@ -31,6 +31,7 @@ from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
 from dtsen.errors import InputFileError
 from dtsen.ingest.csv_reader import rejoin
+from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.staging import (
     Header,
     ReadOptions,
@@ -96,12 +97,14 @@ def _compare_headers(path: Path, first: tuple[str, Header], sheet: str, header: 
     name, expected = first
     if header.names == expected.names:
         return
-    only_first = [c for c in expected.names if c not in header.names]
-    only_here = [c for c in header.names if c not in expected.names]
+    # cells of a first row that is data, not a header, must not print a NIK
+    only_first = [mask_digits(c) for c in expected.names if c not in header.names]
+    only_here = [mask_digits(c) for c in header.names if c not in expected.names]
     if only_first or only_here:
         diff = f"only in {name!r}: {only_first}; only in {sheet!r}: {only_here}"
     else:
-        diff = f"the same columns in another order ({expected.names} vs {header.names})"
+        diff = f"the same columns in another order ({[mask_digits(c) for c in expected.names]} vs "
+        diff += f"{[mask_digits(c) for c in header.names]})"
     raise InputFileError(
         f"{path}: sheets {name!r} and {sheet!r} have different headers, so they are not one source: "
         f"{diff}; choose one sheet with the sheet option"
@@ -133,6 +136,13 @@ def _stage_chunk(rows: list[Row], first: int, width: int, sheet: str, writer: St
     return len(rows) - n_blank, n_blank
 
 
+def _take(options: ReadOptions, done: int) -> int:
+    """Rows to take next: a chunk, or what is left of `max_rows` (0 ends the sheet)."""
+    if options.max_rows is None:
+        return options.chunk_rows
+    return max(0, min(options.chunk_rows, options.max_rows - done))
+
+
 def stage_xlsx(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile:
     """Stage a spreadsheet; see the module docstring for the rules."""
     book = _open(path)
@@ -157,7 +167,7 @@ def stage_xlsx(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile:
                 _compare_headers(path, first, name, header)
             assert writer is not None
             next_row, sheet_read, sheet_blank = header_row + 1, 0, 0
-            while chunk := list(itertools.islice(sheet_rows, options.chunk_rows)):
+            while chunk := list(itertools.islice(sheet_rows, _take(options, rows_read + sheet_read))):
                 read, blank = _stage_chunk(chunk, next_row, len(header.columns), name, writer)
                 sheet_read += read
                 sheet_blank += blank
@@ -165,7 +175,7 @@ def stage_xlsx(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile:
             rows_read += sheet_read
             if sheet_blank:
                 notes.append(f"sheet {name!r}: {sheet_blank} empty row(s) skipped (not rows)")
-            if sheet_read == 0:
+            if sheet_read == 0 and options.max_rows is None:
                 notes.append(f"sheet {name!r}: header only: no data rows")
         if writer is None or first is None:
             raise InputFileError(f"{path}: file is empty (no sheet has any cell)")

@@ -141,6 +141,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
     from dtsen.verify.campaign import draw_candidates, write_village_exports
     from dtsen.verify.risk import risk_signals
     from dtsen.welfare.pipeline import headcounts_path, rank
+    from dtsen.workflow.build_step import before_build
 
     store = store_for(settings)
     steps: dict[str, float] = {}
@@ -161,6 +162,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         previous = _carry_ids(settings, store)
         if previous is not None:
             require_intact(store.path(previous))
+        workflow = before_build(settings)  # approved, signed cases of the store as sources (dtsen.workflow)
         report = run("ingest", lambda: ingest(settings, engine), lambda r: r.rows_read)
         report_dict = report.to_dict()
         acc = accounting(report_dict)
@@ -179,7 +181,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
 
         release_id = store.next_id()
         staging = store.begin(release_id)
-        notes: list[str] = []
+        notes: list[str] = list(workflow.notes) if workflow is not None else []
 
         def write() -> dict[str, Any]:
             out = {
@@ -247,6 +249,8 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             # the release is current already; the service keeps serving the previous one until
             # this index is in place (a release without an index is `pending`)
             run("index", lambda: index_release(settings, release_id, engine=engine if engine.kind == "duckdb" else None))
+        if workflow is not None:
+            workflow.published(release_id, path)  # approved cases in this release become released
     return BuildResult(release_id=release_id, path=path, manifest=manifest, steps=steps)
 
 

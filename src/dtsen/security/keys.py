@@ -7,6 +7,8 @@
       totp-sealing.key          32 random bytes: AES-256-GCM sealing of TOTP seeds in the store
       audit-signing.pem         Ed25519 private key (PKCS#8) that signs audit checkpoints
       audit-signing.pub.pem     its public key, for auditors who verify a copy of the chain
+      approver-<user>.pem       Ed25519 private key of one approver (kepala daerah or delegate): signs
+                                approval batches (`signing_key`); with approver-<user>.pub.pem
 
 Each file is created on first use (written to a temporary file and linked into place, so that two
 processes starting at once agree on one key), mode 0600; a key file or directory that others can
@@ -22,6 +24,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -135,6 +138,33 @@ class KeyStore:
                     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
             self._signer = key
         return self._signer
+
+    def signing_key(self, name: str) -> Ed25519PrivateKey:
+        """The Ed25519 key `name`.pem (created on first use, owner-only, with `name`.pub.pem beside
+        it): one per approver of the workflow (`approver-<username>`)."""
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", name):
+            raise KeyFileError(f"{name!r} is not a key name")
+        fresh = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        pem = self._file(f"{name}.pem", fresh)
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except ValueError:
+            raise KeyFileError(f"{self.directory / name}.pem is not a PEM private key") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyFileError(f"{self.directory / name}.pem is not an Ed25519 key")
+        public = self.directory / f"{name}.pub.pem"
+        if not public.exists():
+            self._file(f"{name}.pub.pem", key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return key
+
+    def public_key(self, name: str) -> Ed25519PublicKey | None:
+        """The public key `name`.pub.pem, or None when there is no such file."""
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", name) or not (self.directory / f"{name}.pub.pem").exists():
+            return None
+        key = serialization.load_pem_public_key(self._read(f"{name}.pub.pem"))
+        return key if isinstance(key, Ed25519PublicKey) else None
 
     def audit_public_key(self) -> Ed25519PublicKey:
         return self.audit_signer().public_key()

@@ -16,6 +16,7 @@ from dtsen.standardize.codes import (
     translate,
     translate_bool,
 )
+from dtsen.standardize.control import CONTROL_CHARS, had_control, strip_control
 from dtsen.standardize.dates import FORMATS, ParsedDate, age_at, parse_date, prepared_date
 from dtsen.standardize.names import (
     MUHAMMAD_FORMS,
@@ -31,6 +32,7 @@ from dtsen.standardize.numbers import Parsed, parse_float, parse_int, prepared_n
 __all__ = [
     "ABBREVIATIONS",
     "BOOL_SYNONYMS",
+    "CONTROL_CHARS",
     "FORMATS",
     "MUHAMMAD_FORMS",
     "PHONETIC_FOLDS",
@@ -48,6 +50,7 @@ __all__ = [
     "code_key",
     "code_key_expr",
     "extract_rt_rw",
+    "had_control",
     "normalize_rt",
     "parse_date",
     "parse_float",
@@ -56,6 +59,7 @@ __all__ = [
     "prepared_number",
     "standardize_name",
     "standardize_names",
+    "strip_control",
     "translate",
     "translate_bool",
 ]

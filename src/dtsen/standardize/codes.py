@@ -13,7 +13,9 @@ Numeric codes built in:
   10 pembantu, 11 lainnya (pembantu has no canonical value of its own: LAINNYA);
 - sex: 1 laki-laki, 2 perempuan (Dukcapil and BPS);
 - marital status: 1 belum kawin, 2 kawin, 3 cerai hidup, 4 cerai mati (Dukcapil and BPS).
-Other numeric codes differ between sources and belong in the source mapping's `extra`.
+Other numeric codes differ between sources and belong in the source mapping's `extra`. BPS and
+the old welfare list write relationship as 1 head, 2 spouse (PASANGAN: husband or wife), 3 child:
+a source that does gives its own list, which replaces this one (`translate(..., replace=True)`).
 
 Booleans: `schema.BOOL_TRUE`/`BOOL_FALSE` plus YA/YES/ADA/PUNYA and TIDAK/NO/TIDAK ADA, 1/0 and
 2 (BPS: 1 ya, 2 tidak). "T" is *not* built in, although `schema.BOOL_TRUE` lists it: in
@@ -44,6 +46,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "KEPALA_KELUARGA": ("1", "KEPALA KELUARGA", "KEPALA RUMAH TANGGA", "KK", "KRT", "KEPALA"),
         "SUAMI": ("2",),
         "ISTRI": ("3", "ISTERI"),
+        "PASANGAN": ("SUAMI/ISTRI", "ISTRI/SUAMI", "SUAMI ATAU ISTRI", "SPOUSE"),
         "ANAK": ("4", "ANAK KANDUNG", "ANAK TIRI", "ANAK ANGKAT"),
         "MENANTU": ("5",),
         "CUCU": ("6",),
@@ -170,7 +173,8 @@ def _lookup(raw: ir.StringValue, table: Mapping[str, object], key: ir.StringValu
     return Translated(value=value, missing=missing, unknown=~missing & value.isnull())
 
 
-def _builtin(field: str) -> dict[str, str]:
+def builtin_codes(field: str) -> dict[str, str]:
+    """The built-in code list of a coded field: each code's key -> the canonical value."""
     table = {code_key(v): v for v in VOCABULARIES[field]}
     for canonical, synonyms in SYNONYMS.get(field, {}).items():
         table.update({code_key(s): canonical for s in synonyms})
@@ -178,11 +182,14 @@ def _builtin(field: str) -> dict[str, str]:
 
 
 def translate(
-    raw: ir.StringValue, field: str, extra: Mapping[str, str] | None = None, key: ir.StringValue | None = None
+    raw: ir.StringValue, field: str, extra: Mapping[str, str] | None = None, key: ir.StringValue | None = None,
+    *, replace: bool = False,
 ) -> Translated:
     """Translate a coded column to `field`'s canonical vocabulary; `extra` codes win over built-ins.
 
     An `extra` target may be a canonical value or anything the built-ins translate ("LAKI-LAKI").
+    With `replace`, a non-empty `extra` replaces the built-in list: only its codes and the
+    canonical values themselves are understood (a source's own code list, `sources.NAME.codes`).
     `key` is `code_key_expr(raw)`, when the caller has it as a column.
     """
     if field not in VOCABULARIES:
@@ -190,10 +197,11 @@ def translate(
             f"field {field!r} has no code vocabulary to translate to; "
             f"fields with one: {', '.join(sorted(VOCABULARIES))} (free text uses clean_text)"
         )
-    table = _builtin(field)
+    builtin = builtin_codes(field)
+    table = {code_key(v): v for v in VOCABULARIES[field]} if replace and extra else dict(builtin)
     bad = []
     for code, target in (extra or {}).items():
-        canonical = table.get(code_key(str(target)))
+        canonical = builtin.get(code_key(str(target)))
         if canonical is None:
             bad.append(f"{code!r} -> {target!r}")
         else:
@@ -207,16 +215,20 @@ def translate(
 
 
 def translate_bool(
-    raw: ir.StringValue, extra: Mapping[str, bool | str] | None = None, key: ir.StringValue | None = None
+    raw: ir.StringValue, extra: Mapping[str, bool | str] | None = None, key: ir.StringValue | None = None,
+    *, replace: bool = False,
 ) -> Translated:
     """Translate a yes/no column to a boolean; `extra` codes win over built-ins.
 
     An `extra` value is a bool, or text naming one ("TRUE", "YA", "FALSE", "TIDAK"), as the
-    project file writes it. `key` is `code_key_expr(raw)`, when the caller has it as a column.
+    project file writes it. With `replace`, a non-empty `extra` replaces the built-in list (only
+    its codes, and TRUE and FALSE, are understood). `key` is `code_key_expr(raw)`, when the
+    caller has it as a column.
     """
-    table = {code_key(s): flag for flag, synonyms in BOOL_SYNONYMS.items() for s in synonyms}
+    builtin = {code_key(s): flag for flag, synonyms in BOOL_SYNONYMS.items() for s in synonyms}
+    table = {"TRUE": True, "FALSE": False} if replace and extra else dict(builtin)
     for code, value in (extra or {}).items():
-        flag = value if isinstance(value, bool) else table.get(code_key(str(value)))
+        flag = value if isinstance(value, bool) else builtin.get(code_key(str(value)))
         if flag is None:
             raise MappingError(f"boolean code {code!r} must map to true or false, not {value!r}")
         table[code_key(str(code))] = flag

@@ -17,6 +17,17 @@ Audit
     audit_records    which records an entry touched (keyed references), for the citizen tracker
     audit_checkpoints  Ed25519 signatures over the chain's hash at intervals
     audit_head       one row: the last entry's number and hash; locked by each append
+
+Workflow (dtsen.workflow)
+    cases            usul, sanggah, ground-check visits and village reports: state, deadline, the
+                     proposal, the village meeting, the visit and the verified changes
+    case_events      every transition of a case: who, which action, from and to, the reason
+    case_evidence    uploaded minutes, photos and documents (the files live outside the store)
+    approval_batches batches of verified cases, their canonical content and its Ed25519 signature
+    batch_cases      which cases a batch holds
+    approver_keys    the public keys approvals were signed with
+    outbox           notifications waiting to be delivered, delivered or failed
+    contacts         where a staff account is notified (sealed address)
 """
 
 from __future__ import annotations
@@ -185,3 +196,126 @@ audit_head = sa.Table(
 
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first audit entry (the chain's head before anything is written)."""
+
+
+# -- workflow (dtsen.workflow) ------------------------------------------------------------------
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_type", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("state", sa.String(30), nullable=False),
+    sa.Column("region_code", sa.String(13), nullable=False),
+    sa.Column("family_id", sa.BigInteger, nullable=True),
+    sa.Column("release_id", sa.String(16), nullable=True),
+    sa.Column("dedupe_key", sa.String(80), nullable=True, unique=True),
+    sa.Column("submitted_by", sa.String(100), nullable=False),
+    sa.Column("submitter_family_id", sa.BigInteger, nullable=True),
+    sa.Column("contact", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("proposal", sa.JSON, nullable=False),
+    sa.Column("musdes", sa.JSON, nullable=True),
+    sa.Column("officer_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True, index=True),
+    sa.Column("visit", sa.JSON, nullable=True),
+    sa.Column("changes", sa.JSON, nullable=True),
+    sa.Column("batch_id", sa.Integer, nullable=True),
+    sa.Column("in_release", sa.String(16), nullable=True),
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.Column("last_reason", sa.Text, nullable=True),
+    _when("created_at"),
+    _when("updated_at"),
+    _when("state_since"),
+    _when("deadline_at", nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_cases_region_code", "region_code"),
+    sa.Index("ix_cases_state_deadline_at", "state", "deadline_at"),
+    sa.Index("ix_cases_family_id", "family_id"),
+    sa.Index("ix_cases_submitter_family_id_created_at", "submitter_family_id", "created_at"),
+)
+
+case_events = sa.Table(
+    "case_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    _when("at"),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(30), nullable=False),
+    sa.Column("from_state", sa.String(30), nullable=True),
+    sa.Column("to_state", sa.String(30), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("audit_seq", sa.BigInteger, nullable=True),
+)
+
+case_evidence = sa.Table(
+    "case_evidence", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("media_type", sa.String(40), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("uploaded_by", sa.String(100), nullable=False),
+    _when("uploaded_at"),
+)
+
+approval_batches = sa.Table(
+    "approval_batches", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("region_prefix", sa.String(13), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    _when("created_at"),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("canonical", sa.Text, nullable=False),
+    sa.Column("signed_by", sa.String(100), nullable=True),
+    sa.Column("signer_role", sa.String(200), nullable=True),
+    sa.Column("key_id", sa.String(32), nullable=True),
+    sa.Column("signature", sa.String(128), nullable=True),
+    _when("signed_at", nullable=True),
+    sa.Column("audit_seq", sa.BigInteger, nullable=True),
+    sa.CheckConstraint("status IN ('draft', 'signed', 'void')", name="status"),
+)
+
+batch_cases = sa.Table(
+    "batch_cases", metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("approval_batches.id"), primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), primary_key=True),
+)
+
+approver_keys = sa.Table(
+    "approver_keys", metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("public_key", sa.Text, nullable=False),
+    _when("created_at"),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("idempotency_key", sa.String(80), nullable=False, unique=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    _when("created_at"),
+    _when("next_attempt_at"),
+    _when("claimed_at", nullable=True),
+    _when("delivered_at", nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="status"),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+contacts = sa.Table(
+    "contacts", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True, autoincrement=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    _when("updated_at"),
+)

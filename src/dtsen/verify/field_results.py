@@ -9,7 +9,9 @@ keluarga             the family_id of the release        -> `family_ref`
 F_hasil              per welfare field F of WELFARE_FIELDS, the value the visit settles on
                      (the registry's when confirmed, the officer's when corrected) -> F
 ditemukan, jumlah_meninggal, nama_meninggal, pindah, catatan
-                     kept verbatim in staging (and in quarantine rows), not mapped
+                     kept verbatim in staging (and in quarantine rows), not mapped; the workflow
+                     acts on them through the kepala daerah's approval (`dtsen workflow
+                     import-visits`: not found, moved, members deceased; dtsen.workflow.visits)
 
 `field_source_mapping` (or `field_source_toml`) gives the `[sources.cek_lapangan]` section that
 maps these columns, so a project adds its field results with one section. The source is
@@ -72,6 +74,7 @@ FORM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ditemukan", ""),
     *((f"{f.name}_hasil", FORM_GROUP) for f in WELFARE_FIELDS),
     ("jumlah_meninggal", FORM_GROUP),
+    ("nama_meninggal", FORM_GROUP),
     ("pindah", ""),
     ("catatan", ""),
 )
