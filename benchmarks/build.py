@@ -87,17 +87,21 @@ def run_once(persons: int, args: argparse.Namespace, mem: PeakMemory) -> tuple[B
     data = prepare(persons, args.seed, args.data_root)
     settings = load_settings(data)
     settings.engine.memory_limit = args.memory_limit
+    if args.suppress_below is not None:
+        settings.quality.suppress_below = args.suppress_below
     if args.spark:
         settings.engine.kind = "spark"
         settings.engine.spark_master = args.master
         settings.engine.spark_driver_memory = args.driver_memory
     step_peak: dict[str, int] = {}
 
-    def on_step(name: str, status: str, _rows: int | None, _secs: float) -> None:
+    def on_step(name: str, status: str, _rows: int | None, secs: float) -> None:
         if status == "start":
             mem.reset()
+            print(f"  ... {name}", file=sys.stderr, flush=True)
         else:
             step_peak[name] = mem.peak
+            print(f"  ... {name} done in {secs:.1f} s, peak RSS {mem.peak / 2**30:.2f} GB", file=sys.stderr, flush=True)
 
     mem.reset()
     t0 = time.perf_counter()
@@ -122,6 +126,8 @@ def main() -> None:
     ap.add_argument("--driver-memory", default="6g", help="Spark driver memory (with --spark)")
     ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory limit")
     ap.add_argument("--data-root", type=Path, default=Path("/tmp"), help="where the synthetic projects are cached")
+    ap.add_argument("--suppress-below", type=int, default=None,
+                    help="override [quality] suppress_below (0: no small-count suppression on the scorecards)")
     ap.add_argument("--no-checks", action="store_true", help="skip accuracy, pairs and ground-check figures")
     args = ap.parse_args()
     mem = PeakMemory()
