@@ -64,12 +64,9 @@ def find_conflicts(
     trust: Trust,
     fields: Mapping[str, float | None] | None = None,
     min_trust: float = TRUSTED,
-    *,
-    chosen: ir.Table | None = None,
 ) -> ir.Table:
-    """Conflicts among candidates (id, field, value, source, record_key, observed_at, and
-    optionally contradicts_identifier): the chosen value of each id and field is `chosen`'s
-    (id, field, value, source; `Survived.chosen`), else the candidate whose `rank` is 0."""
+    """Conflicts among ranked candidates (`Survived.candidates`: id, field, value, source,
+    record_key, observed_at, rank with 0 for the chosen value)."""
     checked = dict(CONFLICT_FIELDS[level] if fields is None else fields)
     trusted_by_field = {f: trusted_sources(trust, f, min_trust) for f in checked}
     conds = [(candidates.field == f) & candidates.source.isin(srcs) for f, srcs in trusted_by_field.items() if srcs]
@@ -79,13 +76,8 @@ def find_conflicts(
         trusted = trusted | cond
     c = c.mutate(_trusted=trusted.fill_null(False))
 
-    if chosen is None:
-        won = c.filter(c["rank"] == 0).select("id", "field", chosen_value=c.value, chosen_source=c.source)
-    else:
-        won = chosen.filter(chosen.field.isin(list(checked))).select(
-            "id", "field", chosen_value=chosen.value, chosen_source=chosen.source
-        )
-    j = c.join(won, ["id", "field"])
+    chosen = c.filter(c["rank"] == 0).select("id", "field", chosen_value=c.value, chosen_source=c.source)
+    j = c.join(chosen, ["id", "field"])
     differs = j.value != j.chosen_value
     for f, tol in checked.items():
         if tol is not None:

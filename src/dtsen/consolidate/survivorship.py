@@ -1,15 +1,11 @@
 """The survivorship engine: one golden value per entity and field, with where it came from.
 
-For each field, the records' non-null values are the candidates (entity, value as text, source,
-record_key, observed_at and the ranking keys of `dtsen.consolidate.rules`); one aggregation per
-field keeps, for each entity, the candidate that ranks first (the smallest of a struct of the
-ranking keys followed by the candidate's columns, see `_winner`). The survivors of every field,
-stacked, are the provenance table and are pivoted back into the golden wide table (each field
-cast back to its canonical type). Only the fields that conflicts look at keep their other
-candidates. Nothing loops over entities, and no window sorts the candidates of every field: the
-whole step is a handful of Ibis aggregations that run on DuckDB and on Spark alike (`min` of a
-struct is DuckDB's and Spark's own), and hash aggregations scale where a window over tens of
-millions of candidates did not.
+The records of every source are unpivoted into ONE long table of candidates (entity, field,
+value as text, source, record_key, observed_at), one select per field; a window per
+(entity, field) ranks the candidates by the rules of `dtsen.consolidate.rules`, and the first
+of each survives. The survivors are pivoted back into the golden wide table (each field cast
+back to its canonical type) and are, as they stand, the provenance table. Nothing loops over
+entities: the whole step is a handful of Ibis expressions that run on DuckDB and on Spark.
 
 Values are compared as text. Floats are written through a fixed-point decimal with the trailing
 zeros removed (36.5 -> '36.5', 450000.0 -> '450000'), because DuckDB and Spark write doubles
@@ -28,7 +24,7 @@ import ibis
 import ibis.expr.datatypes as dt_
 import ibis.expr.types as ir
 
-from dtsen.consolidate.conflicts import CONFLICT_FIELDS, Trust, find_conflicts
+from dtsen.consolidate.conflicts import Trust, find_conflicts
 from dtsen.consolidate.rules import SurvivorshipError, SurvivorshipSettings
 from dtsen.schema import FIELDS, DType, Level
 
@@ -87,18 +83,15 @@ class Survived:
     provenance: entity, id, field, value, source, record_key, observed_at, agreeing_sources,
     candidate_sources; one row per entity and field that has a value.
     conflicts: see `dtsen.consolidate.conflicts`.
-    candidates: every candidate of the fields that conflicts look at (`CONFLICT_FIELDS`): id,
-    field, value, source, record_key, observed_at and `contradicts_identifier` (the record's own
-    NIK implies another value; see `Implied`).
-    chosen: the survivors, one row per entity and field with a value: id, field, value, source,
-    record_key, observed_at, agreeing_sources, candidate_sources.
+    candidates: the long table of every candidate with its `rank` (0 = chosen), the
+    provenance columns, `agreeing_sources` / `candidate_sources`, and `contradicts_identifier`
+    (the record's own NIK implies another value; see `Implied`), used for conflicts.
     """
 
     table: ir.Table
     provenance: ir.Table
     conflicts: ir.Table
     candidates: ir.Table
-    chosen: ir.Table
     level: Level
     entity_id: str
 
@@ -161,23 +154,91 @@ def survive(
     `records` carries `entity_id`, record_key, source, observed_at and the fields (a field the
     records lack is null in the golden table). The rules alone rank; `trust` (source -> field
     -> 0..1) only decides which disagreements are conflicts (`dtsen.consolidate.conflicts`).
-    With an `engine`, the survivors are computed once and kept on it.
+    With an `engine`, the ranked candidates are computed once and kept on it.
     """
     missing = [c for c in (entity_id, *RECORD_COLUMNS) if c not in records.columns]
     if missing:
         raise SurvivorshipError(f"{level} records lack the column(s) {', '.join(missing)} that golden records need")
     recs = records.filter(records[entity_id].notnull())
     present = [f for f in fields if f in recs.columns]
-    parts = {name: _candidates(recs, entity_id, name, rules, level, decisive, implied) for name in present}
-    if parts:
-        winners = [_winner(part, name) for name, part in parts.items()]
-        chosen: ir.Table = winners[0] if len(winners) == 1 else ibis.union(*winners, distinct=False)
-    else:  # no field at all: an empty, typed table of survivors
-        empty = _candidates(recs, entity_id, None, rules, level, decisive, implied)
-        chosen = _winner(empty, "")
-    if engine is not None:
-        chosen = engine.materialize(chosen)
+    undated = ibis.literal(_UNDATED)
+    parts: list[ir.Table] = []
+    names: list[str | None] = [*present] if present else [None]
+    for name in names:
+        if name is None:  # no field at all: an empty, typed candidate table
+            value: ir.StringValue = ibis.null("string")
+            keep: ir.BooleanValue = ibis.literal(False)
+            label = ""
+        else:
+            value = as_text(recs[name])
+            keep = value.notnull()
+            label = name
+        rule = rules.rule_for(level, label)
+        win = decisive.get(label) if decisive else None
+        win_rank = (
+            ibis.ifelse(recs.source.isin(list(win.sources)) & (value == win.value), 0, 1).cast("int64")
+            if win
+            else ibis.literal(1, "int64")
+        )
+        order_pos = _position(recs.source, rule.order)
+        how = (implied or {}).get(label)
+        own: ir.StringValue = (
+            how.key(as_text(recs[how.column].cast(field_type(level, label, recs))))
+            if how is not None and how.column in recs.columns
+            else ibis.null("string")
+        )
+        part = recs.select(
+            id=recs[entity_id].cast("int64"),
+            field=ibis.literal(label, "string"),
+            value=value,
+            source=recs.source.cast("string"),
+            record_key=recs.record_key.cast("string"),
+            observed_at=recs.observed_at.cast("date"),
+            _win=win_rank,
+            _above=_position(recs.source, rules.above_all),
+            _prio=order_pos if rule.rule == "source_order" else ibis.literal(0, "int64"),
+            _opos=order_pos,
+            _contradicts=(own.notnull() & (own != (how.key(value) if how is not None else value))).fill_null(False),
+            # 0 when the record's own NIK encodes this very value: such values rank first
+            _unconfirmed=ibis.ifelse((own == (how.key(value) if how is not None else value)).fill_null(False), 0, 1),
+        )
+        parts.append(part.filter(keep))
+    long = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
 
+    agree = long.group_by(["id", "field", "value"]).aggregate(agreeing_sources=long.source.nunique())
+    cands = long.group_by(["id", "field"]).aggregate(candidate_sources=long.source.nunique())
+    long = long.join(agree, ["id", "field", "value"]).join(cands, ["id", "field"])
+    recency = long.observed_at.fill_null(undated)
+    window = ibis.window(
+        group_by=[long.id, long.field],
+        order_by=[
+            long._win,
+            long._above,
+            long._unconfirmed,
+            long._prio,
+            recency.desc(),
+            long.agreeing_sources.desc(),
+            long._opos,
+            long.source,
+            long.record_key.fill_null(""),  # never null in practice; nulls sort differently per engine
+        ],
+    )
+    ranked = long.select(
+        "id",
+        "field",
+        "value",
+        "source",
+        "record_key",
+        "observed_at",
+        agreeing_sources=long.agreeing_sources.cast("int64"),
+        candidate_sources=long.candidate_sources.cast("int64"),
+        contradicts_identifier=long._contradicts,
+        rank=ibis.row_number().over(window).cast("int64"),
+    )
+    if engine is not None:
+        ranked = engine.materialize(ranked)
+
+    chosen = ranked.filter(ranked["rank"] == 0)
     provenance = chosen.select(
         entity=ibis.literal(level, "string"),
         id=chosen.id,
@@ -190,131 +251,14 @@ def survive(
         candidate_sources=chosen.candidate_sources,
     )
     table = _golden_table(recs, entity_id, fields, chosen, level)
-    # conflicts look at a few fields only: their candidates, against the survivors
-    checked = [name for name in present if name in CONFLICT_FIELDS[level]]
-    if checked:
-        cand_parts = [
-            parts[name].select(
-                "id",
-                "value",
-                "source",
-                "record_key",
-                "observed_at",
-                field=ibis.literal(name, "string"),
-                contradicts_identifier=parts[name]._contradicts,
-            )
-            for name in checked
-        ]
-        candidates = cand_parts[0] if len(cand_parts) == 1 else ibis.union(*cand_parts, distinct=False)
-    else:
-        candidates = chosen.select(
-            "id", "value", "source", "record_key", "observed_at", "field", contradicts_identifier=ibis.literal(False)
-        ).limit(0)
-    conflicts = find_conflicts(candidates, level, trust or {}, chosen=chosen)
+    conflicts = find_conflicts(ranked, level, trust or {})
     return Survived(
         table=table,
         provenance=provenance,
         conflicts=conflicts,
-        candidates=candidates,
-        chosen=chosen,
+        candidates=ranked,
         level=level,
         entity_id=entity_id,
-    )
-
-
-def _candidates(
-    recs: ir.Table,
-    entity_id: str,
-    name: str | None,
-    rules: SurvivorshipSettings,
-    level: Level,
-    decisive: Mapping[str, Decisive] | None,
-    implied: Mapping[str, Implied] | None,
-) -> ir.Table:
-    """The candidates of one field: each record's non-null value, with the ranking keys."""
-    if name is None:  # no field at all: an empty, typed candidate table
-        value: ir.StringValue = ibis.null("string")
-        keep: ir.BooleanValue = ibis.literal(False)
-        label = ""
-    else:
-        value = as_text(recs[name])
-        keep = value.notnull()
-        label = name
-    rule = rules.rule_for(level, label)
-    win = decisive.get(label) if decisive else None
-    win_rank = (
-        ibis.ifelse(recs.source.isin(list(win.sources)) & (value == win.value), 0, 1).cast("int64")
-        if win
-        else ibis.literal(1, "int64")
-    )
-    order_pos = _position(recs.source, rule.order)
-    how = (implied or {}).get(label)
-    own: ir.StringValue = (
-        how.key(as_text(recs[how.column].cast(field_type(level, label, recs))))
-        if how is not None and how.column in recs.columns
-        else ibis.null("string")
-    )
-    compared = how.key(value) if how is not None else value
-    part = recs.select(
-        id=recs[entity_id].cast("int64"),
-        value=value,
-        source=recs.source.cast("string"),
-        record_key=recs.record_key.cast("string"),
-        observed_at=recs.observed_at.cast("date"),
-        _win=win_rank,
-        _above=_position(recs.source, rules.above_all),
-        _prio=order_pos if rule.rule == "source_order" else ibis.literal(0, "int64"),
-        _opos=order_pos,
-        _contradicts=(own.notnull() & (own != compared)).fill_null(False),
-        # 0 when the record's own NIK encodes this very value: such values rank first
-        _unconfirmed=ibis.ifelse((own == compared).fill_null(False), 0, 1),
-    )
-    return part.filter(keep)
-
-
-def _winner(part: ir.Table, label: str) -> ir.Table:
-    """The surviving candidate of each entity for one field, by one aggregation.
-
-    The ranking (decisive value, `above_all`, confirmed by the record's own NIK, the field's
-    source order, recency, agreeing sources, source order, source, record key) is a struct
-    compared field by field, the chosen candidate's columns at its end: the smallest struct per
-    entity is the survivor (the record key is unique within an entity, so the ranking is total
-    and the columns after it never decide). Descending keys are negated."""
-    agree = part.group_by(["id", "value"]).aggregate(_agreeing=part.source.nunique().cast("int64"))
-    cands = part.group_by("id").aggregate(_candidates=part.source.nunique().cast("int64"))
-    j = part.join(agree, ["id", "value"])
-    seen = j.observed_at.fill_null(ibis.literal(_UNDATED))
-    recency = seen.year().cast("int64") * 10_000 + seen.month().cast("int64") * 100 + seen.day().cast("int64")
-    ranking = ibis.struct(
-        {
-            "k0": j._win,
-            "k1": j._above,
-            "k2": j._unconfirmed.cast("int64"),
-            "k3": j._prio,
-            "k4": -recency,
-            "k5": -j._agreeing,
-            "k6": j._opos,
-            "k7": j.source,
-            "k8": j.record_key.fill_null(""),  # never null in practice; nulls sort differently per engine
-            "value": j.value,
-            "source": j.source,
-            "record_key": j.record_key,
-            "observed_at": j.observed_at,
-            "agreeing": j._agreeing,
-        }
-    )
-    best = j.group_by("id").aggregate(_best=ranking.min())
-    best = best.join(cands, "id")
-    w = best._best
-    return best.select(
-        id=best.id,
-        field=ibis.literal(label, "string"),
-        value=w["value"],
-        source=w["source"],
-        record_key=w["record_key"],
-        observed_at=w["observed_at"],
-        agreeing_sources=w["agreeing"],
-        candidate_sources=best._candidates,
     )
 
 
