@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,18 @@ from dtsen.link.records import load_records
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 
 
+def _rss(proc: psutil.Process) -> int:
+    """Resident memory of a process and its children (a Spark driver's JVM is one)."""
+    total = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        with suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total
+
+
 class PeakMemory:
-    """Samples this process's resident memory every 0.1 s; `peak` since the last reset."""
+    """Samples the resident memory of this process and its children every 0.1 s; `peak` since
+    the last reset."""
 
     def __init__(self) -> None:
         self._proc = psutil.Process()
@@ -59,11 +69,11 @@ class PeakMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self.peak = max(self.peak, _rss(self._proc))
             time.sleep(0.1)
 
     def reset(self) -> None:
-        self.peak = self._proc.memory_info().rss
+        self.peak = _rss(self._proc)
 
     def stop(self) -> None:
         self._stop.set()

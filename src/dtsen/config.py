@@ -63,6 +63,15 @@ class EngineSettings(_Section):
     spark_master: str = Field("local[2]", description="Spark master URL when kind = 'spark'.")
     spark_driver_memory: str = Field("4g", description="Spark driver memory when kind = 'spark'.")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark configuration.")
+    spark_shuffle_partitions: int | None = Field(
+        None, ge=1, description="Spark shuffle partitions (default: 3 per core the session has, at least 4)."
+    )
+    spark_checkpoint_dir: str | None = Field(
+        None, description="Spark checkpoint directory; on a cluster one every executor reaches (default: a temp dir)."
+    )
+    spark_break_lineage: Literal["persist", "parquet", "checkpoint"] = Field(
+        "persist", description="How Splink cuts long Spark plans: cache (persist), Parquet files or checkpoints."
+    )
 
 
 class ReferenceSettings(_Section):

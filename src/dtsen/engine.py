@@ -52,7 +52,10 @@ SPARK_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
+    # the shuffle partitions are sized to the session's cores when it starts (see
+    # `shuffle_partitions`); adaptive execution merges the ones the data leaves small
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
     "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
     "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
@@ -64,14 +67,35 @@ SPARK_CONF: dict[str, str] = {
 }
 
 
+# How Splink cuts its long Spark plans (`SparkAPI(break_lineage_method=...)`): "persist" caches
+# on the executors (memory, then their local disk), so nothing is written to shared storage;
+# "parquet" and "checkpoint" write to the checkpoint directory.
+BreakLineage = Literal["persist", "parquet", "checkpoint"]
+
+
+def shuffle_partitions(cores: int) -> int:
+    """Shuffle partitions for a session with `cores` cores: 3 per core, at least 4 (adaptive
+    execution coalesces the partitions that the data leaves small)."""
+    return max(4, 3 * cores)
+
+
 class Engine:
     """Holds an Ibis backend and knows how to read and write Parquet on it."""
 
-    def __init__(self, kind: EngineKind, backend: Any, *, spark: Any = None, tag: str = "") -> None:
+    def __init__(
+        self,
+        kind: EngineKind,
+        backend: Any,
+        *,
+        spark: Any = None,
+        tag: str = "",
+        break_lineage: BreakLineage = "persist",
+    ) -> None:
         self.kind: EngineKind = kind
         self.dialect = DIALECTS[kind]
         self.con = backend
         self._spark = spark
+        self.break_lineage: BreakLineage = break_lineage
         self._n = 0
         self._tag = tag  # in the names of the tables this engine makes (several share a database)
 
@@ -123,7 +147,14 @@ class Engine:
         driver_memory: str = "4g",
         conf: dict[str, str] | None = None,
         session: Any = None,
+        partitions: int | None = None,
+        checkpoint_dir: str | None = None,
+        break_lineage: BreakLineage = "persist",
     ) -> Engine:
+        """A Spark engine. `partitions`: shuffle partitions (default `shuffle_partitions` of the
+        session's cores, unless `conf` sets spark.sql.shuffle.partitions); `checkpoint_dir`:
+        where checkpoints go (default a temp dir, which only a local session can use);
+        `break_lineage`: how Splink cuts long plans (`BreakLineage`)."""
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - depends on the extra
@@ -149,13 +180,19 @@ class Engine:
                 pass
             session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
-        if session.sparkContext.getCheckpointDir() is None:
-            # Splink cuts long lineages with checkpoint(), which needs a directory
+        if partitions is not None:
+            session.conf.set("spark.sql.shuffle.partitions", str(partitions))
+        elif "spark.sql.shuffle.partitions" not in (conf or {}):
+            session.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(session.sparkContext.defaultParallelism)))
+        if checkpoint_dir:
+            session.sparkContext.setCheckpointDir(checkpoint_dir)
+        elif session.sparkContext.getCheckpointDir() is None:
+            # Splink's "parquet" and "checkpoint" lineage cuts need a directory
             checkpoints = Path(tempfile.gettempdir()) / "dtsen-spark-checkpoints"
             checkpoints.mkdir(parents=True, exist_ok=True)
             session.sparkContext.setCheckpointDir(str(checkpoints))
         backend = ibis.pyspark.connect(session)
-        return cls("spark", backend, spark=session)
+        return cls("spark", backend, spark=session, break_lineage=break_lineage)
 
     @classmethod
     def from_settings(cls, settings: EngineSettings) -> Engine:
@@ -164,6 +201,9 @@ class Engine:
                 settings.spark_master,
                 driver_memory=settings.spark_driver_memory,
                 conf=dict(settings.spark_conf),
+                partitions=settings.spark_shuffle_partitions,
+                checkpoint_dir=settings.spark_checkpoint_dir,
+                break_lineage=settings.spark_break_lineage,
             )
         return cls.duckdb(
             settings.database,
@@ -178,7 +218,12 @@ class Engine:
         if self.kind == "spark":
             from splink import SparkAPI
 
-            return SparkAPI(spark_session=self._spark)
+            partitions = int(self._spark.conf.get("spark.sql.shuffle.partitions"))
+            return SparkAPI(
+                spark_session=self._spark,
+                break_lineage_method=self.break_lineage,
+                num_partitions_on_repartition=partitions,
+            )
         from splink import DuckDBAPI
 
         return DuckDBAPI(connection=self.con.con)

@@ -203,6 +203,39 @@ def test_second_run_on_the_first_runs_ids_changes_nothing(duck: Engine) -> None:
     assert second.next_id == 4
 
 
+def test_a_floor_raises_the_first_new_id_and_carried_ids_keep_theirs(duck: Engine) -> None:
+    """After a rollback the previous run's next id is 6, but releases after it handed out ids up
+    to 8: new clusters start at the floor 9; a carried cluster keeps its id; a floor below the
+    next id changes nothing."""
+    clusters = {"a": ["k1"], "b": ["k7"], "c": ["k9"]}
+    prev = _previous(duck, {5: ["k1"]})
+    raised = assign_ids(_members(duck, clusters), prev, kind="person", next_id=6, floor=9)
+    assert _ids(raised) == {"a": 5, "b": 9, "c": 10} and raised.next_id == 11
+    assert ("new", 9, None, 1) in _events(raised)
+    low = assign_ids(_members(duck, clusters), prev, kind="person", next_id=6, floor=3)
+    assert _ids(low) == {"a": 5, "b": 6, "c": 7} and low.next_id == 8
+    first = assign_ids(_members(duck, {"x": ["k2"]}), None, kind="family", floor=4)
+    assert _ids(first) == {"x": 4} and first.next_id == 5
+    nothing_new = assign_ids(_members(duck, {"a": ["k1"]}), prev, kind="person", next_id=6, floor=9)
+    assert _ids(nothing_new) == {"a": 5} and nothing_new.next_id == 9
+
+
+def test_id_floor_is_the_highest_next_ids_of_every_release(tmp_path: Path) -> None:
+    from dtsen.link.previous import IdFloor
+    from dtsen.release.build import id_floor
+    from dtsen.release.store import ReleaseStore
+
+    store = ReleaseStore(tmp_path / "releases")
+    for rid, person, family in (("R0001", 4, 3), ("R0002", 9, 2), ("R0003", 7, 6)):
+        run = store.root / rid / "link"
+        run.mkdir(parents=True)
+        (run / "manifest.json").write_text(json.dumps({"next_person_id": person, "next_family_id": family}))
+    (store.root / "R0004" / "link").mkdir(parents=True)
+    (store.root / "R0004" / "link" / "manifest.json").write_text("{not json")
+    assert id_floor(store) == IdFloor(person=9, family=6)
+    assert id_floor(ReleaseStore(tmp_path / "empty")) == IdFloor(1, 1)
+
+
 def test_next_id_that_would_reuse_an_id_is_refused(duck: Engine) -> None:
     with pytest.raises(ValueError, match="next_id 3 would hand out an id again: the previous run already has id 5"):
         _run(duck, {"a": ["k1"], "b": ["k2"]}, {5: ["k1"]}, next_id=3)

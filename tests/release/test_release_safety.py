@@ -257,3 +257,51 @@ def test_every_command_that_writes_is_refused_while_another_holds_the_lock(proje
     assert not (project / "x").exists()
     listed = runner.invoke(app, ["releases", "list", "--project", str(project)])  # reading is not writing
     assert listed.exit_code == 0 and "R0001" in listed.output
+
+
+def _with_person(project: Path, birth: str, serial: str, name: str) -> str:
+    """The registry extract with one more person (a new NIK and KK in a village of the project,
+    born on `birth` DD-MM-YYYY), replacing any added before; returns the NIK."""
+    village = _village(project)
+    district = village.replace(".", "")[:6]
+    day, month, year = birth.split("-")
+    nik, kk = f"{district}{day}{month}{year[2:]}{serial}", f"{district}010125{serial}"
+    path = project / "dukcapil" / "biodata_penduduk.csv"
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if ";JL. TAMBAHAN;" not in line]
+    lines.append(f"{nik};{kk};{name};1;BANDUNG;{birth};1;2;4;GURU;0;{village};JL. TAMBAHAN;3;1;HIDUP;")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return nik
+
+
+def _person_ids(release: Path, nik: str) -> tuple[int, int]:
+    persons = read_parquet_arrow(release / "persons.parquet").to_pylist()
+    found = [(p["person_id"], p["family_id"]) for p in persons if p["nik"] == nik]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_after_a_rollback_new_ids_continue_after_every_id_ever_handed_out(project: Path, tmp_path: Path) -> None:
+    """R0002 gives a new person the next ids; the operator rolls back to R0001; R0003 continues
+    R0001's ids, but its own new person gets the ids after R0002's, never R0002's again."""
+    copy = _copy(project, tmp_path)
+    store = store_for(load_settings(copy))
+    first = json.loads((store.path("R0001") / "link" / "manifest.json").read_text(encoding="utf-8"))
+
+    added = _with_person(copy, "11-02-1974", "9901", "ADITYA PRATAMA")
+    built = runner.invoke(app, ["build", "--project", str(copy)])
+    assert built.exit_code == 0, built.output
+    second = json.loads((store.path("R0002") / "link" / "manifest.json").read_text(encoding="utf-8"))
+    assert _person_ids(store.path("R0002"), added) == (first["next_person_id"], first["next_family_id"])
+    assert (second["next_person_id"], second["next_family_id"]) == (
+        first["next_person_id"] + 1, first["next_family_id"] + 1)
+
+    used = runner.invoke(app, ["releases", "use", "R0001", "--reason", "R0002 withdrawn", "--project", str(copy)])
+    assert used.exit_code == 0, used.output
+    other = _with_person(copy, "25-09-1985", "9902", "BUDI SANTOSO")
+    built = runner.invoke(app, ["build", "--project", str(copy)])
+    assert built.exit_code == 0, built.output
+    assert store.manifest("R0003")["previous"] == "R0001"
+    assert _person_ids(store.path("R0003"), other) == (second["next_person_id"], second["next_family_id"])
+    third = json.loads((store.path("R0003") / "link" / "manifest.json").read_text(encoding="utf-8"))
+    assert (third["next_person_id"], third["next_family_id"]) == (
+        second["next_person_id"] + 1, second["next_family_id"] + 1)

@@ -14,8 +14,10 @@ The rules, all decided on member keys and counts, never on row order or on the t
 - A cluster inherits, among the previous ids whose heir it is, the oldest (smallest). So a
   cluster that carries on keeps its id; a split keeps the id on the larger part; a merge keeps
   the older id.
-- Clusters that inherit nothing get new ids, numbered from `next_id` in the order of their
-  smallest member key.
+- Clusters that inherit nothing get new ids, numbered from `next_id` (or from `floor`, when
+  that is higher) in the order of their smallest member key. `floor` is the highest next id any
+  release present ever handed out: after a rollback to an older release, ids that the newer
+  releases handed out are never given to other people.
 
 Every change is recorded in the events table (only when a previous run is given):
 
@@ -104,6 +106,7 @@ def assign_ids(
     *,
     kind: str,
     next_id: int | None = None,
+    floor: int | None = None,
 ) -> Identities:
     """Give every cluster of `members` a stable id, carrying on the ids of `previous`.
 
@@ -111,7 +114,8 @@ def assign_ids(
     label). `previous` has member_key and id (int64) from the previous run, or is None for a
     first run. `kind` ('person', 'family') is written into the events. `next_id` is the first
     id the previous run had not handed out (its manifest says; ids of removed clusters are never
-    handed out again); by default max(previous id) + 1, or 1 on a first run.
+    handed out again); by default max(previous id) + 1, or 1 on a first run. `floor`, when given,
+    is the least id new clusters may get (the highest next id of every release present).
 
     Two small scalar queries run here (the highest previous id, the count of new ids); `ids`
     and `events` stay lazy. On large data, materialize `members` and `previous` first, and
@@ -125,6 +129,7 @@ def assign_ids(
         start = 1 if next_id is None else next_id
         if start < 1:
             raise ValueError(f"next_id must be at least 1, not {start}")
+        start = max(start, floor or 1)
         ids = _numbered(clusters, start).select("cluster", "id")
         n_new = _scalar_int(clusters.count()) or 0
         no_events = _event_rows(clusters.filter(ibis.literal(False)), kind, "new", clusters.size, None, clusters.size)
@@ -133,10 +138,11 @@ def assign_ids(
     _require(previous, ("member_key", "id"), "previous")
     prev = previous.select(member_key=previous.member_key.cast("string"), prev_id=previous.id.cast("int64"))
     max_prev = _scalar_int(prev.prev_id.max())
-    floor = 1 if max_prev is None else max_prev + 1
-    start = floor if next_id is None else next_id
-    if start < floor:
-        raise ValueError(f"next_id {start} would hand out an id again: the previous run already has id {floor - 1}")
+    least = 1 if max_prev is None else max_prev + 1
+    start = least if next_id is None else next_id
+    if start < least:
+        raise ValueError(f"next_id {start} would hand out an id again: the previous run already has id {least - 1}")
+    start = max(start, floor or 1)
 
     # How many members of each previous id each current cluster holds.
     joined = mem.join(prev, "member_key")

@@ -37,7 +37,7 @@ from dtsen.link import cluster, model
 from dtsen.link.deterministic import LINKING_METHODS, nik_pass, source_rank, veto_different_niks
 from dtsen.link.families import attach_family_records, family_members
 from dtsen.link.identity import assign_ids
-from dtsen.link.previous import PreviousRun, file_sha256, load_previous, write_manifest
+from dtsen.link.previous import IdFloor, PreviousRun, file_sha256, load_previous, write_manifest
 from dtsen.link.records import load_records, withheld
 from dtsen.link.review import apply_decisions, read_decisions, write_review
 
@@ -68,8 +68,10 @@ def _trust(settings: Settings) -> dict[str, dict[str, float]]:
     return {name: dict(src.trust) for name, src in settings.sources.items()}
 
 
-def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkResult:
-    """Run the whole linkage for the project; see the module docstring."""
+def link(engine: Engine, settings: Settings, step: Step | None = None, *, id_floor: IdFloor | None = None) -> LinkResult:
+    """Run the whole linkage for the project; see the module docstring. `id_floor`: the least
+    ids new persons and families may get (`dtsen build` passes the highest next ids of every
+    release present, so that a rollback never hands an id out twice)."""
     say = step or (lambda _label: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -138,6 +140,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
         previous.person_map if previous else None,
         kind="person",
         next_id=previous.next_person_id if previous else None,
+        floor=id_floor.person if id_floor else None,
     )
     person_links = _person_links(engine, members, person_ids.ids, graph, opts.threshold)
     phase("ids")
@@ -155,6 +158,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None) -> LinkRe
         previous.family_map if previous else None,
         kind="family",
         next_id=previous.next_family_id if previous else None,
+        floor=id_floor.family if id_floor else None,
     )
     fm = family_members(persons).join(fam_ids.ids, "cluster")
     persons = engine.materialize(

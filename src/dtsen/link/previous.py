@@ -53,6 +53,31 @@ class PreviousRun:
     next_family_id: int
 
 
+@dataclass(frozen=True)
+class IdFloor:
+    """The least ids a run may hand out to new persons and families: the highest next ids any
+    release present ever handed out (after a rollback, the newer releases' ids stay theirs)."""
+
+    person: int = 1
+    family: int = 1
+
+    def raised(self, other: IdFloor) -> IdFloor:
+        return IdFloor(max(self.person, other.person), max(self.family, other.family))
+
+
+def next_ids(directory: Path) -> IdFloor | None:
+    """The next ids a run's manifest names (None when it is missing or unreadable: a run whose
+    manifest cannot be read hands nothing on, and `load_previous` refuses it if it is used)."""
+    try:
+        manifest = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
+        person, family = manifest["next_person_id"], manifest["next_family_id"]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+        return None
+    if not (_is_count(person, 1) and _is_count(family, 1)):
+        return None
+    return IdFloor(person, family)
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file, read in chunks (links of a national run do not fit in memory)."""
     digest = hashlib.sha256()

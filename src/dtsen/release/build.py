@@ -31,6 +31,7 @@ import pandas as pd
 
 from dtsen.config import Settings
 from dtsen.engine import Engine, read_parquet_arrow
+from dtsen.link.previous import IdFloor, next_ids
 from dtsen.release.errors import ManifestError
 from dtsen.release.ids import LINK_RUN_ID_PATTERN, safe_component
 from dtsen.release.manifest import (
@@ -108,6 +109,18 @@ def _carry_ids(settings: Settings, store: ReleaseStore) -> str | None:
     return current
 
 
+def id_floor(store: ReleaseStore) -> IdFloor:
+    """The highest next person and family ids that any release present handed on (its
+    `link/manifest.json`): after `dtsen releases use R0003` while R0004-R0006 exist, the next
+    build continues R0003's ids but hands out new ones only after every id R0004-R0006 gave."""
+    floor = IdFloor()
+    for rid in store.present():
+        found = next_ids(store.path(rid) / "link")
+        if found is not None:
+            floor = floor.raised(found)
+    return floor
+
+
 def _history(store: ReleaseStore, engine: Engine) -> list[tuple[str, pd.DataFrame]]:
     """Earlier releases' quality indicators, oldest first (for the scorecards' trends): those
     that were current once (not damaged ones, nor ones a crash left never current)."""
@@ -153,7 +166,8 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         report = run("ingest", lambda: ingest(settings, engine), lambda r: r.rows_read)
         report_dict = report.to_dict()
         acc = accounting(report_dict)
-        linked = run("link", lambda: link(engine, settings), lambda r: r.counts.get("persons"))
+        floor = id_floor(store)
+        linked = run("link", lambda: link(engine, settings, id_floor=floor), lambda r: r.counts.get("persons"))
         ranked = run("rank", lambda: rank(engine, settings), lambda r: r.counts.get("families"))
         tables = work_tables(engine, settings)
 
