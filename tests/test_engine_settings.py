@@ -18,7 +18,7 @@ def test_engine_settings_defaults_and_validation() -> None:
     s = EngineSettings()
     assert s.spark_shuffle_partitions is None
     assert s.spark_checkpoint_dir is None
-    assert s.spark_break_lineage == "persist"
+    assert s.spark_break_lineage == "parquet"  # Splink's own default, proven in the parity tests
     with pytest.raises(ValueError):
         EngineSettings(spark_break_lineage="delta")
     with pytest.raises(ValueError):
@@ -26,12 +26,12 @@ def test_engine_settings_defaults_and_validation() -> None:
 
 
 @pytest.mark.spark
-def test_spark_session_gets_sized_partitions_and_persist(engine: Engine) -> None:
+def test_spark_session_gets_sized_partitions_and_the_lineage_setting(engine: Engine) -> None:
     if engine.kind != "spark":
         pytest.skip("Spark only")
     cores = engine._spark.sparkContext.defaultParallelism
     assert engine._spark.conf.get("spark.sql.shuffle.partitions") == str(shuffle_partitions(cores))
     assert engine._spark.conf.get("spark.sql.adaptive.enabled") == "true"
     api = engine.splink_db_api()
-    assert api.break_lineage_method == "persist"
+    assert api.break_lineage_method == "parquet"
     assert api.num_partitions_on_repartition == shuffle_partitions(cores)

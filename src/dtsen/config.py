@@ -70,7 +70,7 @@ class EngineSettings(_Section):
         None, description="Spark checkpoint directory; on a cluster one every executor reaches (default: a temp dir)."
     )
     spark_break_lineage: Literal["persist", "parquet", "checkpoint"] = Field(
-        "persist", description="How Splink cuts long Spark plans: cache (persist), Parquet files or checkpoints."
+        "parquet", description="How Splink cuts long Spark plans: Parquet files, checkpoints or cache (persist)."
     )
 
 

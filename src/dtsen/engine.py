@@ -89,7 +89,7 @@ class Engine:
         *,
         spark: Any = None,
         tag: str = "",
-        break_lineage: BreakLineage = "persist",
+        break_lineage: BreakLineage = "parquet",
     ) -> None:
         self.kind: EngineKind = kind
         self.dialect = DIALECTS[kind]
@@ -149,7 +149,7 @@ class Engine:
         session: Any = None,
         partitions: int | None = None,
         checkpoint_dir: str | None = None,
-        break_lineage: BreakLineage = "persist",
+        break_lineage: BreakLineage = "parquet",
     ) -> Engine:
         """A Spark engine. `partitions`: shuffle partitions (default `shuffle_partitions` of the
         session's cores, unless `conf` sets spark.sql.shuffle.partitions); `checkpoint_dir`:

@@ -130,7 +130,7 @@ def test_a_count_fixed_only_by_a_long_cycle_of_sums_is_found_and_protected() -> 
     for n, leaks in ((2_001, True), (2_000, False)):
         values: dict[object, int] = {("c", i): (1 if i == 0 else 10) for i in range(n)}
         values |= {("s", i): values[("c", i)] + values[("c", (i + 1) % n)] for i in range(n)}
-        equations = [{("c", i): 1, ("c", (i + 1) % n): 1, ("s", i): -1} for i in range(n)]
+        equations: list[dict[Key, int]] = [{("c", i): 1, ("c", (i + 1) % n): 1, ("s", i): -1} for i in range(n)]
         shown = frozenset(("s", i) for i in range(n))
         hidden = protect(LinkedCounts(values, shown, equations), threshold=5)
         # odd: a sum beside c_0 (the smallest shown count the solve used, first by key) is hidden, which
