@@ -150,6 +150,25 @@ def test_job_reports_progress_and_holds_its_release(releases: ServingReleases, t
     assert failed.state == "failed" and "not found" in (failed.error or "")
 
 
-def test_spreadsheet_export_waits_for_the_safe_writer(tmp_path: Path) -> None:
-    with pytest.raises(MatchExportError, match=r"dtsen\.export"):
-        export_match_results(tmp_path / "hasil_padan.parquet", tmp_path / "hasil.xlsx")
+def test_results_are_exported_through_the_safe_writer(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    import openpyxl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    result = tmp_path / "hasil_padan.parquet"
+    pq.write_table(pa.table({"row": [2, 3], "person_id": [9007199254740993, 7], "status": ["exact_nik", "none"],
+                             "reasons": ["=HYPERLINK(\"http://x\",\"klik\")", ""]}), result)
+    text = export_match_results(result, tmp_path / "hasil.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["baris", "person_id", "status_padan", "alasan"]
+    # a 17-digit id kept whole for Excel (a text literal), the formula neutralised
+    assert rows[1] == ["2", '="9007199254740993"', "exact_nik", "'=HYPERLINK(\"http://x\",\"klik\")"]
+    book = openpyxl.load_workbook(export_match_results(result, tmp_path / "hasil.xlsx"))
+    cells = [[c.value for c in row] for row in book["hasil_padan"].iter_rows()]
+    assert cells[1] == [2, "9007199254740993", "exact_nik", "'=HYPERLINK(\"http://x\",\"klik\")"]
+    assert all(c.data_type != "f" for row in book["hasil_padan"].iter_rows() for c in row)
+    with pytest.raises(MatchExportError, match=r"\.csv or \.xlsx"):
+        export_match_results(result, tmp_path / "hasil.ods")
