@@ -191,3 +191,20 @@ def test_the_serving_index_answers_a_nik_lookup_from_the_vault(project: Path, bu
         plain = vault.lookup(second.path / "vault" / "persons.parquet", [found.person.person_id], ["full_name"])
     assert found.person.full_name == plain[found.person.person_id]["full_name"]
     assert found.person.full_name  # decrypted, not a token: the index of a sealed release answers by NIK
+
+
+def test_village_lists_of_a_sealed_release_are_written_on_request_with_names(
+        project: Path, builds: dict[str, Any], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dtsen.cli import app
+
+    second: BuildResult = builds["second"]
+    region = read_parquet_arrow(second.path / "verification_candidates.parquet").column("region_code")[0].as_py()
+    out = tmp_path / "lists"
+    res = CliRunner().invoke(app, ["releases", "checks", region, "--out", str(out), "--project", str(project)])
+    assert res.exit_code == 0, res.output
+    visits = list(out.rglob("kunjungan.csv"))
+    assert visits
+    text = "\n".join(p.read_text(encoding="utf-8") for p in visits).encode("utf-8")
+    assert any(n in text for n in _needles(project))  # the officer's list names the families, decrypted
