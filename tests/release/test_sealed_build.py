@@ -208,3 +208,15 @@ def test_village_lists_of_a_sealed_release_are_written_on_request_with_names(
     assert visits
     text = "\n".join(p.read_text(encoding="utf-8") for p in visits).encode("utf-8")
     assert any(n in text for n in _needles(project))  # the officer's list names the families, decrypted
+
+
+def test_agency_pseudonyms_of_a_sealed_release_differ_and_translate_back(project: Path, builds: dict[str, Any]) -> None:
+    from dtsen.vault import pseudonyms, translate
+
+    keys = Keyring.from_settings(load_settings(project)).token_keys()
+    ids = read_parquet_arrow(builds["second"].path / "persons.parquet").column("person_id").combine_chunks()
+    ids = pc.cast(ids, pa.int64())
+    kemensos, kemenkes = pseudonyms(keys, "kemensos", ids), pseudonyms(keys, "kemenkes", ids)
+    assert len(set(kemensos.to_pylist())) == len(ids)
+    assert not set(kemensos.to_pylist()) & set(kemenkes.to_pylist())  # two agencies' extracts do not join
+    assert translate(keys, "kemensos", kemensos).to_pylist() == ids.to_pylist()  # the registry translates back
