@@ -222,6 +222,7 @@ def releases_checks(
     from dtsen.reference.regions import normalize_code
     from dtsen.release.store import ReleaseStore, project_lock
     from dtsen.release.tables import in_regions, release_tables
+    from dtsen.vault.keyring import Keyring
     from dtsen.verify.campaign import write_village_exports
 
     code = normalize_code(region)
@@ -242,8 +243,13 @@ def releases_checks(
     with lock:
         eng = Engine.duckdb()
         try:
-            tables = release_tables(eng, store.path(release_id))
+            sealed = bool(store.manifest(release_id).get("vault"))  # vault.release: names from the vault
+            keyring = Keyring.from_settings(settings) if sealed else None
+            tables = release_tables(eng, store.path(release_id), keyring)
             candidates = eng.read_parquet(store.path(release_id) / "verification_candidates.parquet")
+            if sealed:  # the family's KK from the decrypted families, in place of its token
+                fam = tables.families.select(_fid=tables.families.family_id, kk=tables.families.kk)
+                candidates = candidates.left_join(fam, candidates.family_id == fam._fid).drop("_fid", "kk_token")
             chosen = candidates.filter(in_regions(candidates, [code]))
             if int(chosen.count().execute()) == 0:
                 raise DtsenError(f"release {release_id} has no ground-check candidates in region {code}")

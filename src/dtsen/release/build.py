@@ -44,6 +44,7 @@ from dtsen.release.manifest import (
     table_entries,
     write_manifest,
 )
+from dtsen.release.sealing import VAULT_DIR, open_keys, scrub_work, sealer_for
 from dtsen.release.store import STATUS_CURRENT, STATUS_EARLIER, ReleaseStore, checkpoint, copy_private
 from dtsen.release.tables import ReleaseTables, in_regions, work_tables
 
@@ -162,6 +163,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         previous = _carry_ids(settings, store)
         if previous is not None:
             require_intact(store.path(previous))
+        sealing = open_keys(settings, engine) if settings.vault.release else None  # fail before the long steps
         workflow = before_build(settings)  # approved, signed cases of the store as sources (dtsen.workflow)
         report = run("ingest", lambda: ingest(settings, engine), lambda r: r.rows_read)
         report_dict = report.to_dict()
@@ -183,6 +185,8 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         staging = store.begin(release_id)
         notes: list[str] = list(workflow.notes) if workflow is not None else []
 
+        sealer = sealer_for(engine, settings, *sealing, release_id, staging) if sealing is not None else None
+
         def write() -> dict[str, Any]:
             out = {
                 "persons": tables.persons, "families": _families(tables), "links": tables.links,
@@ -191,7 +195,11 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
                 "headcounts": engine.read_parquet(headcounts_path(settings)),
             }  # fmt: skip
             for name, table in out.items():
-                engine.write_parquet(table, staging / f"{name}.parquet", order_by=TABLE_ORDER[name])
+                order = TABLE_ORDER[name]
+                if sealer is not None:
+                    table, order = sealer.seal(name, table, order)
+                    out[name] = table
+                engine.write_parquet(table, staging / f"{name}.parquet", order_by=order)
                 checkpoint(f"write:{name}")
             # the linkage mapping and the PMT model travel with the release
             copy_private(settings.work_dir / "link", staging / "link", only={"manifest.json", "links.parquet", "model.json"})
@@ -203,7 +211,10 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
                              settings=settings.quality,
                              headcounts=read_parquet_arrow(headcounts_path(settings)).to_pandas())
             chosen = export_candidates(candidates, settings)
-            if chosen is not None:
+            if sealer is not None:
+                notes.append("vault.release: the ground-check village lists were not written (they would hold names "
+                             "in plaintext); run `dtsen releases checks REGION` when a visit is due")
+            elif chosen is not None:
                 write_village_exports(engine, chosen, tables, staging / "cek_lapangan", settings)
             else:
                 notes.append(
@@ -231,6 +242,8 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             "metrics": _metrics(ranked.counts, linked.counts, acc, candidates, quality),
             "timings": steps,
             "notes": notes,
+            **({"vault": {"dir": VAULT_DIR, "tables": sealer.sealed, "token_version": sealer.token_keys.active}}
+               if sealer is not None else {}),
             "tables": table_entries(staging, list(written), files),
             "files": files,
         }
@@ -243,6 +256,9 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         steps["publish"] = round(time.perf_counter() - t0, 3)
         if on_step:
             on_step("publish", "done", None, steps["publish"])
+        if sealer is not None:
+            sealer.vault.close()
+            scrub_work(settings.work_dir)  # the plain values the steps left; the next build redoes them
         if settings.serving.index_on_build:
             from dtsen.serve.index import index_release
 

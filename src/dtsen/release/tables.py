@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
@@ -17,6 +18,9 @@ import ibis.expr.types as ir
 from dtsen.config import Settings
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError
+
+if TYPE_CHECKING:
+    from dtsen.vault.keyring import Keyring
 
 QUARANTINE_COLUMNS = ("source", "file", "sheet", "row", "reasons", "flags", "detail", "raw")
 
@@ -91,15 +95,25 @@ def work_tables(engine: Engine, settings: Settings) -> ReleaseTables:
     )
 
 
-def release_tables(engine: Engine, release_dir: Path) -> ReleaseTables:
+def release_tables(engine: Engine, release_dir: Path, keyring: Keyring | None = None) -> ReleaseTables:
     """The tables of a published release (its `families` table also serves as the ranking: it
-    carries the rank columns). No per-source records: a release does not keep them."""
+    carries the rank columns). No per-source records: a release does not keep them.
+
+    A sealed release (`vault.release`) gives its persons and families with tokens in place of
+    identifying values, unless `keyring` is given: then they are decrypted from its vault."""
     import json
+
+    from dtsen.release.sealing import is_sealed, unsealed
 
     manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
     families = _read(engine, release_dir / "families.parquet", "dtsen build")
+    persons = _read(engine, release_dir / "persons.parquet", "dtsen build")
+    if keyring is not None and is_sealed(manifest):
+        rid = str(manifest["release_id"])
+        persons = engine.materialize(unsealed(engine, release_dir, rid, keyring, "persons", persons))
+        families = engine.materialize(unsealed(engine, release_dir, rid, keyring, "families", families))
     return ReleaseTables(
-        persons=_read(engine, release_dir / "persons.parquet", "dtsen build"),
+        persons=persons,
         families=families,
         ranking=families,
         links=_read(engine, release_dir / "links.parquet", "dtsen build"),

@@ -32,10 +32,12 @@ CHANGES = ("register", "update", "delete", "link", "unlink")
 PERSON_FIELDS = (
     "nik", "kk", "full_name", "sex", "birth_date", "birth_place", "relationship", "marital_status", "education",
     "occupation", "disability", "region_code", "address", "rt", "rw", "is_deceased", "death_date",
+    # a sealed release (`vault.release`) carries tokens in place of the identifying values
+    "nik_token", "kk_token", "full_name_token", "birth_date_token", "birth_place_token", "address_token",
 )  # fmt: skip
 FAMILY_FIELDS = (
     "kk", "region_code", "address", "rt", "rw", "size", "head_person_id", "decile", "poor", "extreme_poor",
-    "pkh", "bpnt", "pbi_jk", "all_deceased",
+    "pkh", "bpnt", "pbi_jk", "all_deceased", "kk_token", "address_token",
 )  # fmt: skip
 COLUMNS = ("entity", "id", "change", "other_id", "fields", "region_code")
 

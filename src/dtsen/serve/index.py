@@ -37,10 +37,12 @@ import pyarrow as pa
 
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError
+from dtsen.release.sealing import is_sealed, unsealed
 from dtsen.serve.aggregates import region_aggregates
 from dtsen.serve.changes import record_changes
 from dtsen.serve.match_table import registry_match_table
 from dtsen.serve.sqlite_tables import create_index, create_table, insert_batches
+from dtsen.vault.keyring import Keyring
 
 if TYPE_CHECKING:
     from dtsen.config import Settings
@@ -99,6 +101,7 @@ def build_serving_index(
     previous_dir: Path | None = None,
     engine: Engine | None = None,
     on_step: OnStep | None = None,
+    keyring: Keyring | None = None,
 ) -> ServingIndexInfo:
     """Build the serving index of the release in `release_dir` into the directory `out`
     (replaced atomically if it exists).
@@ -108,6 +111,8 @@ def build_serving_index(
                   exact NIK matches and reports every other row as not matched (see `matching`).
     previous_dir  the release to compute the change feed against; default the manifest's
                   `previous` next to `release_dir`.
+    keyring       opens the vault of a sealed release (`vault.release`): its persons and
+                  families are decrypted into the index, so that lookups by NIK answer.
     """
     started = time.perf_counter()
     release_dir, out = Path(release_dir), Path(out)
@@ -129,8 +134,16 @@ def build_serving_index(
     staging = Path(tempfile.mkdtemp(prefix=f"{BUILDING}{release_id}-", dir=out.parent))
     info = ServingIndexInfo(release_id=release_id, path=out)
     try:
-        persons = eng.materialize(eng.read_parquet(release_dir / "persons.parquet"))
-        families = eng.materialize(eng.read_parquet(release_dir / "families.parquet"))
+        persons = eng.read_parquet(release_dir / "persons.parquet")
+        families = eng.read_parquet(release_dir / "families.parquet")
+        if is_sealed(manifest):
+            if keyring is None:
+                raise ServingIndexError(f"release {release_id} is sealed (vault.release): its index needs the project's "
+                                        "keys; build it with `dtsen index build` in the project")
+            persons = unsealed(eng, release_dir, release_id, keyring, "persons", persons)
+            families = unsealed(eng, release_dir, release_id, keyring, "families", families)
+        persons = eng.materialize(persons)
+        families = eng.materialize(families)
         con = sqlite3.connect(staging / INDEX_FILE)
         try:
             con.execute("PRAGMA journal_mode = OFF")
@@ -252,5 +265,5 @@ def index_release(settings: Settings, release_id: str | None = None, engine: Eng
     release_dir = store.path(rid)
     return build_serving_index(
         release_dir, serving_dir(settings) / rid, link_model=project_link_model(settings, manifest, release_dir),
-        engine=engine, on_step=on_step,
+        engine=engine, on_step=on_step, keyring=Keyring.from_settings(settings) if is_sealed(manifest) else None,
     )

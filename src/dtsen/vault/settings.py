@@ -30,6 +30,11 @@ class VaultSettings(BaseModel):
         description="The command provider's command (no shell) printing 'key_id:version:base64key' lines, active first.",
     )
     plugin: str = Field("", description="The plugin provider's factory, 'package.module:function', called with the settings.")
+    release: bool = Field(
+        False,
+        description="Seal every release: identifying values only in its encrypted vault, keyed tokens in the tables, "
+                    "and the work directory emptied after publishing (needs `dtsen keys init`).",
+    )
     workers: int = Field(
         2, ge=1, le=64, description="Processes that encrypt and decrypt large columns (1: in this process only)."
     )
