@@ -268,7 +268,14 @@ def _with_person(project: Path, birth: str, serial: str, name: str) -> str:
     nik, kk = f"{district}{day}{month}{year[2:]}{serial}", f"{district}010125{serial}"
     path = project / "dukcapil" / "biodata_penduduk.csv"
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if ";JL. TAMBAHAN;" not in line]
-    lines.append(f"{nik};{kk};{name};1;BANDUNG;{birth};1;2;4;GURU;0;{village};JL. TAMBAHAN;3;1;HIDUP;")
+    prop, kab, kec, kel = (str(int(part)) for part in village.split("."))  # the export's unpadded code columns
+    values = {"NIK": nik, "NO_KK": kk, "NAMA_LGKP": name, "JENIS_KLMIN": "1", "TMPT_LHR": "BANDUNG", "TGL_LHR": birth,
+              "STAT_HBKEL": "1", "STATUS_KAWIN": "2", "PDDK_AKH": "4", "JENIS_PKRJN": "GURU", "PNYDNG_CCT": "0",
+              "KODE_WILAYAH": village, "NO_PROP": prop, "NO_KAB": kab, "NO_KEC": kec, "NO_KEL": kel,
+              "ALAMAT": "JL. TAMBAHAN", "NO_RT": "3", "NO_RW": "1", "STATUS_HIDUP": "HIDUP", "TGL_KEMATIAN": ""}
+    header = lines[0].lstrip("\ufeff").split(";")
+    assert set(header) <= set(values), set(header) - set(values)
+    lines.append(";".join(values[column] for column in header))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return nik
 
