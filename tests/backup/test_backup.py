@@ -236,7 +236,8 @@ def test_no_plaintext_in_the_backup(built: Path, tmp_path: Path) -> None:
     _, dest = _small_backup(built, tmp_path)
     persons = pq.read_table(built / "releases" / "R0001" / "persons.parquet")
     needles = [v.encode() for v in persons.column("nik").drop_null().to_pylist()[:50]]
-    needles += [v.encode() for v in persons.column("full_name").drop_null().to_pylist()[:50]]
+    # names of 10 bytes or more: a short name (ANI) turns up by chance in megabytes of ciphertext
+    needles += [v.encode() for v in persons.column("full_name").drop_null().to_pylist() if len(v) >= 10][:50]
     for path in dest.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
