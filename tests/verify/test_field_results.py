@@ -20,9 +20,10 @@ from dtsen.config import SourceMapping, load_settings
 from dtsen.consolidate.rules import DEFAULT_ABOVE_ALL
 from dtsen.engine import Engine, read_parquet_arrow
 from dtsen.errors import SettingsError
+from dtsen.ingest.check_tables import FieldCheckTables, RegionTables
 from dtsen.ingest.pipeline import load_field_check, read_officers
 from dtsen.ingest.reasons import REASONS, severities
-from dtsen.ingest.validate import FieldCheckTables, RegionTables, check_source
+from dtsen.ingest.validate import check_source
 from dtsen.link.records import with_keys
 from dtsen.reference.regions import RegionMaster
 from dtsen.release.build import BuildResult

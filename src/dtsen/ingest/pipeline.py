@@ -37,12 +37,14 @@ from dtsen.config import Settings, SourceMapping, source_warnings
 from dtsen.engine import Engine
 from dtsen.errors import AccountingError, InputFileError, MappingError, Problem, ProblemLog, SettingsError
 from dtsen.ingest.accounting import FileCount, IngestReport, SourceCount
+from dtsen.ingest.check_tables import FieldCheckTables, RegionTables
 from dtsen.ingest.layout import raw_table
 from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.quarantine import checked_rejects, reader_rejects
 from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
 from dtsen.ingest.reasons import severities
-from dtsen.ingest.validate import FieldCheckTables, RegionTables, check_source, name_lookup
+from dtsen.ingest.validate import check_source
+from dtsen.ingest.value_lookups import name_lookup
 from dtsen.reference.regions import RegionMaster, normalize_code
 from dtsen.release.store import ReleaseStore
 from dtsen.standardize import clean_text

@@ -25,6 +25,7 @@ import ibis
 from dtsen.config import Settings
 from dtsen.engine import Engine
 from dtsen.errors import InputFileError
+from dtsen.ingest.check_tables import RegionTables
 from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.pipeline import (
     FileFailure,
@@ -37,7 +38,7 @@ from dtsen.ingest.pipeline import (
 )
 from dtsen.ingest.readers import ReadOptions, stage_file
 from dtsen.ingest.reasons import severities
-from dtsen.ingest.validate import RegionTables, check_source
+from dtsen.ingest.validate import check_source
 from dtsen.mapping import SourceMapping, template_columns
 
 FAIL_SHARE = 0.5  # a mapped field with fewer of its values parsing than this fails the check

@@ -27,15 +27,14 @@ from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from dtsen.config import SourceMapping
 from dtsen.engine import Engine
+from dtsen.ingest.check_tables import FieldCheckTables, RegionTables, field_check_join, known
 from dtsen.ingest.layout import note_tokens, repeat_columns
 from dtsen.ingest.reasons import Severity, reason_code
-from dtsen.ingest.region_names import master_names
 from dtsen.ingest.region_names import resolve as resolve_region_names
+from dtsen.ingest.value_lookups import address_lookup, name_lookup
 from dtsen.reference.kk import kk_parts
 from dtsen.reference.nik import (
     digits16_text,
@@ -44,14 +43,12 @@ from dtsen.reference.nik import (
     nik_parts,
     nik_sex_mismatch,
 )
-from dtsen.reference.regions import RegionMaster, region_code_expr
+from dtsen.reference.regions import region_code_expr
 from dtsen.schema import FIELDS, HELPER_FIELDS, FieldSpec, Level
 from dtsen.standardize import (
     age_at,
-    clean_address,
     clean_text,
     code_key_expr,
-    extract_rt_rw,
     had_control,
     normalize_rt,
     parse_date,
@@ -59,7 +56,6 @@ from dtsen.standardize import (
     parse_int,
     prepared_date,
     prepared_number,
-    standardize_names,
     strip_control,
     translate,
     translate_bool,
@@ -265,84 +261,6 @@ def join_lookups(table: ir.Table, lookups: list[tuple[str, ir.Table]]) -> ir.Tab
     return table.drop(*keys) if keys else table
 
 
-@dataclass(frozen=True)
-class RegionTables:
-    """The region master as engine tables (empty tables when no master is loaded)."""
-
-    loaded: bool
-    districts: ir.Table  # code
-    villages: ir.Table  # code, parent, name_key
-    names: ir.Table | None = None  # every region with the keys names are matched on (`region_names.master_names`)
-
-    @classmethod
-    def build(cls, engine: Engine, master: RegionMaster, names: bool = True) -> RegionTables:
-        """The tables of `master`; `names=False` skips the name keys (no source names regions)."""
-        arrow = master.to_arrow()
-        districts = arrow.filter(pc.equal(arrow["level"], "district")).select(["code"])
-        villages = arrow.filter(pc.equal(arrow["level"], "village")).select(["code", "parent", "name_key"])
-        if districts.num_rows == 0:
-            districts = pa.table({"code": pa.array([], pa.string())})
-        if villages.num_rows == 0:
-            villages = pa.table({k: pa.array([], pa.string()) for k in ("code", "parent", "name_key")})
-        keyed = None
-        if names:
-            everything = arrow.select(["code", "name", "level", "parent"])
-            keyed = engine.materialize(master_names(engine.from_arrow(everything)))
-        return cls(master.is_loaded, engine.from_arrow(districts), engine.from_arrow(villages), keyed)
-
-
-@dataclass(frozen=True)
-class FieldCheckTables:
-    """What field results are checked against, as engine tables.
-
-    families   the current release's families: family_id (int64), kk, region_code and nik
-               (the head's); empty when there is no current release (then every family_ref
-               is unknown)
-    officers   officer (as `clean_text` writes it), region_code (village): who may visit where;
-               None when the project lists no officers (the officer check is skipped)
-    release    the current release's id, or None
-    """
-
-    families: ir.Table
-    officers: ir.Table | None = None
-    release: str | None = None
-
-    @classmethod
-    def empty(cls, engine: Engine) -> FieldCheckTables:
-        """No release yet: no family is known."""
-        schema = pa.schema([("family_id", pa.int64()), *((c, pa.string()) for c in ("kk", "region_code", "nik"))])
-        return cls(engine.from_arrow(schema.empty_table()))
-
-
-def _field_check_join(t: ir.Table, refs: FieldCheckTables) -> ir.Table:
-    """Add the release family of each row's family_ref (_ref_hit, _ref_kk, _ref_region, _ref_nik)
-    and whether its officer is assigned to that family's village (_off_hit)."""
-    f = refs.families
-    fams = f.group_by(_ref_id=f.family_id.cast("int64")).aggregate(
-        _ref_kk=f.kk.cast("string").min(),
-        _ref_region=f.region_code.cast("string").min(),
-        _ref_nik=f.nik.cast("string").min(),
-    )
-    fams = fams.mutate(_ref_hit=ibis.literal(True))
-    t = t.left_join(fams, t._family_ref_value == fams._ref_id).drop("_ref_id")
-    t = t.mutate(_ref_hit=t._ref_hit.fill_null(False))
-    if refs.officers is None:
-        return t.mutate(_off_hit=ibis.literal(True))
-    o = refs.officers
-    off = o.select(_o_officer=o.officer.cast("string"), _o_region=o.region_code.cast("string")).distinct()
-    off = off.mutate(_off_hit=ibis.literal(True))
-    officer = t._officer_value if "_officer_value" in t.columns else NULL_STR
-    t = t.left_join(off, [officer == off._o_officer, t._ref_region == off._o_region]).drop("_o_officer", "_o_region")
-    return t.mutate(_off_hit=t._off_hit.fill_null(False))
-
-
-def _known(table: ir.Table, column: str, codes: ir.Table, flag: str) -> ir.Table:
-    """Add boolean `flag`: the value of `column` is one of `codes.code`."""
-    marks = codes.select(_k=codes.code, _hit=ibis.literal(True)).distinct()
-    joined = table.left_join(marks, table[column] == marks._k)
-    return joined.mutate(**{flag: joined._hit.fill_null(False)}).drop("_k", "_hit")
-
-
 def check_source(
     engine: Engine,
     raw: ir.Table,
@@ -389,7 +307,7 @@ def check_source(
         named = names if names is not None else name_lookup(engine, raw)
         lookups.append(("full_name", named.rename(_k_full_name="_v")))
     if "address" in mapped:
-        lookups.append(("address", _address_lookup(engine, raw)))
+        lookups.append(("address", address_lookup(engine, raw)))
     if "region_code" in mapped:
         codes = raw.select(_k_region_code=raw.region_code).distinct()
         codes = codes.filter(codes._k_region_code.notnull())
@@ -424,15 +342,15 @@ def check_source(
                                  needed=t._region.isnull())
         t = t.mutate(_region=t._region.fill_null(t._name_region))
     if regions.loaded:
-        t = _known(t, "_nik_district", regions.districts, "_nik_district_ok")
-        t = _known(t, "_kk_district", regions.districts, "_kk_district_ok")
-        t = _known(t, "_region", regions.villages, "_region_ok")
+        t = known(t, "_nik_district", regions.districts, "_nik_district_ok")
+        t = known(t, "_kk_district", regions.districts, "_kk_district_ok")
+        t = known(t, "_region", regions.villages, "_region_ok")
     else:
         t = t.mutate(_nik_district_ok=ibis.literal(True), _kk_district_ok=ibis.literal(True), _region_ok=ibis.literal(True))
 
     field_result = "family_ref" in mapped
     if field_result:
-        t = _field_check_join(t, field_check or FieldCheckTables.empty(engine))
+        t = field_check_join(t, field_check or FieldCheckTables.empty(engine))
 
     checks = Checks()
     out: dict[str, ir.Value] = {"source": ibis.literal(name), "file": t._file, "sheet": t._sheet, "row": t._row}
@@ -602,30 +520,6 @@ def _mark_repeats(raw: ir.Table, columns: list[str]) -> ir.Table:
     t = raw.left_join(repeats, [raw._file == repeats._df, raw._sheet.fill_null("") == repeats._ds,
                                 raw._row == repeats._dr])
     return t.mutate(_dup=t._dup.fill_null(False)).drop("_df", "_ds", "_dr")
-
-
-def name_lookup(engine: Engine, table: ir.Table) -> ir.Table:
-    """Standardized name columns for every distinct `full_name` of `table`, keyed by `_v`.
-
-    Built once for all sources, since the same name recurs across them.
-    """
-    values = table.select(_v=table.full_name).distinct()
-    values = values.filter(values._v.notnull())
-    values = engine.materialize(values.mutate(_s=strip_control(values._v)))  # control characters out
-    named = standardize_names(engine.materialize, values, "_s", "_name_")
-    return engine.materialize(named.mutate(_full_name_clean=clean_text(named._s), _name_ctl=had_control(named._v, named._s))
-                              .drop("_s").rename(_name="_name_name"))
-
-
-def _address_lookup(engine: Engine, raw: ir.Table) -> ir.Table:
-    """Each distinct address cleaned once (one per family, roughly), with the RT/RW it names,
-    keyed by `_k_address`."""
-    values = raw.select(_k_address=raw.address).distinct()
-    values = values.filter(values._k_address.notnull())
-    values = engine.materialize(values.mutate(_s=strip_control(values._k_address)))  # control characters out
-    rt, rw = extract_rt_rw(values._s)
-    return engine.materialize(values.mutate(_addr_clean=clean_address(values._s), _addr_rt=rt, _addr_rw=rw,
-                                            _addr_ctl=had_control(values._k_address, values._s)).drop("_s"))
 
 
 @dataclass(frozen=True)

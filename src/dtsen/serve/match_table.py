@@ -13,7 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from dtsen.engine import Engine
-from dtsen.ingest.validate import name_lookup
+from dtsen.ingest.value_lookups import name_lookup
 from dtsen.link.model import features
 
 # What a matched row reports, from the person's family.

@@ -25,10 +25,11 @@ import ibis.expr.types as ir
 from dtsen.config import DEFAULT_DATE_FORMATS, SourceMapping
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError, Problem
+from dtsen.ingest.check_tables import RegionTables
 from dtsen.ingest.pipeline import StagedSource
 from dtsen.ingest.readers import ReadOptions, stage_file
 from dtsen.ingest.reasons import severities
-from dtsen.ingest.validate import RegionTables, check_source
+from dtsen.ingest.validate import check_source
 from dtsen.reference.regions import RegionMaster
 
 SOURCE = "padan"
