@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 
 from dtsen.api.app import create_app
 from dtsen.config import Settings, load_settings
-from dtsen.security.context import Security
 from dtsen.security.principal import Grant
 from dtsen.serve.index import build_serving_index
 from dtsen.store.tables import clients, users
+from tests.api.conftest import security_of
 from tests.serve.fakes import write_project
 from tests.store.fixtures import FAST_ARGON2
 
@@ -77,11 +77,6 @@ def data_app(data_settings: Settings) -> Iterator[FastAPI]:
 def api(data_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(data_app, raise_server_exceptions=False) as c:
         yield c
-
-
-def security_of(app: FastAPI) -> Security:
-    sec: Security = app.state.security
-    return sec
 
 
 @dataclass(frozen=True)
