@@ -533,6 +533,10 @@ def test_cli_evaluate_prints_and_writes_json(first: Run, tmp_path: Path) -> None
     assert figures["persons"]["f1"] >= 0.99
     assert figures["persons"]["linked"] + figures["persons"]["quarantined"] == figures["persons"]["records"]
     assert f"{figures['persons']['f1']:.5f}" in result.output
+    att = figures["family_attachment"]
+    assert 0 < att["right"] <= att["attached"] <= att["records"] and att["share"] >= 0.95
+    assert f"{att['right']:,} of {att['records']:,}" in result.output
+    assert figures["shared_niks"]["names_agree"] == 0
 
 
 # --- 8: accuracy ---------------------------------------------------------------------------

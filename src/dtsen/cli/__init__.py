@@ -382,7 +382,7 @@ def evaluate(
 
 
 def _evaluate_linkage(project: Path, truth: Path | None) -> dict[str, Any]:
-    from dtsen.link.evaluation import evaluate_links, load_truth
+    from dtsen.link.evaluation import evaluate_links, family_attachment, load_truth, shared_niks
     from dtsen.link.pipeline import link_dir
 
     settings, eng = _engine_for(project, "duckdb")
@@ -390,11 +390,17 @@ def _evaluate_linkage(project: Path, truth: Path | None) -> dict[str, Any]:
         links_path = link_dir(settings) / "links.parquet"
         if not links_path.exists():
             raise DtsenError(f"no linkage output at {links_path}: run `dtsen link` first")
-        result = evaluate_links(eng, eng.read_parquet(links_path),
-                                load_truth(eng, truth or settings.project.root / "truth"))
+        links, truth_records = eng.read_parquet(links_path), load_truth(eng, truth or settings.project.root / "truth")
+        result = evaluate_links(eng, links, truth_records)
+        attachment = family_attachment(links, truth_records)
+        persons_path = link_dir(settings) / "persons.parquet"
+        shared = shared_niks(eng.read_parquet(persons_path)) if persons_path.exists() else None
     finally:
         eng.close()
     figures = result.to_dict()
+    figures["family_attachment"] = attachment.to_dict()
+    if shared is not None:
+        figures["shared_niks"] = shared.to_dict()
     table = Table("level", "records", "linked", "quarantined", "precision", "recall", "F1", "B3 F1", "exact",
                   title="Linkage against the ground truth")
     for level in ("persons", "persons_accepted", "families"):  # persons_accepted: the accepted rows only
@@ -403,6 +409,11 @@ def _evaluate_linkage(project: Path, truth: Path | None) -> dict[str, Any]:
                       f"{f['precision']:.5f}", f"{f['recall']:.5f}", f"{f['f1']:.5f}", f"{f['bcubed_f1']:.5f}",
                       f"{f['exact_share']:.4f}")
     _console().print(table)
+    _console().print(f"Family-level records attached to the right family: {attachment.right:,} of "
+                     f"{attachment.records:,} ({attachment.share:.4f}; {attachment.attached:,} attached to some family)")
+    if shared is not None:
+        _console().print(f"NIKs held by two or more golden persons: {shared.niks:,}, "
+                         f"of which with agreeing names: {shared.names_agree:,}")
     misses = Table("kind", "level", "records", "quarantined", "linked", "split", "merged",
                    title="Misses by planted error")
     for row in result.misses.to_pylist():
