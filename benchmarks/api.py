@@ -42,19 +42,19 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
+from benchmarks.latency import concurrent_latencies, no_context
 from benchmarks.linkage import SHARED, PeakMemory
+from benchmarks.service_process import dtsen_service
 from dtsen.config import load_settings
 from dtsen.engine import Engine
 
@@ -79,39 +79,15 @@ def prepare(persons: int, seed: int, memory_limit: str) -> Path:
     return data
 
 
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
-
-
 def bench_lookups(releases: object, niks: list[str], threads: int, per_thread: int) -> dict[str, float]:
     from dtsen.serve.lookups import person_by_nik
 
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    start = threading.Barrier(threads + 1)
+    def step(rng: random.Random) -> bool:
+        with releases.acquire() as h:  # type: ignore[attr-defined]
+            person_by_nik(h, niks[rng.randrange(len(niks))])  # a NIK not in the registry is an answer too
+        return True
 
-    def work(k: int) -> None:
-        rng = random.Random(k)
-        mine = latencies[k]
-        start.wait()
-        for _ in range(per_thread):
-            nik = niks[rng.randrange(len(niks))]
-            t0 = time.perf_counter()
-            with releases.acquire() as h:  # type: ignore[attr-defined]
-                person_by_nik(h, nik)
-            mine.append(time.perf_counter() - t0)
-
-    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for t in pool:
-        t.join()
-    wall = time.perf_counter() - t0
-    flat = [x for xs in latencies for x in xs]
-    return {"p50_ms": percentile(flat, 50) * 1e3, "p99_ms": percentile(flat, 99) * 1e3,
-            "mean_ms": statistics.fmean(flat) * 1e3, "per_s": len(flat) / wall}
+    return concurrent_latencies(lambda _k: no_context(step), threads, per_thread)
 
 
 UPLOAD_SQL = """
@@ -163,12 +139,6 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def store_url(kind: str, data: Path) -> Iterator[str]:
     """The project's SQLite store, or a database on a throwaway PostgreSQL cluster."""
@@ -217,22 +187,10 @@ def running_service(data: Path, url: str) -> Iterator[tuple[str, str, int]]:
     secret = sec.accounts.add_client(name, "benchmark", [Grant("client", "", frozenset({"eligibility", "targeting"}))],
                                      actor="cli:bench").secret
     sec.close()
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dtsen", "serve", "--project", str(data), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
+    with dtsen_service(data, env=env) as (base, proc):
         token = httpx.post(f"{base}/auth/token", data={"grant_type": "client_credentials", "client_id": name,
                                                        "client_secret": secret}).json()["access_token"]
         yield base, token, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def bench_http_lookups(base: str, token: str, niks: list[str], connections: int, seconds: int) -> dict[str, float]:

@@ -28,19 +28,16 @@ import contextlib
 import datetime as dt
 import random
 import re
-import socket
-import statistics
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pyotp
 
-from benchmarks.api import percentile, prepare
+from benchmarks.api import prepare
+from benchmarks.latency import concurrent_latencies
+from benchmarks.service_process import dtsen_service
 from dtsen.config import load_settings
 from dtsen.engine import read_parquet_arrow
 
@@ -115,35 +112,10 @@ def seed_queue(url: str, seed: str, regency: str) -> int:
             after = rows[-1]["id"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serving(svc: Path) -> Iterator[str]:
-    port = free_port()
-    log = (svc / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "dtsen", "serve", "--project", str(svc), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start; see {svc / 'serve.log'}")
-            time.sleep(0.2)
+    with (svc / "serve.log").open("w") as log, dtsen_service(svc, log=log) as (url, _proc):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def cookies_of(response: httpx.Response) -> dict[str, str]:
@@ -173,35 +145,13 @@ def log_in(url: str, seed: str) -> str:
 
 def load(url: str, cookie: str, paths: list[str], clients: int, total: int,
          headers: dict[str, str] | None = None) -> dict[str, float]:
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    start = threading.Barrier(clients + 1)
-    per = max(1, total // clients)
-
-    def work(k: int) -> None:
-        rng = random.Random(k)
+    @contextlib.contextmanager
+    def client(_k: int) -> Iterator[Callable[[random.Random], bool]]:
         with httpx.Client(base_url=url, headers={"Cookie": f"{SESSION}={cookie}", **(headers or {})},
                           timeout=120) as c:
-            start.wait()
-            for _ in range(per):
-                path = paths[rng.randrange(len(paths))]
-                t0 = time.perf_counter()
-                r = c.get(path)
-                latencies[k].append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    errors[k] += 1
+            yield lambda rng: c.get(paths[rng.randrange(len(paths))]).status_code == 200
 
-    pool = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
-    for t in pool:
-        t.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for t in pool:
-        t.join()
-    wall = time.perf_counter() - t0
-    flat = [x for xs in latencies for x in xs]
-    return {"p50": percentile(flat, 50) * 1e3, "p99": percentile(flat, 99) * 1e3,
-            "mean": statistics.fmean(flat) * 1e3, "per_s": len(flat) / wall, "errors": float(sum(errors))}
+    return concurrent_latencies(client, clients, max(1, total // clients))
 
 
 def main() -> None:
@@ -260,7 +210,7 @@ def main() -> None:
         for name, paths, headers in kinds:
             for clients in args.clients:
                 r = load(url, cookie, paths, clients, args.requests, headers)
-                print(f"{name:<22} {clients:>7} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['mean']:>8.1f} "
+                print(f"{name:<22} {clients:>7} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['mean_ms']:>8.1f} "
                       f"{r['per_s']:>8.1f} {int(r['errors']):>6}")
 
 

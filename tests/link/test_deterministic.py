@@ -8,7 +8,14 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from dtsen.engine import Engine
-from dtsen.link.deterministic import LINKING_METHODS, nik_pass, source_rank, veto_different_niks
+from dtsen.link.cluster import enforce_cannot_links
+from dtsen.link.deterministic import (
+    LINKING_METHODS,
+    apart_within_clusters,
+    nik_pass,
+    source_rank,
+    veto_different_niks,
+)
 from dtsen.link.families import attach_family_records, family_members
 
 D = dt.date
@@ -75,6 +82,18 @@ def test_nik_pass_known_answer(engine: Engine) -> None:
     }
     conflicts = engine.con.to_pyarrow(det.conflicts).to_pylist()
     assert conflicts == [{"nik": NIK_A, "records": 5, "conflicting": 1}]
+
+
+def test_names_spaced_differently_agree_closely_under_a_year_typo(duck: Engine) -> None:
+    nik = "3204266111980001"  # a woman born 21-11-1998
+    rows = [
+        ("z1", "dukcapil", nik, "ZAENABOLIVIA", "P", D(1998, 11, 21)),
+        ("z2", "dtks", nik, "ZAENAB OLIVIA", "P", D(1989, 11, 21)),  # the year's digits swapped
+        ("z3", "dtks", nik, "ZAENAB RAHAYU", "P", D(1989, 11, 21)),  # not the same letters: someone else
+    ]
+    det = nik_pass(duck.from_arrow(_records(rows)), {"dukcapil": 0, "dtks": 1})
+    got = {r["record_key"]: (r["node_key"], r["nik_conflict"]) for r in duck.con.to_pyarrow(det.assignment).to_pylist()}
+    assert got == {"z1": ("z1", False), "z2": ("z1", False), "z3": ("z3", True)}
 
 
 def test_anchor_is_the_most_trusted_source(duck: Engine) -> None:
@@ -234,3 +253,46 @@ def test_a_mistyped_birth_year_or_a_miscoded_sex_under_one_nik_is_one_person(duc
     }
     pairs = sorted((r["record_key"], r["anchor_key"]) for r in duck.con.to_pyarrow(det.pairs).to_pylist())
     assert pairs == [("p2", "p1"), ("p3", "p1"), ("r5", "r1"), ("r6", "r1")]
+
+
+def test_a_node_without_nik_does_not_chain_two_people_together(duck: Engine) -> None:
+    """Three women born the same day in one village, each in the civil registry with her own NIK;
+    the welfare list's record of one of them lost its NIK to Excel. Scored against each, that
+    record is above the threshold (same birth date and village outweigh the other names), so the
+    connected components hold all four. The two registry women whose names disagree, and the two
+    namesakes in the registry, are kept apart; the record without a NIK stays with its strongest
+    edge. A NIK typo whose name agrees is not split off."""
+
+    def node(key: str, source: str, nik: str | None, name: str) -> dict[str, object]:
+        return {"unique_id": key, "source": source, "nik": nik, "name": name, "name_tokens": name.split(),
+                "name_phonetic": name}
+
+    nodes = duck.from_arrow(pa.Table.from_pylist([
+        node("hasna", "dukcapil", "3204466906080006", "HASNA"),
+        node("ulva", "dukcapil", "3204466906080005", "ULVA SURYATMI"),
+        node("hasna2", "dukcapil", "3204466906080001", "HASNA"),  # a namesake in the registry
+        node("hasna_dtks", "dtks", None, "HASNA"),  # the NIK withheld as damaged
+        node("rina", "dukcapil", "3204466906080007", "RINA"),
+        node("rina_typo", "dtks", "3204466906080070", "RINA"),  # a mistyped NIK, the same woman
+    ]))  # fmt: skip
+    clusters = duck.from_arrow(pa.table({
+        "node_key": ["hasna", "ulva", "hasna2", "hasna_dtks", "rina", "rina_typo"],
+        "cluster": ["c1", "c1", "c1", "c1", "c2", "c2"],
+    }))  # fmt: skip
+    apart = duck.con.to_pyarrow(apart_within_clusters(clusters, nodes, ["dukcapil"])).to_pylist()
+    assert sorted((r["node_l"], r["node_r"]) for r in apart) == [
+        ("hasna", "hasna2"),  # two registry NIKs
+        ("hasna", "ulva"),  # other NIKs and other names
+        ("hasna2", "ulva"),
+    ]
+    edges = duck.from_arrow(pa.table({
+        "unique_id_l": ["hasna_dtks", "hasna_dtks", "hasna_dtks", "rina"],
+        "unique_id_r": ["hasna", "ulva", "hasna2", "rina_typo"],
+        "match_probability": [0.99999, 0.971, 0.995, 0.98],
+    }))  # fmt: skip
+    cannot = pa.table({"node_l": [r["node_l"] for r in apart], "node_r": [r["node_r"] for r in apart]})
+    out = enforce_cannot_links(duck, clusters, edges, cannot, 0.9)
+    got = {r["node_key"]: r["cluster"] for r in duck.con.to_pyarrow(out).to_pylist()}
+    assert got["hasna_dtks"] == got["hasna"]
+    assert len({got["hasna"], got["ulva"], got["hasna2"]}) == 3
+    assert got["rina"] == got["rina_typo"] == "c2"

@@ -129,8 +129,9 @@ def nik_group_agrees(j: ir.Table) -> ir.BooleanValue:
 
 def names_close(j: ir.Table) -> ir.BooleanValue:
     """The stricter name test for records whose birth date or sex disagree: the same name, the
-    same words in another order, the same sound, or one name's words all inside the other's.
-    No edit distance: PUTRA and PUTRI, twins of other sexes, are one letter apart."""
+    same words in another order, the same sound, the same letters with the spaces put elsewhere
+    (ZAENABOLIVIA, ZAENAB OLIVIA), or one name's words all inside the other's. No edit distance:
+    PUTRA and PUTRI, twins of other sexes, are one letter apart."""
     shared = j.name_tokens.intersect(j.name_tokens_a).length()
     fewest = ibis.least(j.name_tokens.length(), j.name_tokens_a.length())
     most = ibis.greatest(j.name_tokens.length(), j.name_tokens_a.length())
@@ -140,6 +141,7 @@ def names_close(j: ir.Table) -> ir.BooleanValue:
         & (
             (j.name == j.name_a)
             | (j.name_phonetic == j.name_phonetic_a)
+            | (j.name.replace(" ", "") == j.name_a.replace(" ", ""))
             | ((fewest > 0) & (shared == fewest) & ((fewest > 1) | (most == 1)))
         )
     ).fill_null(False)
@@ -162,6 +164,10 @@ def names_agree(j: ir.Table) -> ir.BooleanValue:
 
 LINKING_METHODS = ("splink", "review")
 """Edge methods that may join two nodes; the others are kept for review and explanation only."""
+APART_METHODS = ("nik_name_veto", "two_registry_niks")
+"""Edge methods that say two nodes are two people: clustering keeps them apart even when other
+nodes (a record whose NIK was withheld, say) would chain them together; only a review decision
+joins them."""
 
 
 def veto_different_niks(edges: ir.Table, nodes: ir.Table, registry: Sequence[str]) -> ir.Table:
@@ -188,11 +194,36 @@ def veto_different_niks(edges: ir.Table, nodes: ir.Table, registry: Sequence[str
         source_a="source",
     )
     j = edges.join(left, "record_key_l").join(right, "record_key_r")
+    return j.mutate(method=_apart_reason(j, registry).fill_null(j.method)).select(edges.columns)
+
+
+def _apart_reason(j: ir.Table, registry: Sequence[str]) -> ir.StringValue:
+    """Why two nodes (`nik`, `name*`, `source` and the other's `*_a`) are two people: an APART_METHODS
+    value, or null when nothing says so."""
     both = j.nik.notnull() & j.nik_a.notnull() & (j.nik != j.nik_a)
     confirmed = j.source.isin(list(registry)) & j.source_a.isin(list(registry)) if registry else ibis.literal(False)
-    method = ibis.cases(
+    return ibis.cases(
         (both & ~names_agree(j), ibis.literal("nik_name_veto")),
         (both & confirmed, ibis.literal("two_registry_niks")),
-        else_=j.method,
+        else_=ibis.null("string"),
     )
-    return j.mutate(method=method).select(edges.columns)
+
+
+def apart_within_clusters(clusters: ir.Table, nodes: ir.Table, registry: Sequence[str]) -> ir.Table:
+    """Pairs of nodes in one cluster (`clusters`: node_key, cluster) that `veto_different_niks`
+    would keep apart had they been compared (node_l, node_r). Scored pairs are vetoed one by one;
+    a cluster is a chain, and a node with no NIK (withheld as damaged, or none in the source) can
+    score high with two people born the same day in the same village and join them. Only the
+    clusters that hold more than one valid NIK are looked at."""
+    cols = ["unique_id", "nik", "name", "name_tokens", "name_phonetic", "source"]
+    n = nodes.filter(nodes.nik.notnull() & nodes.nik.re_search(NIK_PATTERN)).select(cols)
+    n = n.join(clusters, n.unique_id == clusters.node_key).select(*cols, "cluster")
+    several = n.group_by("cluster").aggregate(_niks=n.nik.nunique())
+    n = n.join(several.filter(several._niks > 1).select("cluster"), "cluster")
+    right = n.select(
+        cluster_a="cluster", unique_id_a="unique_id", nik_a="nik", name_a="name", name_tokens_a="name_tokens",
+        name_phonetic_a="name_phonetic", source_a="source",
+    )
+    j = n.join(right, [n.cluster == right.cluster_a, n.unique_id < right.unique_id_a])
+    j = j.filter(_apart_reason(j, registry).notnull())
+    return j.select(node_l=j.unique_id, node_r=j.unique_id_a)

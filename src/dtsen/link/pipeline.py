@@ -34,7 +34,14 @@ from dtsen.config import Settings
 from dtsen.consolidate import golden_families, golden_persons
 from dtsen.engine import Engine
 from dtsen.link import cluster, model
-from dtsen.link.deterministic import LINKING_METHODS, nik_pass, source_rank, veto_different_niks
+from dtsen.link.deterministic import (
+    APART_METHODS,
+    LINKING_METHODS,
+    apart_within_clusters,
+    nik_pass,
+    source_rank,
+    veto_different_niks,
+)
 from dtsen.link.families import attach_family_records, family_members
 from dtsen.link.identity import assign_ids
 from dtsen.link.previous import IdFloor, PreviousRun, file_sha256, load_previous, write_manifest
@@ -130,6 +137,19 @@ def link(engine: Engine, settings: Settings, step: Step | None = None, *, id_flo
         unique_id_l="record_key_l", unique_id_r="record_key_r"
     )
     clusters = cluster.components(engine, nodes.select(node_key="unique_id"), graph, opts.threshold)
+    # two people by their NIKs and names stay two, even when a chain of other nodes joins them;
+    # a reviewer's must-link decision overrides
+    apart = ibis.union(edges.filter(edges.method.isin(APART_METHODS)).select(node_l="record_key_l",
+                                                                           node_r="record_key_r"),
+                       apart_within_clusters(clusters, nodes, registry))
+    if decisions is not None:
+        must = node_decisions.filter(node_decisions.decision == "must_link")
+        must = must.select(_must_l=ibis.least(must.record_key_l, must.record_key_r),
+                           _must_r=ibis.greatest(must.record_key_l, must.record_key_r))
+        apart = apart.select(node_l=ibis.least(apart.node_l, apart.node_r),
+                             node_r=ibis.greatest(apart.node_l, apart.node_r))
+        apart = apart.anti_join(must, [apart.node_l == must._must_l, apart.node_r == must._must_r])
+    cannot = pa.concat_tables([cannot, engine.con.to_pyarrow(apart).cast(cannot.schema)])
     clusters = cluster.enforce_cannot_links(engine, clusters, graph, cannot, opts.threshold)
     phase("cluster")
 

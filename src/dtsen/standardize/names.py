@@ -204,6 +204,8 @@ PHONETIC_FOLDS: tuple[tuple[str, str, str], ...] = (
     ("SJ", "SY", "before 1972: SJAHRIR = SYAHRIR"),
     ("NJ", "NY", "before 1972: NJOMAN = NYOMAN; after DJ->J, so PANDJI and PANJI agree"),
     ("HJ", "HY", "old J = Y, in practice only after H: WAHJU = WAHYU, TJAHJO = CAHYO"),
+    ("J", "Y", "old J = Y anywhere (JOELIARTI = YULIARTI, HIDAJAT = HIDAYAT); after the DJ fold, so "
+               "J and Y are not told apart at all (JOKO = DJOKO = YOKO)"),
     ("CH", "KH", "Arabic kha written CH: ACHMAD = AKHMAD"),
     ("KH", "H", "and written H: AKHMAD = AHMAD, KHOIRUL = HOIRUL"),
     ("SY", "S", "Arabic shin written SY or S: SYAMSUL = SAMSUL"),
