@@ -78,6 +78,10 @@ FAMILY_GOLDEN_FIELDS: tuple[str, ...] = (
     "pbi_jk",
     "consumption_per_capita",
     "survey_weight",
+    # the head as a survey states it (not the golden head person: see `head_sex`, derived)
+    "reported_head_sex",
+    "reported_head_age",
+    "reported_head_education",
     "family_status",  # AKTIF, TIDAK_DITEMUKAN or PINDAH: set only by approved field checks (dtsen.workflow)
 )
 COMPOSITION_FIELDS: tuple[str, ...] = (
