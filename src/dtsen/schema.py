@@ -144,6 +144,13 @@ FAMILY_FIELDS: tuple[FieldSpec, ...] = (
               low=30_000, high=500_000_000),
     FieldSpec("survey_weight", "float", "sampling weight of a survey family: the families it stands for",
               low=0.0001, high=10_000_000),
+    # the head as a survey row states it (the PMT's head predictors fall back on these when the
+    # golden head person's value is unknown; distinct from the derived `head_sex` of a family)
+    FieldSpec("reported_head_sex", "string", "jenis kelamin kepala rumah tangga, as the row states it", SEX),
+    FieldSpec("reported_head_age", "int", "umur kepala rumah tangga in completed years on the row's date",
+              low=10, high=120),
+    FieldSpec("reported_head_education", "string", "pendidikan tertinggi kepala rumah tangga, as the row states it",
+              EDUCATION),
     # field checks (ODK / KoboToolbox exports, see dtsen.verify.field_results)
     FieldSpec("family_ref", "int", "family_id of the current release that a field visit was for"),
     FieldSpec("officer", "string", "ID petugas: the field officer who made the visit"),

@@ -185,3 +185,21 @@ def test_command_prints_the_draft(tmp_path: Path) -> None:
     assert tomllib.loads(result.output)["sources"]["dinsos"]["columns"]["A1"] == "nik"
     missing = CliRunner().invoke(app, ["sources", "draft", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_a_survey_file_proposes_the_head_fields(tmp_path: Path) -> None:
+    """A Susenas-like file: the head's sex, age and education (JK_KRT, UMUR_KRT, PENDIDIKAN_KRT)
+    are proposed as the reported head fields, and the draft is a family source that loads."""
+    rows = [{"NO_KK": f"32030110{i % 12 + 1:02d}15{i + 1:04d}", "JK_KRT": "2" if i % 3 == 0 else "1",
+             "UMUR_KRT": str(25 + i), "PENDIDIKAN_KRT": ["SD", "SMP", "SLTA", "S1"][i % 4],
+             "KAPITA": str(600_000 + 1000 * i), "WEIND": str(100 + i)} for i in range(40)]
+    d = draft_source(_csv(tmp_path / "susenas.csv", rows), relative_to=tmp_path)
+    doc = tomllib.loads(d.toml())["sources"]["susenas"]
+    assert doc["level"] == "family" and doc["role"] == "survey"
+    assert {c: doc["columns"][c] for c in ("JK_KRT", "UMUR_KRT", "PENDIDIKAN_KRT", "WEIND")} == {
+        "JK_KRT": "reported_head_sex", "UMUR_KRT": "reported_head_age",
+        "PENDIDIKAN_KRT": "reported_head_education", "WEIND": "survey_weight"}
+    (tmp_path / "dtsen.toml").write_text('[project]\nname = "t"\n\n' + d.toml(), encoding="utf-8")
+    assert "reported_head_age" in load_settings(tmp_path).sources["susenas"].mapped_fields()
+    assert header_field("Jenis Kelamin KRT") == "reported_head_sex"
+    assert header_field("umur_kepala_keluarga") == "reported_head_age"

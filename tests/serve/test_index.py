@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from dtsen.serve.handle import ReleaseHandle
-from dtsen.serve.index import INDEX_FILE, MATCH_FILE, ServingIndexError, build_serving_index
+from dtsen.serve.index import FEATURES_FILE, INDEX_FILE, MATCH_FILE, ServingIndexError, build_serving_index
+
+from .fakes import r1_families, r1_persons, write_release
 
 
 def _plan(path: Path, sql: str, params: tuple[object, ...]) -> str:
@@ -81,3 +85,26 @@ def test_not_a_release(tmp_path: Path) -> None:
         build_serving_index(tmp_path, tmp_path / "out")
     with pytest.raises(ServingIndexError, match="dtsen index build"):
         ReleaseHandle(tmp_path / "nothing")
+
+
+def test_served_features_age_the_reported_head_as_the_ranking_does(tmp_path: Path) -> None:
+    """A head the registry knows without a birth date takes the survey's stated age, aged by the
+    whole years from the manifest's `reported_head_as_of` to the release's as-of date."""
+    persons = [{**p, "birth_date": None} if p["person_id"] == 7 else p for p in r1_persons()]
+    release = write_release(tmp_path / "releases", "R0001", persons, r1_families(), [], None)
+    families = pq.read_table(release / "families.parquet")
+    reported = {13: 45, 10: 20}  # family 10's head has a birth date: its own age stands
+    ages = pa.array([reported.get(f) for f in families.column("family_id").to_pylist()], pa.int64())
+    pq.write_table(families.append_column("reported_head_age", ages), release / "families.parquet" / "part-0.parquet")
+
+    def head_ages(reported_as_of: str | None) -> dict[int, float | None]:
+        manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+        (release / "manifest.json").write_text(json.dumps({**manifest, "reported_head_as_of": reported_as_of}),
+                                               encoding="utf-8")
+        out = tmp_path / "serving" / "R0001"
+        build_serving_index(release, out)
+        rows = pq.read_table(out / FEATURES_FILE).select(["family_id", "head_age"]).to_pylist()
+        return {r["family_id"]: r["head_age"] for r in rows}
+
+    assert head_ages("2024-03-31") == {10: 45.0, 11: 75.0, 12: 85.0, 13: 46.0}  # as of 2025-06-30
+    assert head_ages(None)[13] == 45.0

@@ -20,6 +20,11 @@ all_deceased    every known member is deceased (size 0)
 kk              the chosen KK of most members (living first), else the family records' KK
 region_code     the family records' (by the rules), else the head's
 
+The head as a survey states it (`reported_head_sex`, `reported_head_age`,
+`reported_head_education`) survives like the other family fields, under its own names: it is
+what the records say, not the golden head person (`head_person_id`, `head_sex`); the PMT's head
+predictors fall back on it only where the golden head's value is unknown.
+
 Provenance rows of values derived from the members (kk, and region_code when it is the
 head's) name the source `members`, with no record key.
 """
@@ -78,6 +83,10 @@ FAMILY_GOLDEN_FIELDS: tuple[str, ...] = (
     "pbi_jk",
     "consumption_per_capita",
     "survey_weight",
+    # the head as a survey states it (not the golden head person: see `head_sex`, derived)
+    "reported_head_sex",
+    "reported_head_age",
+    "reported_head_education",
     "family_status",  # AKTIF, TIDAK_DITEMUKAN or PINDAH: set only by approved field checks (dtsen.workflow)
 )
 COMPOSITION_FIELDS: tuple[str, ...] = (

@@ -298,8 +298,9 @@ def _by_content(g: ColumnGuess, values: pa.Array, counts: list[tuple[str, int]],
                   "kind_column and kinds (see the README)")
         return
     sexes = set(builtin_codes("sex"))
-    if code_col and keys_of <= sexes and (header == "sex" or not keys_of <= {"1", "2"}):
-        _settle(g, header, "sex", f"sex codes ({shown})")
+    head_sex = header == "reported_head_sex"  # the head's sex, as a survey states it
+    if code_col and keys_of <= sexes and (header == "sex" or head_sex or not keys_of <= {"1", "2"}):
+        _settle(g, header, "sex", f"sex codes ({shown})", agree=head_sex)
         return
     bools = _BOOLS | {"T", "Y", "N"}
     if code_col and keys_of <= bools and (spec is None or spec.dtype == "bool"):

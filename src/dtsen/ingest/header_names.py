@@ -66,6 +66,13 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "pbi_jk": ("PBI", "PBI_JK", "PESERTA_PBI", "PENERIMA_PBI_JK"),
     "consumption_per_capita": ("KAPITA", "PENGELUARAN_KAPITA", "KONSUMSI_KAPITA", "PENGELUARAN_PER_KAPITA"),
     "survey_weight": ("WEIGHT", "BOBOT", "PENIMBANG", "FWT", "WERT", "WEIND"),
+    # the head of the household (KRT: kepala rumah tangga; KK: kepala keluarga) as a survey states it
+    "reported_head_sex": ("JK_KRT", "JENIS_KELAMIN_KRT", "JNS_KEL_KRT", "SEX_KRT", "JK_KEPALA", "JK_KEPALA_KELUARGA",
+                          "JENIS_KELAMIN_KEPALA_KELUARGA", "JENIS_KELAMIN_KEPALA_RUMAH_TANGGA", "HEAD_SEX"),
+    "reported_head_age": ("UMUR_KRT", "USIA_KRT", "UMUR_KEPALA", "UMUR_KEPALA_KELUARGA", "UMUR_KEPALA_RUMAH_TANGGA",
+                          "USIA_KEPALA_KELUARGA", "HEAD_AGE"),
+    "reported_head_education": ("PENDIDIKAN_KRT", "PDDK_KRT", "IJAZAH_KRT", "PENDIDIKAN_KEPALA",
+                                "PENDIDIKAN_KEPALA_KELUARGA", "PENDIDIKAN_KEPALA_RUMAH_TANGGA", "HEAD_EDUCATION"),
 }
 HEADER_NAMES: dict[str, str] = {name: fld for fld, names in _NAMES.items() for name in names}
 # Four columns that make a village code together (civil-registry exports, without zero padding).

@@ -141,7 +141,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
     from dtsen.quality.scorecard import write_scorecards
     from dtsen.verify.campaign import draw_candidates, write_village_exports
     from dtsen.verify.risk import risk_signals
-    from dtsen.welfare.pipeline import headcounts_path, rank
+    from dtsen.welfare.pipeline import headcounts_path, rank, reported_head_as_of
     from dtsen.workflow.build_step import before_build
 
     store = store_for(settings)
@@ -233,6 +233,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
             "previous": previous,
             "engine": engine.kind,
             "as_of": str(tables.as_of),
+            "reported_head_as_of": str(reported) if (reported := reported_head_as_of(settings)) else None,
             "code": code_version(),
             "settings": {"sha256": settings_sha256(settings)},
             "region_master": {"edition": settings.reference.regions_edition or None},

@@ -198,7 +198,10 @@ def build_serving_index(
         from dtsen.welfare.predictors import family_features
 
         as_of = dt.date.fromisoformat(manifest["as_of"]) if manifest.get("as_of") else dt.date.today()
-        eng.write_parquet(family_features(families, persons, as_of), staging / FEATURES_FILE, order_by=["family_id"])
+        reported = manifest.get("reported_head_as_of")  # the date the survey's head ages were counted on
+        reported_as_of = dt.date.fromisoformat(reported) if reported else None
+        eng.write_parquet(family_features(families, persons, as_of, reported_as_of), staging / FEATURES_FILE,
+                          order_by=["family_id"])
         _fsync_tree(staging)
         _swap_into_place(staging, out)
     except BaseException:

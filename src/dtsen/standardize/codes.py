@@ -11,7 +11,7 @@ Numeric codes built in:
 - relationship (SHDK, status hubungan dalam keluarga, as on the Dukcapil KK): 1 kepala keluarga,
   2 suami, 3 istri, 4 anak, 5 menantu, 6 cucu, 7 orang tua, 8 mertua, 9 famili lain,
   10 pembantu, 11 lainnya (pembantu has no canonical value of its own: LAINNYA);
-- sex: 1 laki-laki, 2 perempuan (Dukcapil and BPS);
+- sex (and the head's sex a survey states, `reported_head_sex`): 1 laki-laki, 2 perempuan (Dukcapil and BPS);
 - marital status: 1 belum kawin, 2 kawin, 3 cerai hidup, 4 cerai mati (Dukcapil and BPS).
 Other numeric codes differ between sources and belong in the source mapping's `extra`. BPS and
 the old welfare list write relationship as 1 head, 2 spouse (PASANGAN: husband or wife), 3 child:
@@ -108,6 +108,11 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "GANDA": ("CACAT GANDA", "DISABILITAS GANDA", "MULTI"),
     },
 }
+
+# Fields that take another field's vocabulary take its synonyms too (the head's sex and
+# education as a survey states them: `reported_head_sex` reads 1/2 as `sex` does).
+CODED_LIKE: dict[str, str] = {"reported_head_sex": "sex", "reported_head_education": "education"}
+SYNONYMS.update({name: SYNONYMS[like] for name, like in CODED_LIKE.items()})
 
 AMBIGUOUS_BOOL = ("T",)
 BOOL_SYNONYMS: dict[bool, tuple[str, ...]] = {

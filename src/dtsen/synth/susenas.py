@@ -11,9 +11,13 @@ estimate over-represents rural and poor families and overstates poverty; the wei
 not. KAPITA is the measured consumption per person per month: the true value times
 exp(N(0, 0.05²)), rounded to the rupiah (a careful diary measurement, not a planted error, so
 no error code; small, so that headcounts estimated from the survey can be scored against the
-true consumption). Housing and assets are in the file too, the survey's own answers in the
-Susenas KOR codes (R18xx, R20xx; assets 1 = Ya, 5 = Tidak), as the truth is now; the project
-maps only the survey's identity, consumption and weight. The PMT must learn from the
+true consumption). The head of the household (KRT) is stated as BPS writes it: JK_KRT
+(1 laki-laki, 2 perempuan), UMUR_KRT (completed years on the survey date) and PENDIDIKAN_KRT
+(the highest certificate in the Susenas KOR codes, 1 none ... 17 S3: a code list in the project
+file); the project maps them to `reported_head_*`, which the PMT's head predictors fall back on
+where the registry does not know the head. Housing and assets are in the file too, the survey's
+own answers in the Susenas KOR codes (R18xx, R20xx; assets 1 = Ya, 5 = Tidak), as the truth is
+now; the project maps only the survey's identity, consumption, weight and head. The PMT must learn from the
 predictors the registry holds for every family (census, PLN, Dukcapil): were the survey's own
 dwelling answers to describe its families, the model would be trained and cross-validated on
 better data than it ranks the registry with, and would look better, and be calibrated
@@ -27,9 +31,9 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from dtsen.schema import FLOOR, LIGHTING, ROOF, SANITATION, WALL
+from dtsen.schema import EDUCATION, FLOOR, LIGHTING, ROOF, SANITATION, WALL
 from dtsen.synth.extract import Extract, SourceSpec, code_map
-from dtsen.synth.render import blank, padded, pick, plain, take
+from dtsen.synth.render import blank, padded, pick, plain, take, ymd
 from dtsen.synth.truth import Truth, present, shown
 
 LANTAI = {"KERAMIK": "2", "SEMEN": "5", "KAYU": "4", "BAMBU": "6", "TANAH": "7"}
@@ -43,6 +47,13 @@ AIR = np.array(["3", "5", "6", "2", "9", "10"])
 MILIK = np.array(["1", "3", "4", "5", "6"])
 # COOKING_FUEL (LISTRIK, GAS, MINYAK_TANAH, KAYU_BAKAR, LAINNYA, TIDAK_MEMASAK)
 MASAK = np.array(["1", "2", "6", "9", "10", "0"])
+# the highest certificate (Susenas KOR, ijazah tertinggi): the code written per EDUCATION value,
+# and the whole list the project maps (Paket A-C and SDLB/SMPLB/SMLB as their level, SMK as SMA)
+IJAZAH = {"TIDAK_SEKOLAH": "1", "SD": "4", "SMP": "7", "SMA": "10", "DIPLOMA": "13", "S1": "14", "S2": "16",
+          "S3": "17"}
+IJAZAH_CODES = {"1": "TIDAK_SEKOLAH", "2": "SD", "3": "SD", "4": "SD", "5": "SMP", "6": "SMP", "7": "SMP",
+                "8": "SMA", "9": "SMA", "10": "SMA", "11": "SMA", "12": "DIPLOMA", "13": "DIPLOMA", "14": "S1",
+                "15": "S1", "16": "S2", "17": "S3"}
 
 
 RURAL_FACTOR = 1.5
@@ -102,6 +113,9 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
     daya = np.select([va == 450, va == 900, va == 1300, va == 2200, va > 2200], ["1", "2", "3", "4", "5"], "")
     measured = np.round(w.consumption[fam] * np.exp(rng.normal(0, MEASUREMENT_SD, m)))
 
+    by, bm, bd = ymd(p.birth[head])
+    head_age = as_of.year - by - ((bm * 100 + bd) > (as_of.month * 100 + as_of.day)).astype(np.int64)
+
     def yn(x: np.ndarray) -> pa.StringArray:
         return pick(("5", "1"), x[fam].astype(np.int64))
 
@@ -112,6 +126,9 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
         "NIK_KRT": padded(p.nik[head], 16),
         "NAMA_KRT": take(p.full_name, head),
         "JML_ART": plain(counted[fam]),
+        "JK_KRT": pick(("1", "2"), p.female[head].astype(np.int64)),
+        "UMUR_KRT": plain(head_age),
+        "PENDIDIKAN_KRT": pick(code_map(EDUCATION, IJAZAH), p.education[head]),
         "R1802": pa.array(owner),
         "R1804": plain(w.floor_area[fam].astype(np.int64)),
         "R1806": floor,
@@ -148,7 +165,11 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
             "JML_ART": "household_size",
             "KAPITA": "consumption_per_capita",
             "WEIND": "survey_weight",
+            "JK_KRT": "reported_head_sex",
+            "UMUR_KRT": "reported_head_age",
+            "PENDIDIKAN_KRT": "reported_head_education",
         },
+        codes={"reported_head_education": IJAZAH_CODES},
         trust={
             "region_code": 0.8,
             "kk": 0.7,
@@ -157,6 +178,9 @@ def susenas(t: Truth, rng: np.random.Generator) -> Extract:
             "household_size": 0.9,
             "consumption_per_capita": 1.0,
             "survey_weight": 1.0,
+            "reported_head_sex": 0.9,
+            "reported_head_age": 0.9,
+            "reported_head_education": 0.9,
         },
         profile=__doc__ or "",
     )

@@ -48,6 +48,7 @@ from dtsen.welfare.pipeline import (
     ranking_model,
     ranking_path,
     registry_as_of,
+    reported_head_as_of,
     welfare_dir,
 )
 from dtsen.welfare.predictors import family_features
@@ -247,7 +248,7 @@ def evaluate_welfare(engine: Engine, settings: Settings, truth_dir: Path | None 
     for source in family_sources(settings):
         staged = load_source_records(engine, settings, source)
         single = single_source_families(engine, links, staged, families, source)
-        single_features = engine.materialize(family_features(single, persons, as_of))
+        single_features = engine.materialize(family_features(single, persons, as_of, reported_head_as_of(settings)))
         frame = _scored(engine, models[kind], single_features, truth, work)
         singles[source] = truth_errors(frame)
         out.truth[f"{source} alone/{kind}"] = singles[source]

@@ -77,6 +77,13 @@ def registry_as_of(settings: Settings) -> dt.date:
     return max(src.as_of for src in settings.sources.values()) if settings.sources else dt.date.today()
 
 
+def reported_head_as_of(settings: Settings) -> dt.date | None:
+    """The date the head ages that family records state were counted on: the newest as-of date
+    of the sources that map `reported_head_age` (None when none does)."""
+    dates = [src.as_of for src in settings.sources.values() if "reported_head_age" in src.mapped_fields()]
+    return max(dates) if dates else None
+
+
 def golden_tables(engine: Engine, settings: Settings) -> tuple[ir.Table, ir.Table]:
     link_out = settings.work_dir / "link"
     paths = [link_out / "families.parquet", link_out / "persons.parquet"]
@@ -89,7 +96,8 @@ def golden_tables(engine: Engine, settings: Settings) -> tuple[ir.Table, ir.Tabl
 def features_for(engine: Engine, settings: Settings) -> tuple[ir.Table, ir.Table]:
     """(golden families, their feature table), the feature table materialised once."""
     families, persons = golden_tables(engine, settings)
-    features = engine.materialize(family_features(families, persons, registry_as_of(settings)))
+    as_of = registry_as_of(settings)
+    features = engine.materialize(family_features(families, persons, as_of, reported_head_as_of(settings)))
     return families, features
 
 

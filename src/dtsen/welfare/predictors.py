@@ -10,6 +10,16 @@ boolean      true / false (null: unknown)
 
 A categorical predictor's categories come from the canonical vocabularies of `dtsen.schema`,
 so a model trained on one release applies to the next.
+
+The head's predictors (`head_age`, `head_female`, `head_education`) are the golden head
+person's (`head_person_id`); where that value is null (no living member known, or the head's
+birth date, sex or education unknown) they fall back on the head as a family record states it
+(`reported_head_age`, `reported_head_sex`, `reported_head_education`, mapped from a survey).
+The reported age is in completed years on the date of the report: given `reported_as_of` (the
+as-of date of the sources that state it, `reported_head_as_of`), it is aged by the whole years
+from that date to `as_of`; without it, it is taken as it stands. The golden family does not carry
+each value's own date, so a source whose rows carry their own `observed_at` is aged from its
+as-of date all the same.
 """
 
 from __future__ import annotations
@@ -178,12 +188,32 @@ def _area_means(t: ir.Table) -> ir.Table:
     return t.mutate(**columns)
 
 
-def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir.Table:
+def _reported_head(families: ir.Table) -> dict[str, ir.Value]:
+    """The head's age, sex and education as the family's records state them (null columns
+    for a families table without them, e.g. of an older release)."""
+    types = {"age": "float64", "sex": "string", "education": "string"}
+    return {
+        what: families[f"reported_head_{what}"].cast(kind) if f"reported_head_{what}" in families.columns
+        else ibis.null(kind)
+        for what, kind in types.items()
+    }
+
+
+def whole_years(since: dt.date, until: dt.date) -> int:
+    """Completed years from `since` to `until` (0 when `until` is earlier)."""
+    years = until.year - since.year - ((until.month, until.day) < (since.month, since.day))
+    return max(years, 0)
+
+
+def family_features(
+    families: ir.Table, persons: ir.Table, as_of: dt.date, reported_as_of: dt.date | None = None
+) -> ir.Table:
     """One row per golden family: the key columns, every predictor, the survey target and the
     survey's sampling weight (null outside the survey, or when the survey has none).
 
     `families` and `persons` are the golden tables of the linkage (`families.parquet`,
-    `persons.parquet`); `as_of` is the date ages are counted on.
+    `persons.parquet`); `as_of` is the date ages are counted on; `reported_as_of` the date the
+    head ages the family records state were counted on (None: they are taken as they stand).
     """
     f = families
     heads = persons.select(
@@ -195,6 +225,9 @@ def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir
     j = f.left_join(heads, "head_person_id").drop("head_person_id_right")
     best = _member_features(persons, as_of)
     j = j.left_join(best, "family_id").drop("family_id_right")
+    reported = _reported_head(j)
+    if reported_as_of is not None:
+        reported["age"] = reported["age"] + whole_years(reported_as_of, as_of)
     size = j["size"].fill_null(0)
     members = ibis.greatest(size, 1).cast("float64")
     region = j.region_code
@@ -211,9 +244,9 @@ def family_features(families: ir.Table, persons: ir.Table, as_of: dt.date) -> ir
         dependency_ratio=j.dependants.fill_null(0).cast("float64") / ibis.greatest(j.working_age.fill_null(0), 1),
         share_children=j.children.fill_null(0).cast("float64") / members,
         has_disabled=j.disabled.fill_null(0) > 0,
-        head_age=age_on(j._head_birth, as_of).cast("float64"),
-        head_female=j.head_sex == SEX[1],
-        head_education=j._head_education,
+        head_age=age_on(j._head_birth, as_of).cast("float64").fill_null(reported["age"]),
+        head_female=j.head_sex.fill_null(reported["sex"]) == SEX[1],
+        head_education=j._head_education.fill_null(reported["education"]),
         head_occupation=_occupation_group(j._head_occupation),
         max_education=j.max_education,
         urban=region.isnull().ifelse(ibis.null("boolean"), urban),

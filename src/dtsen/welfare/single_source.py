@@ -11,8 +11,8 @@ that single-source view of the golden families:
   them: its record with the latest `observed_at` (ties: the smallest file, sheet and row). A
   field the source does not have is null;
 - the composition (size, children, elderly, ..., head_person_id, head_sex) and the KK, region,
-  address, RT/RW and survey consumption and weight stay the golden ones: composition is a property of the
-  linked persons, and only the family attributes are swapped. `sources` is 1 and `records`
+  address, RT/RW and survey consumption, weight and reported head (`reported_head_*`) stay the golden
+  ones: composition is a property of the linked persons, and only the family attributes are swapped. `sources` is 1 and `records`
   counts the source's records of the family.
 
 The result has the columns of the golden families table, so that
@@ -32,7 +32,8 @@ from dtsen.link.evaluation import _sheet_key
 
 # Golden fields kept from the registry: identity and location, and the survey's measurement.
 KEPT_FIELDS: frozenset[str] = frozenset(
-    {"kk", "region_code", "address", "rt", "rw", "consumption_per_capita", "survey_weight"}
+    {"kk", "region_code", "address", "rt", "rw", "consumption_per_capita", "survey_weight",
+     "reported_head_sex", "reported_head_age", "reported_head_education"}
 )
 # The family attributes a single source supplies.
 SOURCE_FIELDS: tuple[str, ...] = tuple(f for f in FAMILY_GOLDEN_FIELDS if f not in KEPT_FIELDS)
