@@ -113,6 +113,8 @@ async def current_viewer(request: Request, state: WebStateDep) -> AsyncIterator[
         principal = state.security.auth.principal(token)
     except AuthenticationError:
         raise LoginRequired("sesi berakhir / the session has ended") from None
+    if principal.kind == "citizen":  # a citizen's session opens the citizen pages only (/web/warga)
+        raise LoginRequired("sesi warga bukan sesi petugas / a citizen session is not a staff session")
     request.state.principal_ref = principal.ref
     access = Access(state.security, Caller(principal, source_of(request), request_id(request)))
     viewer = Viewer(principal, access, session_csrf(state.security.keys, principal.token_id or ""), state)
