@@ -134,6 +134,7 @@ def test_an_usul_with_a_pdf_is_filed_and_listed_and_bad_files_are_refused(server
     listed = re.search(rf'<tr data-case="{case_id}">(.*?)</tr>', page.text, re.S)
     assert listed is not None and "Usul · perubahan data" in listed.group(1)
     assert f'data-filed="{case_id}"' in page.text
+    assert "data-filed=" not in c.get(f"/web/warga/keluarga?diajukan={case_id + 1000}").text  # own cases only
     # HTML, a script hidden in a "PDF", an executable: refused with a clear message, nothing filed
     before = count_cases(server)
     for name, data in (("bukti.html", b"<html><body><script>alert(1)</script></body></html>"),

@@ -1,5 +1,6 @@
-"""Who is looking at a page: the person (or citizen) behind the session cookie, the policy's
-answers for them, and the `Access` that audits what the page reads.
+"""Who is looking at a page: the person behind the session cookie, the policy's answers for
+them, and the `Access` that audits what the page reads. A citizen's token is refused here (the
+citizens' pages have their own cookie and dependency: `dtsen.web.routes.citizen`).
 
     def page(viewer: ViewerDep) -> Response:
         viewer.can("region.summary", "statistics")     # the policy, never a role comparison

@@ -193,6 +193,7 @@ def _family_page(citizen: Citizen, request: Request, *, status: int = 200, error
     wf = citizen.state.workflow()
     family = citizens.family_status(wf, citizen.access)
     mine = citizens.my_cases(wf, citizen.access)
+    filed = filed if any(c.id == filed for c in mine) else None
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, QuotaExceeded) else None
     return citizen.state.pages.render(request, "warga.html", {
         "csrf": citizen.csrf, "family": family, "cases": mine, "kinds": CITIZEN_KINDS, "error": error,
@@ -203,7 +204,7 @@ def _family_page(citizen: Citizen, request: Request, *, status: int = 200, error
 @router.get("/keluarga")
 def family_page(citizen: CitizenDep, request: Request,
                 diajukan: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
-    return _family_page(citizen, request, filed=diajukan)
+    return _family_page(citizen, request, filed=diajukan)  # said only for one of the citizen's own cases
 
 
 @router.post("/kasus")
