@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from dtsen.engine import read_parquet_arrow
 from dtsen.quality.suppress import format_count
 from dtsen.store.tables import audit_log
 from dtsen.web.session import SESSION_COOKIE
@@ -306,28 +307,90 @@ def test_another_regency_sees_no_page_list_or_count(browser: Any, server: Server
 def test_a_citizen_sees_only_their_family(browser: Any, server: Server, site: Site, artifacts: Path) -> None:
     fam = ranked_family(site)
     other = next(f for f in site.families() if f["family_id"] != fam["family_id"])
-    issued = server.security.auth.citizen_session(fam["family_id"], "127.0.0.1")
+    members = [p for p in site.persons() if p["family_id"] == fam["family_id"]]
+    person = next(m for m in members if m["nik"] and not m["is_deceased"] and m["full_name"])
     context = browser.new_context(locale="id-ID")
-    # (until the citizen's proof has a page: the session it gives, as its cookie)
-    context.add_cookies([{"name": SESSION_COOKIE, "value": issued.token, "url": server.url.replace("http:", "https:"),
-                          "secure": True, "httpOnly": True, "sameSite": "Strict"}])
     page = context.new_page()
-    page.goto(server.url + "/web/")
-    page.wait_for_url(f"**/web/keluarga/{fam['family_id']}")
+    page.goto(server.url + "/web/warga")
+    page.wait_for_url("**/web/warga/masuk")
+    assert not axe_violations(page)
+    page.get_by_label("NIK", exact=True).fill(person["nik"])
+    page.get_by_label("Nomor KK").fill(fam["kk"])
+    page.get_by_label("Nama lengkap").fill(person["full_name"])
+    page.get_by_role("button", name="Lanjut").click()
+    page.wait_for_url("**/web/warga/keluarga")
     text = page.inner_text("main")
     assert page.locator('[data-field="decile"]').inner_text() == str(fam["decile"])
-    members = [p for p in site.persons() if p["family_id"] == fam["family_id"]]
-    assert all(m["full_name"] in text for m in members)
+    living = [m for m in members if not m["is_deceased"]]
+    assert all(m["full_name"] in text for m in living)
     assert fam["kk"] not in text and not any(m["nik"] and m["nik"] in text for m in members)
     assert page.locator('[data-field="address"]').count() == 0
     page.screenshot(path=str(artifacts / "warga-keluarga.png"), full_page=True)
     assert not axe_violations(page)
-    for path, status in {f"/web/keluarga/{other['family_id']}": 404, "/web/wilayah": 403, "/web/keluarga": 403,
-                         "/web/audit": 403, f"/web/keluarga/{fam['family_id']}/penjelasan": 403}.items():
+    # no staff page opens with a citizen's session: each sends the browser to the staff login
+    for path in (f"/web/keluarga/{other['family_id']}", "/web/wilayah", "/web/keluarga", "/web/audit",
+                 f"/web/keluarga/{fam['family_id']}/penjelasan"):
         response = page.goto(server.url + path)
-        assert response is not None and response.status == status, path
+        assert response is not None and response.status == 200 and "/web/masuk" in page.url, path
         assert other["kk"] not in page.inner_text("main")
     context.close()
+
+
+# -- the ground-check visit lists ----------------------------------------------------------------------------
+
+
+def test_visit_lists_download_within_the_region_only_as_audited_attachments(server: Server, site: Site) -> None:
+    checks = site.release_dir / "cek_lapangan"
+    village_dirs = sorted(d for d in checks.glob("*/*/*") if d.is_dir())
+    assert village_dirs and all(d.name.startswith(site.regency) for d in village_dirs)
+    mine = next(d for d in village_dirs if (d / "formulir.xlsx").is_file())
+    code = mine.name
+    kab = http_login(server, site, "operator-kab")
+    overview = kab.get(f"/web/wilayah?wilayah={site.regency}")
+    assert f'href="/web/kunjungan?wilayah={site.regency}"' in overview.text
+    listing = kab.get(f"/web/kunjungan?wilayah={site.regency}")
+    assert listing.status_code == 200
+    assert set(re.findall(r'<tr data-village="([0-9.]+)">', listing.text)) == {d.name for d in village_dirs}
+    for name, media in (("kunjungan.csv", "text/csv"), ("kunjungan.xlsx", "spreadsheetml"),
+                        ("formulir.xlsx", "spreadsheetml")):
+        assert f'href="/web/kunjungan/{code}/{name}"' in listing.text
+        r = kab.get(f"/web/kunjungan/{code}/{name}")
+        assert r.status_code == 200 and r.content == (mine / name).read_bytes()
+        assert media in r.headers["content-type"]
+        assert r.headers["content-disposition"].startswith("attachment; filename=")
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in r.headers["content-security-policy"] and r.headers["cache-control"] == "no-store"
+    # each download is an audit entry naming the families the list holds
+    candidates = read_parquet_arrow(site.release_dir / "verification_candidates.parquet").to_pylist()
+    listed = sorted(c["family_id"] for c in candidates if c["region_code"] == code)
+    downloads = [e for e in audit_entries(server, action="family.read", actor="user:operator-kab")
+                 if e["detail"].get("view") == "web.visit_download"]
+    assert len(downloads) == 3 and all(e["purpose"] == "ground_check" for e in downloads)
+    assert downloads[0]["records"] == [f"family:{f}" for f in listed]
+    # another regency: no list, no file, even by URL (answered like a missing file, and audited)
+    lain = http_login(server, site, "operator-lain")
+    assert lain.get(f"/web/kunjungan?wilayah={site.regency}").status_code == 403
+    assert 'data-village="' not in lain.get("/web/kunjungan").text
+    for name in ("kunjungan.csv", "kunjungan.xlsx", "formulir.xlsx"):
+        r = lain.get(f"/web/kunjungan/{code}/{name}")
+        assert r.status_code == 404 and "content-disposition" not in r.headers
+    assert [e for e in audit_entries(server, action="family.read", actor="user:operator-lain")
+            if e["outcome"] == "denied"]
+    # a village operator: their own village only; the kepala daerah (no KK numbers): none
+    desa = http_login(server, site, "operator-desa")
+    others = [d.name for d in village_dirs if d.name != site.village]
+    assert desa.get(f"/web/kunjungan/{others[0]}/kunjungan.csv").status_code == 404
+    if (checks / site.village[:5] / site.village[:8] / site.village / "kunjungan.csv").is_file():
+        assert desa.get(f"/web/kunjungan/{site.village}/kunjungan.csv").status_code == 200
+    bupati = http_login(server, site, "bupati")
+    assert 'href="/web/kunjungan' not in bupati.get(f"/web/wilayah?wilayah={site.regency}").text
+    assert bupati.get(f"/web/kunjungan/{code}/kunjungan.csv").status_code == 404
+    assert bupati.get("/web/kunjungan").status_code == 403
+    # only the three files, never another file of the release
+    for path in (f"/web/kunjungan/{code}/families.parquet", f"/web/kunjungan/{code}/..%2Fkunjungan.csv",
+                 "/web/kunjungan/32.04/kunjungan.csv", f"/web/kunjungan/{code}/../../manifest.json"):
+        r = kab.get(path)
+        assert r.status_code in (400, 404) and "content-disposition" not in r.headers, path
 
 
 # -- CSRF, headers, errors ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ the server), in Bahasa Indonesia first, under /web on the service (issue 16).
     charts       Vega-Lite specs rendered to SVG pictures
     state        the releases the pages read, cached per release
     views/       view models: region overview and its figures, family page, explanation, audit search
-    routes/      the pages: login, region overview, families, audit
+    routes/      the pages: login, region overview, families, audit, cases, approval, citizens (/web/warga)
 """
 
 from dtsen.web.install import install_web

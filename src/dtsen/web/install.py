@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dtsen.config import Settings
 from dtsen.serve.releases import ServingReleases
 from dtsen.web.pages import PAGE_HEADERS, NotFound, Pages, WebRoute
-from dtsen.web.routes import approval, audit, cases, family, login, region
+from dtsen.web.routes import approval, audit, cases, citizen, family, login, region, visits
 from dtsen.web.state import WebState
 
 STATIC_PATH = "/web/static"
@@ -68,8 +68,9 @@ def install_web(app: FastAPI, settings: Settings) -> WebState:
     app.state.web = state
     if state.wf is not None and hasattr(app.state, "body_limits"):  # evidence uploads from the case pages
         app.state.body_limits["/web/kasus"] = state.wf.settings.workflow.max_evidence_bytes + 2**16
+        app.state.body_limits["/web/warga/kasus"] = state.wf.settings.workflow.max_evidence_bytes + 2**16
     app.mount(STATIC_PATH, CachedStatic(StaticFiles(packages=[("dtsen.web", "static")])), name="web-static")
-    for module in (login, region, family, audit, cases, approval):
+    for module in (login, citizen, region, family, audit, cases, approval, visits):
         app.include_router(module.router)
     app.include_router(fallback)
 

@@ -409,6 +409,70 @@ _CASES: dict[str, tuple[str, str]] = {
     "family.cases": ("Kasus tentang keluarga ini", "Cases about this family"),
     "family.cases_caption": ("{n} kasus", "{n} cases"),
     "family.no_cases": ("Belum ada kasus.", "No cases yet."),
+    # the ground-check visit lists (/web/kunjungan)
+    "visits.title": ("Daftar kunjungan cek lapangan", "Ground-check visit lists"),
+    "visits.link": ("Unduh daftar kunjungan cek lapangan desa di wilayah ini",
+                    "Download the ground-check visit lists of this region's villages"),
+    "visits.intro": ("Daftar keluarga yang dikunjungi dan formulir ODK/Kobo per desa dari rilis terbaru. Berkas "
+                     "berisi data pribadi: setiap unduhan dicatat dalam log audit; simpan dan bagikan hanya kepada "
+                     "petugas lapangan.", "The families to visit and the ODK/Kobo form per village, from the "
+                     "current release. The files hold personal data: every download is recorded in the audit "
+                     "log; keep and share them with the field officers only."),
+    "visits.caption": ("{n} desa dengan daftar kunjungan", "{n} villages with a visit list"),
+    "visits.files": ("Berkas", "Files"),
+    "visits.none": ("Rilis ini tidak memuat daftar kunjungan untuk wilayah ini (rilis tersegel atau terlalu banyak "
+                    "desa: jalankan `dtsen releases checks WILAYAH`).", "This release holds no visit lists for this "
+                    "region (a sealed release, or too many villages: run `dtsen releases checks REGION`)."),
+    "visits.file.kunjungan_csv": ("Daftar (CSV)", "List (CSV)"),
+    "visits.file.kunjungan_xlsx": ("Daftar (Excel)", "List (Excel)"),
+    "visits.file.formulir_xlsx": ("Formulir ODK/Kobo (XLSForm)", "ODK/Kobo form (XLSForm)"),
+    # the citizens' pages (/web/warga)
+    "warga.login_title": ("Cek status keluarga", "Check your family's status"),
+    "warga.login_intro": ("Buktikan identitas Anda dengan NIK, nomor Kartu Keluarga dan nama lengkap seperti "
+                          "tertulis di KK.", "Prove who you are with your NIK, family card (KK) number and "
+                          "full name as written on the KK."),
+    "warga.nik": ("NIK", "NIK"),
+    "warga.nik_hint": ("16 angka, tertulis di KTP atau KK.", "16 digits, on the ID card or the KK."),
+    "warga.kk": ("Nomor KK", "KK number"),
+    "warga.kk_hint": ("16 angka, tertulis di Kartu Keluarga.", "16 digits, on the family card."),
+    "warga.name": ("Nama lengkap", "Full name"),
+    "warga.login_submit": ("Lanjut", "Continue"),
+    "warga.login_note": ("Percobaan yang gagal dicatat; setelah beberapa kali gagal, tunggu sebelum mencoba lagi.",
+                         "Failed attempts are recorded; after several failures, wait before trying again."),
+    "warga.no_match": ("NIK, nomor KK dan nama tidak cocok dengan data.",
+                       "NIK, KK number and name do not match the registry."),
+    "warga.malformed": ("NIK dan nomor KK masing-masing 16 angka, dan nama harus diisi.",
+                        "The NIK and the KK number are 16 digits each, and the name is required."),
+    "warga.locked": ("Terlalu banyak percobaan gagal. Tunggu beberapa menit lalu coba lagi.",
+                     "Too many failed attempts. Wait a few minutes and try again."),
+    "warga.title": ("Status keluarga saya", "My family's status"),
+    "warga.status": ("Program bantuan", "Assistance programmes"),
+    "warga.nothing_shown": ("Tidak ada data yang dapat ditampilkan.", "Nothing can be shown."),
+    "warga.my_cases": ("Usul dan sanggah saya", "My proposals and objections"),
+    "warga.filed_at": ("Diajukan", "Filed"),
+    "warga.filed": ("Pengajuan Anda tercatat dengan nomor {id}.", "Your case was filed as number {id}."),
+    "warga.file_title": ("Ajukan usul atau sanggah", "File a proposal or an objection"),
+    "warga.file_intro": ("Usul: anggota keluarga yang belum terdata, perubahan data, atau reaktivasi PBI-JK "
+                         "untuk keluarga Anda. Sanggah: keberatan bahwa penerima bantuan tidak layak.",
+                         "Proposal: a missing family member, a change of data or PBI-JK reactivation for your "
+                         "family. Objection: that a listed recipient is not eligible."),
+    "warga.reason_hint": ("Jelaskan apa yang diusulkan atau disanggah, dan mengapa (paling sedikit 10 huruf).",
+                          "Say what you propose or object to, and why (at least 10 characters)."),
+    "warga.target": ("Keluarga yang disanggah (hanya untuk sanggah)", "The family objected to (objections only)"),
+    "warga.target_hint": ("Isi nomor KK keluarga itu, atau NIK salah satu anggotanya.",
+                          "Give that family's KK number, or the NIK of one of its members."),
+    "warga.evidence": ("Bukti (foto atau PDF)", "Evidence (photo or PDF)"),
+    "warga.evidence_hint": ("Satu berkas JPEG, PNG atau PDF, paling besar {mb} MB.",
+                            "One JPEG, PNG or PDF file, at most {mb} MB."),
+    "warga.file_refused": ("Berkas bukti ditolak: hanya foto (JPEG, PNG) atau dokumen PDF yang diterima, diperiksa "
+                           "dari isinya. Berkas berisi HTML, skrip atau program tidak diterima. Pengajuan belum "
+                           "dikirim.", "The evidence file was refused: only photos (JPEG, PNG) or PDF documents "
+                           "are accepted, checked by their content. Files holding HTML, script or programs are "
+                           "not accepted. Nothing was filed."),
+    "warga.form_invalid": ("Isian tidak sah: alasan paling sedikit 10 huruf; untuk sanggah isi nomor KK atau NIK "
+                           "(16 angka). Pengajuan belum dikirim.", "The form is not valid: the reason needs at "
+                           "least 10 characters; an objection needs a KK number or a NIK (16 digits). Nothing "
+                           "was filed."),
 }
 MESSAGES: dict[str, tuple[str, str]] = {**_M, **_CASES, **{f"field.{k}": v for k, v in _FIELDS.items()}}
 

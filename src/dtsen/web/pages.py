@@ -39,10 +39,19 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"}
 LOGIN_PATH = "/web/masuk"
+CITIZEN_LOGIN_PATH = "/web/warga/masuk"
 
 
 class LoginRequired(DtsenError):
     """No valid session: the browser goes to the login page."""
+
+    login_path = LOGIN_PATH
+
+
+class CitizenLoginRequired(LoginRequired):
+    """No valid citizen session: the browser goes to the citizen's proof page."""
+
+    login_path = CITIZEN_LOGIN_PATH
 
 
 class NotFound(DtsenError):
@@ -131,11 +140,11 @@ def error_page(pages: Pages, request: Request, exc: Exception, context: Mapping[
     return pages.render(request, template, body, status=status, headers=headers)
 
 
-def login_redirect(request: Request) -> Response:
+def login_redirect(request: Request, login_path: str = LOGIN_PATH) -> Response:
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
-    location = f"{LOGIN_PATH}?lanjut={quote(target, safe='')}" if request.method == "GET" else LOGIN_PATH
+    location = f"{login_path}?lanjut={quote(target, safe='')}" if request.method == "GET" else login_path
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": location, **PAGE_HEADERS})
     return RedirectResponse(location, status_code=303, headers=PAGE_HEADERS)
@@ -150,8 +159,8 @@ class WebRoute(APIRoute):
         async def handler(request: Request) -> Response:
             try:
                 return await inner(request)
-            except LoginRequired:
-                return login_redirect(request)
+            except LoginRequired as exc:
+                return login_redirect(request, exc.login_path)
             except Exception as exc:
                 pages: Pages = request.app.state.web.pages
                 viewer = getattr(request.state, "web_viewer", None)

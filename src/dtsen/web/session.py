@@ -4,8 +4,10 @@ A person logs in on the login page with the same `Authenticator.login` as `POST 
 (password and TOTP, the same lockout and audit); the session token it issues (a row of the
 `tokens` table: short-lived, `security.session_minutes`, revoked at logout or when the account is
 disabled) is kept in the cookie `__Host-dtsen-sesi`: Secure, HttpOnly, SameSite=Strict, Path=/,
-no Domain, expiring with the token. A citizen's session (after proving who they are) is kept the
-same way.
+no Domain, expiring with the token. A citizen's session (after proving who they are on
+/web/warga/masuk) is kept the same way but in its own cookie, `__Host-dtsen-warga`: the staff
+pages read only the staff cookie and refuse a citizen's token, the citizen pages read only the
+citizen cookie and refuse anything but a citizen's token.
 
 CSRF: every form and every htmx POST carries a token (`csrf` form field, or the `X-CSRF-Token`
 header htmx sends from `hx-headers` on <body>). For a session it is a keyed hash of the session
@@ -29,6 +31,7 @@ from dtsen.errors import DtsenError
 from dtsen.security.keys import KeyStore
 
 SESSION_COOKIE = "__Host-dtsen-sesi"
+CITIZEN_COOKIE = "__Host-dtsen-warga"
 PRE_SESSION_COOKIE = "__Host-dtsen-pra"
 LANG_COOKIE = "dtsen-bahasa"
 CSRF_FIELD = "csrf"
@@ -40,19 +43,19 @@ class CsrfError(DtsenError):
     """A form or htmx POST came without its CSRF token, with a wrong one, or from another site."""
 
 
-def session_token(request: Request) -> str | None:
-    token = request.cookies.get(SESSION_COOKIE)
+def session_token(request: Request, cookie: str = SESSION_COOKIE) -> str | None:
+    token = request.cookies.get(cookie)
     return token if token and len(token) <= 2048 else None
 
 
-def set_session(response: Response, token: str, seconds: int) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=seconds, path="/", secure=True, httponly=True,
+def set_session(response: Response, token: str, seconds: int, cookie: str = SESSION_COOKIE) -> None:
+    response.set_cookie(cookie, token, max_age=seconds, path="/", secure=True, httponly=True,
                         samesite="strict")
     response.delete_cookie(PRE_SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
 
 
-def clear_session(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+def clear_session(response: Response, cookie: str = SESSION_COOKIE) -> None:
+    response.delete_cookie(cookie, path="/", secure=True, httponly=True, samesite="strict")
 
 
 def pre_session(request: Request) -> tuple[str, bool]:
@@ -76,6 +79,11 @@ def session_csrf(keys: KeyStore, token_id: str) -> str:
 def login_csrf(keys: KeyStore, pre_value: str) -> str:
     """The CSRF token of the login form (by the pre-session cookie's value)."""
     return keys.keyed_hash("web-csrf-login", pre_value)
+
+
+def citizen_login_csrf(keys: KeyStore, pre_value: str) -> str:
+    """The CSRF token of the citizen's proof form (by the pre-session cookie's value)."""
+    return keys.keyed_hash("web-csrf-warga-masuk", pre_value)
 
 
 def same_site(request: Request) -> bool:

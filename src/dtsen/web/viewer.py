@@ -1,5 +1,6 @@
-"""Who is looking at a page: the person (or citizen) behind the session cookie, the policy's
-answers for them, and the `Access` that audits what the page reads.
+"""Who is looking at a page: the person behind the session cookie, the policy's answers for
+them, and the `Access` that audits what the page reads. A citizen's token is refused here (the
+citizens' pages have their own cookie and dependency: `dtsen.web.routes.citizen`).
 
     def page(viewer: ViewerDep) -> Response:
         viewer.can("region.summary", "statistics")     # the policy, never a role comparison
@@ -113,6 +114,8 @@ async def current_viewer(request: Request, state: WebStateDep) -> AsyncIterator[
         principal = state.security.auth.principal(token)
     except AuthenticationError:
         raise LoginRequired("sesi berakhir / the session has ended") from None
+    if principal.kind == "citizen":  # a citizen's session opens the citizen pages only (/web/warga)
+        raise LoginRequired("sesi warga bukan sesi petugas / a citizen session is not a staff session")
     request.state.principal_ref = principal.ref
     access = Access(state.security, Caller(principal, source_of(request), request_id(request)))
     viewer = Viewer(principal, access, session_csrf(state.security.keys, principal.token_id or ""), state)

@@ -72,8 +72,8 @@ def login_page(request: Request, state: WebStateDep,
     token = session_token(request)
     if token is not None:
         try:
-            state.security.auth.principal(token)
-            return redirect(safe_next(lanjut))
+            if state.security.auth.principal(token).kind != "citizen":
+                return redirect(safe_next(lanjut))
         except AuthenticationError:
             pass
     return _login_form(request, state, next_=lanjut or "/web/")

@@ -21,6 +21,7 @@ from dtsen.web.pages import WebRoute
 from dtsen.web.viewer import ViewerDep
 from dtsen.web.views.cases import overdue_below
 from dtsen.web.views.overview import build_overview
+from dtsen.web.views.visits import can_download
 
 router = APIRouter(prefix="/web", route_class=WebRoute, include_in_schema=False)
 
@@ -62,4 +63,4 @@ def overview(viewer: ViewerDep, request: Request,
     return state.pages.render(request, "overview.html", {
         **viewer.page_context(), "m": model, "crumbs": breadcrumbs(viewer, region), "own_regions": own,
         "releases": releases, "chosen_release": rilis or "", "national": prefixes is None,
-        "overdue": overdue_below(viewer, region)})
+        "overdue": overdue_below(viewer, region), "visit_lists": can_download(viewer)})
