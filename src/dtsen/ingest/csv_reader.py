@@ -8,10 +8,14 @@ the candidate that splits the header into several columns and agrees best with t
 records wins. A header that no candidate splits is a one-column file, unless the records below
 it do split (then the delimiter cannot be detected and the file is refused).
 
+Header: the first non-blank record at or after record ``options.header_row`` (default 1).
+Title lines above a header (``DATA PENERIMA BANSOS``, ``PERIODE: JUNI 2025``) are skipped when
+the source sets ``header_row``; they are not rows and the delimiter is detected below them.
+
 Records: parsed by the `csv` module (double quotes, doubled quotes inside them, newlines inside
-quoted fields). ``_row`` is the record number with the header as record 1, which is the row a
-person sees when the file is opened in Excel; a record with a quoted newline spans several
-physical lines but counts once. Blank lines are not records of data: they are skipped (still
+quoted fields). ``_row`` is the record number counted from the file's first record (the header
+is record 1 when it is the first), which is the row a person sees when the file is opened in
+Excel; a record with a quoted newline spans several physical lines but counts once. Blank lines are not records of data: they are skipped (still
 counted in the numbering) and noted. A record with more or fewer fields than the header is
 rejected as ``ragged_row``, its fields re-joined with the same delimiter in ``_raw``.
 
@@ -91,10 +95,10 @@ def _sample(path: Path, encoding: str) -> tuple[str, bool]:
     return text, whole
 
 
-def _split_with(sample: str, whole: bool, delimiter: str) -> _Split:
+def _split_with(sample: str, whole: bool, delimiter: str, header_row: int = 1) -> _Split:
     reader = csv.reader(io.StringIO(sample), delimiter=delimiter)
-    try:
-        records = [r for r in itertools.islice(reader, _SAMPLE_RECORDS + 2) if r]
+    try:  # the records above `header_row` (titles) are not looked at
+        records = [r for r in itertools.islice(reader, header_row - 1, header_row + _SAMPLE_RECORDS + 1) if r]
     except csv.Error:
         records = []
     if not whole and len(records) > 1:
@@ -107,17 +111,18 @@ def _split_with(sample: str, whole: bool, delimiter: str) -> _Split:
     return _Split(delimiter, n, agreement, any(len(r) > 1 for r in below))
 
 
-def detect_delimiter(path: Path, encoding: str, declared: str | None = None) -> tuple[str, list[str]]:
-    """The delimiter and notes; raises InputFileError when it cannot be told or contradicts the file."""
+def detect_delimiter(path: Path, encoding: str, declared: str | None = None, header_row: int = 1) -> tuple[str, list[str]]:
+    """The delimiter and notes; raises InputFileError when it cannot be told or contradicts the file.
+    The records above `header_row` (title lines) are not looked at."""
     sample, whole = _sample(path, encoding)
-    splits = {d: _split_with(sample, whole, d) for d in CANDIDATES}
+    splits = {d: _split_with(sample, whole, d, header_row) for d in CANDIDATES}
     splitting = sorted(
         (s for s in splits.values() if s.header_fields > 1),
         key=lambda s: (s.agreement, s.header_fields),
         reverse=True,
     )
     if declared is not None:
-        own = splits.get(declared) or _split_with(sample, whole, declared)
+        own = splits.get(declared) or _split_with(sample, whole, declared, header_row)
         others = [s for s in splitting if s.delimiter != declared]
         if own.header_fields <= 1 and others:
             raise InputFileError(
@@ -129,7 +134,8 @@ def detect_delimiter(path: Path, encoding: str, declared: str | None = None) -> 
     if any(s.split_below for s in splits.values()):
         raise InputFileError(
             f"{path}: could not detect the delimiter: the header has one column with each of "
-            f"{', '.join(map(_show, CANDIDATES))} but the records below it are split; give the delimiter explicitly"
+            f"{', '.join(map(_show, CANDIDATES))} but the records below it are split; give the delimiter explicitly, or, when title lines "
+            "stand above the header, the header's row number (header_row)"
         )
     return ",", ["one column: no delimiter found in the header"]
 
@@ -159,8 +165,8 @@ def _parse_error(path: Path, line: int, error: csv.Error) -> InputFileError:
     return InputFileError(f"{path}: line {line} cannot be parsed ({text})")
 
 
-def _read_header(reader: Reader, path: Path) -> tuple[list[str], int]:
-    """The first non-blank record and its record number."""
+def _read_header(reader: Reader, path: Path, header_row: int = 1) -> tuple[list[str], int]:
+    """The first non-blank record at or after record `header_row`, and its record number."""
     number = 0
     while True:
         try:
@@ -168,9 +174,14 @@ def _read_header(reader: Reader, path: Path) -> tuple[list[str], int]:
         except csv.Error as e:
             raise _parse_error(path, reader.line_num, e) from None
         if record is None:
+            if header_row > 1 and number > 0:
+                raise InputFileError(
+                    f"{path}: header_row = {header_row}, but the file has only {number} row(s) and none from row "
+                    f"{header_row} on holds a header; correct the source's header_row setting (the row number "
+                    "Excel shows for the header)")
             raise InputFileError(f"{path}: file is empty")
         number += 1
-        if record:
+        if record and number >= header_row:
             return record, number
 
 
@@ -394,11 +405,11 @@ def _stage_text(
     path: Path, readable: Path, encoding: str, declared: str, lines: int, out_dir: Path, options: ReadOptions,
     *, fast: bool,
 ) -> StagedFile:
-    delimiter, notes = detect_delimiter(readable, encoding, options.delimiter)
+    delimiter, notes = detect_delimiter(readable, encoding, options.delimiter, options.header_row)
     sink: list[str] = []
     with readable.open("r", encoding=encoding, newline="") as f:
         reader = csv.reader(tap(f, sink), delimiter=delimiter)
-        raw_header, header_row = _read_header(reader, path)
+        raw_header, header_row = _read_header(reader, path, options.header_row)
         header_lines = reader.line_num
         header = make_header(raw_header)
         notes = notes + header.notes
@@ -419,7 +430,8 @@ def _stage_text(
                                        options.chunk_rows, writer, options.max_rows)
                 writer.commit()
     if header_row > 1:
-        notes.append(f"header is record {header_row}: blank lines above it skipped")
+        above = "the lines above it skipped" if options.header_row > 1 else "blank lines above it skipped"
+        notes.append(f"header is record {header_row}: {above}")
     if counts.blank_lines:
         notes.append(f"{counts.blank_lines} blank line(s) below the header skipped (not rows)")
     if counts.split_lines:

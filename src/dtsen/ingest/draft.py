@@ -15,7 +15,9 @@ on a sample of its first rows; each column is matched to a canonical field by it
   regencies, districts or villages (prefixes such as `KAB.` and `DS.` stripped, old spellings
   folded; `dtsen.ingest.region_names`), when a region list is given;
 - a column with two or three short codes such as `RUTA`/`ART` is pointed out as a probable
-  record-kind column.
+  record-kind column;
+- title rows above the header (`DATA PENERIMA BANSOS`, `PERIODE: JUNI 2025`) give a proposed
+  `header_row` (`dtsen.ingest.title_rows`), and the file is sampled below them.
 
 The draft says in comments how each guess was made and what was not guessed; columns left
 unmapped are listed as comments for the user to fill in. It never shows personal values: only
@@ -44,6 +46,7 @@ import pyarrow.parquet as pq
 from dtsen.ingest.header_names import SPLIT_CODES, header_field, header_key
 from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.readers import ReadOptions, detect_format, stage_file
+from dtsen.ingest.title_rows import first_rows, header_row_of
 from dtsen.reference.regions import RegionMaster
 from dtsen.schema import FIELDS
 from dtsen.standardize.codes import BOOL_SYNONYMS, VOCABULARIES, builtin_codes, code_key
@@ -111,6 +114,8 @@ class SourceDraft:
     columns: list[ColumnGuess]
     compose: dict[str, str] = _field(default_factory=dict)
     notes: list[str] = _field(default_factory=list)
+    header_row: int = 1  # the header's row, when title rows stand above it (`dtsen.ingest.title_rows`)
+    header_note: str = ""
 
     @property
     def date_formats(self) -> list[str]:
@@ -129,9 +134,10 @@ class SourceDraft:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _sample(path: Path, rows: int) -> tuple[pa.Table, str | None, str | None, list[str]]:
+def _sample(path: Path, rows: int, header_row: int = 1) -> tuple[pa.Table, str | None, str | None, list[str]]:
     with tempfile.TemporaryDirectory(prefix="dtsen-draft-") as tmp:
-        staged = stage_file(path, Path(tmp), ReadOptions(max_rows=rows, chunk_rows=min(rows, 200_000)))
+        options = ReadOptions(max_rows=rows, chunk_rows=min(rows, 200_000), header_row=header_row)
+        staged = stage_file(path, Path(tmp), options)
         table = pq.read_table(staged.staged).slice(0, rows)
         notes = [mask_digits(n) for n in staged.notes]
         if staged.rows_rejected:
@@ -421,7 +427,9 @@ def draft_source(path: Path, *, name: str | None = None, rows: int = 1000, regio
     Raises `InputFileError` when the file cannot be read."""
     path = Path(path)
     kind = detect_format(path)
-    table, encoding, delimiter, notes = _sample(path, rows)
+    titles = header_row_of(first_rows(path, kind))
+    header_row, header_note = titles if titles is not None else (1, "")
+    table, encoding, delimiter, notes = _sample(path, rows, header_row)
     keys = _region_keys(regions) if regions is not None and regions.is_loaded and len(regions) else None
     guesses: list[ColumnGuess] = []
     taken: Counter[str] = Counter()
@@ -481,7 +489,8 @@ def draft_source(path: Path, *, name: str | None = None, rows: int = 1000, regio
         file = str(path.resolve())
     return SourceDraft(name=name or _source_name(path), path=path, file=file, format=kind, encoding=encoding,
                        delimiter=delimiter, rows=table.num_rows, level=level, level_note=level_note, role=role,
-                       role_note=role_note, columns=guesses, compose=compose, notes=notes)
+                       role_note=role_note, columns=guesses, compose=compose, notes=notes, header_row=header_row,
+                       header_note=header_note)
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -519,6 +528,8 @@ def _render(d: SourceDraft) -> str:
         lines.append(f"delimiter = {_s(d.delimiter)}")
     if d.encoding:
         lines.append(f"encoding = {_s(d.encoding)}")
+    if d.header_row > 1:
+        lines.append(f"header_row = {d.header_row}  # {d.header_note}: the rows above the header are skipped")
     lines.append(f"as_of = {dt.date.today().isoformat()}  # TODO: the date the data describes, not today")
     if d.date_formats:
         lines.append("date_formats = [" + ", ".join(_s(f) for f in d.date_formats) + ', "EXCEL_SERIAL"]')

@@ -238,7 +238,8 @@ def file_column_problems(settings: Settings, name: str, src: SourceMapping, labe
         elif column not in present:
             if len(missing) == len(needed) and needed:
                 hint = (f"none of the {len(needed)} mapped columns is in the file: is its first row a header? "
-                        f"(the first row has {len(sf.columns)} cells)")
+                        f"(the first row has {len(sf.columns)} cells; title rows above the header: set "
+                        "header_row)")
             else:
                 hint = f"the file has: {', '.join(mask_digits(c) for c in sf.columns) or 'no columns'}"
             log.add(f"column {column!r} is not in {label}", where=where, hint=hint)
@@ -344,7 +345,7 @@ def stage_source(settings: Settings, name: str, files: list[Path], progress: Pro
         progress.step(name, f"membaca {path.name}")
         out = settings.work_dir / "staging" / folder / str(i)
         options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=file_encoding(settings, src, path),
-                              sheet=src.sheet, chunk_rows=settings.ingest.chunk_rows, max_rows=max_rows)
+                              sheet=src.sheet, header_row=src.header_row, chunk_rows=settings.ingest.chunk_rows, max_rows=max_rows)
         try:
             staged.append((file_label(settings, path), stage_file(path, out, options)))
         except InputFileError as e:
