@@ -194,6 +194,9 @@ def test_summary_rows_are_total_lines_only() -> None:
     t = ibis.memtable(pa.table({f"c{i}": pa.array([r[i] for r, _ in rows], pa.string()) for i in range(5)}))
     found = t.mutate(s=summary_row(t, [f"c{i}" for i in range(5)])).s.to_pyarrow().to_pylist()
     assert found == [expected for _, expected in rows]
+    # with c2 mapped as the NIK, a row whose NIK cell starts with 11 digits is not even tested
+    found = t.mutate(s=summary_row(t, [f"c{i}" for i in range(5)], [t.c2])).s.to_pyarrow().to_pylist()
+    assert found == [expected and i != 4 for i, (_, expected) in enumerate(rows)]
 
 
 def test_a_total_line_with_an_identifier_is_no_summary_row(tmp_path: Path, duck: Engine) -> None:

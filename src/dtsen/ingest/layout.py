@@ -123,7 +123,7 @@ def raw_table(groups: list[ir.Table], name: str, src: SourceMapping, parent: Sou
         cells = [c for c in t.columns if c not in RESERVED_COLUMNS]
         pieces.append(t.select(
             _source=ibis.literal(name), _file=t._file, _sheet=t._sheet.cast("string"), _row=t._row.cast("int64"),
-            _summary=summary_row(t, cells), **values, **extra,
+            _summary=summary_row(t, cells, [values[f] for f in ("nik", "kk") if f in values]), **values, **extra,
         ))
     u = pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
     notes: list[tuple[str, str]] = []  # (boolean column, token)

@@ -15,6 +15,7 @@ file's records from 1, blank ones included; a sheet's rows as Excel shows them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -24,7 +25,6 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from dtsen.ingest.csv_reader import CANDIDATES
-from dtsen.ingest.encoding import detect_encoding
 from dtsen.ingest.staging import cell_text
 
 __all__ = ["first_rows", "header_row_of"]
@@ -32,15 +32,29 @@ __all__ = ["first_rows", "header_row_of"]
 LOOK = 20  # rows looked at
 MIN_COLUMNS = 3
 TITLE_CELLS = 2
-_SAMPLE_CHARS = 64 * 1024
+_SAMPLE_BYTES = 64 * 1024
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
 _ID = re.compile(r"\d{16}")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
+def _head_text(path: Path) -> str:
+    """The file's first bytes as text: by its byte-order mark, else UTF-8, else Windows-1252 (a
+    guess from the head alone; the reader decides the encoding on the whole file)."""
+    with path.open("rb") as f:
+        head = f.read(_SAMPLE_BYTES)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return codecs.getincrementaldecoder(encoding)("replace").decode(head)
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")("strict").decode(head)  # a cut last character waits
+    except UnicodeDecodeError:
+        return head.decode("cp1252", errors="replace")
+
+
 def _csv_rows(path: Path) -> list[list[str]]:
-    encoding = detect_encoding(path)
-    with path.open("r", encoding=encoding, newline="") as f:
-        text = f.read(_SAMPLE_CHARS)
+    text = _head_text(path)
     best: list[list[str]] = []
     best_width = -1
     for delimiter in CANDIDATES:
