@@ -22,6 +22,7 @@ from dtsen.ingest.pipeline import ingest
 from dtsen.ingest.readers import ReadOptions, stage_file
 from dtsen.ingest.summary_rows import summary_row
 from dtsen.ingest.title_rows import header_row_of
+from tests.ingest.test_layouts import REGSOSEK, REGSOSEK_CSV, quarantine, write_project
 
 REGIONS = """\
 code,name,level
@@ -235,3 +236,16 @@ def test_the_draft_proposes_the_header_row(tmp_path: Path) -> None:
     plain.write_text(";".join(HEADER) + "\n" + "\n".join(";".join(r) for r in DATA) + "\n", encoding="utf-8")
     d = draft_source(plain)
     assert d.header_row == 1 and "header_row" not in d.toml()
+
+
+def test_a_file_of_record_kinds_with_titles_and_a_total_line(tmp_path: Path, duck: Engine) -> None:
+    """The total line of a household/member file is the first kind's, as a summary row only
+    (no kind_unknown), and the kinds' rows still add up to the file's."""
+    text = "REKAP REGSOSEK\nDESA CILEUNYI KULON\n\n" + REGSOSEK_CSV + "JUMLAH;;;;;;;;66\n"
+    toml = REGSOSEK.replace('kind_column = "JENIS"', 'kind_column = "JENIS"\nheader_row = 4')
+    project = write_project(tmp_path, toml, regsosek__csv=text)
+    report = ingest(load_settings(project), duck)
+    counts = {s.source: (s.rows_read, s.accepted, s.quarantined) for s in report.sources}
+    assert counts == {"regsosek_ruta": (4, 2, 2), "regsosek_art": (4, 4, 0)}  # 8 rows: 7 as before + the total
+    q = quarantine(project, "regsosek_ruta")
+    assert (q[11]["reasons"], q[12]["reasons"]) == ("kind_unknown", "summary_row")  # rows 5-12: header on 4
