@@ -2,8 +2,9 @@
 
 Sheets: every worksheet, or only ``options.sheet``. Each sheet's first non-empty row at or after
 row ``options.header_row`` (default 1: its first non-empty row) is its header (title rows above
-it are skipped, not rows), and all sheets read together must have the same header (else the file is refused, naming
-the sheets and the columns that differ). Empty sheets are skipped and noted. ``_sheet`` is the
+it are skipped, not rows; a sheet with cells only above that row is refused, naming the
+setting), and all sheets read together must have the same header (else the file is refused,
+naming the sheets and the columns that differ). Empty sheets are skipped and noted. ``_sheet`` is the
 sheet name and ``_row`` the sheet's own row number, as Excel shows it. Completely empty rows are
 not records: they are skipped and noted. A row with a value to the right of the header's last
 column is rejected as ``ragged_row``; its cells are re-joined with commas in ``_raw``.
