@@ -20,6 +20,7 @@ from dtsen.errors import InputFileError, SettingsError
 from dtsen.ingest.draft import draft_source
 from dtsen.ingest.pipeline import ingest
 from dtsen.ingest.readers import ReadOptions, stage_file
+from dtsen.ingest.source_check import check_sources
 from dtsen.ingest.summary_rows import summary_row
 from dtsen.ingest.title_rows import header_row_of
 from tests.ingest.test_layouts import REGSOSEK, REGSOSEK_CSV, quarantine, write_project
@@ -249,3 +250,12 @@ def test_a_file_of_record_kinds_with_titles_and_a_total_line(tmp_path: Path, duc
     assert counts == {"regsosek_ruta": (4, 2, 2), "regsosek_art": (4, 4, 0)}  # 8 rows: 7 as before + the total
     q = quarantine(project, "regsosek_ruta")
     assert (q[11]["reasons"], q[12]["reasons"]) == ("kind_unknown", "summary_row")  # rows 5-12: header on 4
+
+
+def test_sources_check_reads_below_the_titles(tmp_path: Path, duck: Engine) -> None:
+    _csv(tmp_path / "bansos.csv")
+    [result] = check_sources(load_settings(_project(tmp_path, "bansos.csv")), duck, rows=100)
+    assert result.problems == [] and result.rows == 4  # rows 6-9: three people and the total line
+    parsed = {f.name: (f.values, f.parsed) for f in result.fields}
+    assert parsed["nik"] == (3, 3) and parsed["birth_date"] == (3, 3)
+    assert result.unmapped == ["NO", "PENGHASILAN"]
