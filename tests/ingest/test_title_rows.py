@@ -12,11 +12,13 @@ from pathlib import Path
 import ibis
 import openpyxl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dtsen.config import load_settings
 from dtsen.engine import Engine, read_parquet_arrow
 from dtsen.errors import InputFileError, SettingsError
+from dtsen.ingest import csv_reader
 from dtsen.ingest.draft import draft_source
 from dtsen.ingest.pipeline import ingest
 from dtsen.ingest.readers import ReadOptions, stage_file
@@ -139,7 +141,7 @@ def test_csv_and_xlsx_number_the_same_rows_alike(tmp_path: Path) -> None:
     csv_staged = stage_file(_csv(tmp_path / "a.csv"), tmp_path / "c", ReadOptions(header_row=5))
     xlsx_staged = stage_file(_xlsx(tmp_path / "a.xlsx"), tmp_path / "x", ReadOptions(header_row=5, sheet="Juni"))
     for staged in (csv_staged, xlsx_staged):
-        table = pa.parquet.read_table(staged.staged)
+        table = pq.read_table(staged.staged)
         assert staged.columns == HEADER
         assert table.column("_row").to_pylist() == [6, 7, 8, 9]
         assert table.column("NIK").to_pylist()[:3] == [r[1] for r in DATA]
@@ -259,3 +261,24 @@ def test_sources_check_reads_below_the_titles(tmp_path: Path, duck: Engine) -> N
     parsed = {f.name: (f.values, f.parsed) for f in result.fields}
     assert parsed["nik"] == (3, 3) and parsed["birth_date"] == (3, 3)
     assert result.unmapped == ["NO", "PENGHASILAN"]
+
+
+def _staged(path: Path, out: Path, fast: bool) -> tuple[list[int], list[str | None], list[int]]:
+    sf = csv_reader.stage_csv(path, out, ReadOptions(header_row=5), fast=fast)
+    table, rejects = pq.read_table(sf.staged), pq.read_table(sf.rejects)
+    return table.column("_row").to_pylist(), table.column("NIK").to_pylist(), rejects.column("_row").to_pylist()
+
+
+def test_arrow_skips_the_title_lines_and_agrees_with_the_csv_module(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _csv(tmp_path / "a.csv")
+    slow = _staged(path, tmp_path / "slow", fast=False)
+    assert slow == ([6, 7, 8, 9], [*(r[1] for r in DATA), None], [])
+    with monkeypatch.context() as m:  # the fast path alone reads it: the csv module is not called
+        m.setattr(csv_reader, "_stage_python", lambda *a, **k: pytest.fail("read by the csv module"))
+        assert _staged(path, tmp_path / "fast", fast=True) == slow
+    # a ragged row below titles: Arrow gives up, the csv module numbers it
+    ragged = tmp_path / "r.csv"
+    ragged.write_bytes(path.read_bytes().replace(b"\r\nJUMLAH;", b"\r\n9;9\r\nJUMLAH;"))
+    assert _staged(ragged, tmp_path / "r_fast", fast=True) == _staged(ragged, tmp_path / "r_slow", fast=False) == (
+        [6, 7, 8, 10], [*(r[1] for r in DATA), None], [9])

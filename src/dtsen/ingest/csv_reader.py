@@ -27,9 +27,11 @@ same holds for a field longer than ``csv.field_size_limit()``: that line alone i
 ``field_too_large``. `StagedFile.lines` counts the file's physical lines, beside the records.
 
 Two parsers, one result. A file whose header is one line and has several columns is first read
-by Arrow's CSV reader (streaming, several times faster). Arrow agrees with the `csv` module on
+by Arrow's CSV reader (streaming, several times faster); title lines above it (``header_row``),
+each one line, are skipped by Arrow too. Arrow agrees with the `csv` module on
 every record with as many fields as the header. At the first record with another number of
-fields, the file is read again by Arrow on one thread, which numbers such records so that they
+fields, the file is read again by Arrow on one thread (not below title lines: there the `csv`
+module reads it), which numbers such records so that they
 are rejected exactly as the `csv` module path rejects them. Arrow cannot tell a blank line from
 a row of empty fields (",,"), nor see a stray quote: at the first such row, when the records it
 read are fewer than the file's lines (some record spans several lines), and at any other parse
@@ -324,7 +326,8 @@ class _ArrowLost(Exception):
 
 
 def _stage_arrow(
-    path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter, *, tolerant: bool, lines: int
+    path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter, *, tolerant: bool, lines: int,
+    skip: int = 1,
 ) -> _Counts | None:
     """Stage the records after a one-line header with Arrow's CSV reader, or None to fall back.
 
@@ -336,6 +339,9 @@ def _stage_arrow(
     blank line, or ",,"), fewer records than the file has `lines` below the header (a record
     across line ends: a quoted newline, or a stray quote to be read line by line) and any other
     parse trouble return None: the caller falls back to the `csv` module.
+
+    `skip` is the number of lines up to and including the header (more than 1 when title lines
+    stand above it, each one line): the first data row is record `skip + 1`.
     """
     names = [f"f{i}" for i in range(width)]
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
@@ -344,7 +350,7 @@ def _stage_arrow(
         batches = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=_ARROW_BLOCK_BYTES, encoding=arrow_encoding,
+                column_names=names, skip_rows=skip, block_size=_ARROW_BLOCK_BYTES, encoding=arrow_encoding,
                 use_threads=not tolerant,
             ),
             parse_options=pcsv.ParseOptions(
@@ -363,7 +369,7 @@ def _stage_arrow(
             ),
         )
         counts = _Counts()
-        next_row = 2
+        next_row = skip + 1
         limit = csv.field_size_limit()
         for batch in batches:
             longest = max((pc.max(pc.utf8_length(c)).as_py() or 0) for c in batch.columns)
@@ -385,7 +391,7 @@ def _stage_arrow(
             return None
     except (pa.ArrowException, UnicodeDecodeError, _ArrowLost):
         return None
-    if counts.rows_read != lines - 1:
+    if counts.rows_read != lines - skip:
         return None  # some record spans several lines: the csv module checks its quotes
     return counts
 
@@ -415,10 +421,14 @@ def _stage_text(
         notes = notes + header.notes
         width = len(header.columns)
         counts: _Counts | None = None
-        if fast and options.max_rows is None and width > 1 and header_row == 1 and header_lines == 1:
-            for tolerant in (False, True):
+        # Title lines above the header (header_row), each one line: Arrow skips them. Its record
+        # numbers for ragged rows are trusted only without them (the tolerant pass).
+        titled = options.header_row > 1 and header_row == header_lines
+        if fast and options.max_rows is None and width > 1 and ((header_row == 1 and header_lines == 1) or titled):
+            for tolerant in (False, True) if header_row == 1 else (False,):
                 with StageWriter(path, out_dir, header.columns) as writer:
-                    counts = _stage_arrow(readable, encoding, delimiter, width, writer, tolerant=tolerant, lines=lines)
+                    counts = _stage_arrow(readable, encoding, delimiter, width, writer, tolerant=tolerant, lines=lines,
+                                          skip=header_lines)
                     if counts is None:
                         writer.abort()
                     else:
