@@ -17,7 +17,7 @@ import pytest
 
 from dtsen.config import load_settings
 from dtsen.engine import Engine, read_parquet_arrow
-from dtsen.errors import InputFileError, SettingsError
+from dtsen.errors import InputFileError, MappingError, SettingsError
 from dtsen.ingest import csv_reader
 from dtsen.ingest.draft import draft_source
 from dtsen.ingest.pipeline import ingest
@@ -148,10 +148,20 @@ def test_csv_and_xlsx_number_the_same_rows_alike(tmp_path: Path) -> None:
 
 
 def test_without_header_row_the_titles_stop_the_file_with_a_hint(tmp_path: Path) -> None:
-    with pytest.raises(InputFileError, match=r"could not detect the delimiter.*\(header_row\)"):
+    with pytest.raises(InputFileError, match=r"could not detect the delimiter.*\(set header_row = 5: rows 1-4"):
         stage_file(_csv(tmp_path / "a.csv"), tmp_path / "c", ReadOptions())
     staged = stage_file(_xlsx(tmp_path / "a.xlsx"), tmp_path / "x", ReadOptions(sheet="Juni"))
     assert staged.columns[0] == TITLES[0] and "NIK" not in staged.columns  # what header_row is for
+
+
+def test_a_mapping_without_header_row_is_told_the_header_row(tmp_path: Path, duck: Engine) -> None:
+    _xlsx(tmp_path / "bansos.xlsx")
+    project = _project(tmp_path, "bansos.xlsx")
+    toml = (project / "dtsen.toml").read_text(encoding="utf-8").replace("header_row = 5\n", "")
+    (project / "dtsen.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(MappingError) as e:
+        ingest(load_settings(project), duck)
+    assert "set header_row = 5: rows 1-4 hold 3 title lines" in str(e.value)
 
 
 def test_a_header_row_past_the_end_names_the_file_and_the_setting(tmp_path: Path, duck: Engine) -> None:

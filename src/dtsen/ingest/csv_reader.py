@@ -134,10 +134,12 @@ def detect_delimiter(path: Path, encoding: str, declared: str | None = None, hea
     if splitting:
         return splitting[0].delimiter, []
     if any(s.split_below for s in splits.values()):
+        from dtsen.ingest.title_rows import header_row_hint  # it reads the file's head with this module's rules
+
         raise InputFileError(
             f"{path}: could not detect the delimiter: the header has one column with each of "
-            f"{', '.join(map(_show, CANDIDATES))} but the records below it are split; give the delimiter explicitly, or, when title lines "
-            "stand above the header, the header's row number (header_row)"
+            f"{', '.join(map(_show, CANDIDATES))} but the records below it are split; give the delimiter explicitly, "
+            f"or, when title lines stand above the header, the header's row number ({header_row_hint(path, 'csv')})"
         )
     return ",", ["one column: no delimiter found in the header"]
 

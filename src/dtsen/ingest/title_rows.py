@@ -27,7 +27,7 @@ from python_calamine import CalamineWorkbook
 from dtsen.ingest.csv_reader import CANDIDATES
 from dtsen.ingest.staging import cell_text
 
-__all__ = ["first_rows", "header_row_of"]
+__all__ = ["first_rows", "header_row_hint", "header_row_of"]
 
 LOOK = 20  # rows looked at
 MIN_COLUMNS = 3
@@ -115,3 +115,12 @@ def header_row_of(rows: list[list[str]]) -> tuple[int, str] | None:
                            f"{titles} title line{'s' if titles > 1 else ''} (at most {max(above)} cell"
                            f"{'s' if max(above) > 1 else ''} each); row {k + 1} has {len(cells)} column names")
     return None
+
+
+def header_row_hint(path: Path, kind: str) -> str:
+    """What to tell a person whose file's first row is no header: the header row the first
+    rows suggest, when they look like titles."""
+    found = header_row_of(first_rows(path, kind))
+    if found is None:
+        return "title rows above the header: set header_row"
+    return f"set header_row = {found[0]}: {found[1]}"
