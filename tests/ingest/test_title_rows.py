@@ -236,11 +236,13 @@ def test_title_rows_give_a_header_row() -> None:
 
 
 def test_the_draft_proposes_the_header_row(tmp_path: Path) -> None:
-    for path in (_csv(tmp_path / "bansos.csv"), _xlsx(tmp_path / "bansos.xlsx")):
+    for path, totals in ((_csv(tmp_path / "bansos.csv"), 1), (_xlsx(tmp_path / "bansos.xlsx"), 2)):
         d = draft_source(path, name="bansos", relative_to=tmp_path)
         assert d.header_row == 5
         text = d.toml()
         assert "header_row = 5  # rows 1-4 hold 3 title lines" in text
+        # JUMLAH (and GRAND TOTAL in the second sheet), not the person named TOTAL with a NIK
+        assert f"# Note: {totals} sampled row(s) look like total lines" in text
         doc = tomllib.loads(text)["sources"]["bansos"]
         assert doc["header_row"] == 5 and doc["columns"]["NIK"] == "nik" and doc["columns"]["NAMA"] == "full_name"
         (tmp_path / "dtsen.toml").write_text(text, encoding="utf-8")
@@ -248,7 +250,7 @@ def test_the_draft_proposes_the_header_row(tmp_path: Path) -> None:
     plain = tmp_path / "plain.csv"
     plain.write_text(";".join(HEADER) + "\n" + "\n".join(";".join(r) for r in DATA) + "\n", encoding="utf-8")
     d = draft_source(plain)
-    assert d.header_row == 1 and "header_row" not in d.toml()
+    assert d.header_row == 1 and "header_row" not in d.toml() and "total lines" not in d.toml()
 
 
 def test_a_file_of_record_kinds_with_titles_and_a_total_line(tmp_path: Path, duck: Engine) -> None:

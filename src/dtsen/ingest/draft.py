@@ -17,7 +17,8 @@ on a sample of its first rows; each column is matched to a canonical field by it
 - a column with two or three short codes such as `RUTA`/`ART` is pointed out as a probable
   record-kind column;
 - title rows above the header (`DATA PENERIMA BANSOS`, `PERIODE: JUNI 2025`) give a proposed
-  `header_row` (`dtsen.ingest.title_rows`), and the file is sampled below them.
+  `header_row` (`dtsen.ingest.title_rows`), and the file is sampled below them; total lines
+  (`JUMLAH`, `TOTAL`: `dtsen.ingest.summary_rows`) in the sample are counted in a note.
 
 The draft says in comments how each guess was made and what was not guessed; columns left
 unmapped are listed as comments for the user to fill in. It never shows personal values: only
@@ -413,6 +414,18 @@ def _role(guesses: list[ColumnGuess], rows: int) -> tuple[str | None, str]:
                   "programme, survey, field_check, other")
 
 
+def _summary_rows(table: pa.Table, identifiers: list[str]) -> int:
+    """The sampled rows that are total lines (`dtsen.ingest.summary_rows`)."""
+    import ibis
+
+    from dtsen.ingest.summary_rows import summary_row
+
+    t = ibis.memtable(table.rename_columns([f"c{i}" for i in range(table.num_columns)]))
+    names = dict(zip(table.column_names, t.columns, strict=True))
+    found = summary_row(t, list(t.columns), [t[names[c]] for c in identifiers]).sum().to_pyarrow().as_py()
+    return int(found or 0)
+
+
 def _source_name(path: Path) -> str:
     stem = re.sub(r"[^a-z0-9]+", "_", path.stem.lower()).strip("_")
     return stem if stem and not stem[0].isdigit() else f"source_{stem or 'baru'}"
@@ -483,6 +496,10 @@ def draft_source(path: Path, *, name: str | None = None, rows: int = 1000, regio
                 g.note = f"{g.field} is already mapped from another column; " + g.note
                 g.field = None
     role, role_note = _role(guesses, table.num_rows)
+    totals = _summary_rows(table, [g.column for g in guesses if g.field in ("nik", "kk")])
+    if totals:
+        notes.append(f"{totals:,} sampled row(s) look like total lines (JUMLAH, TOTAL and numbers): ingest "
+                     "quarantines them as summary_row")
     try:
         file = str(path.resolve().relative_to(relative_to.resolve())) if relative_to else str(path)
     except ValueError:
