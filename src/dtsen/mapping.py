@@ -182,6 +182,9 @@ class SourceMapping(_Section):
         description="Per file (its name, or a glob pattern of its path), the encoding to read it with, over `encoding`.",
     )
     sheet: str | None = Field(None, description="XLSX sheet to read (default: every sheet).")
+    header_row: int = Field(
+        1, ge=1, description="CSV and XLSX: the row number (as Excel shows it) of the header; the title rows above it "
+        "are skipped (default 1: the first non-empty row). Parquet has no header row.")
     as_of: dt.date = Field(description="As-of date of the data (the observed_at of every row).")
     description: str = Field("", description="What this source is.")
     columns: dict[str, str] = Field(default_factory=dict, description="Source column -> canonical field.")
@@ -290,7 +293,7 @@ def expand_kinds(sources: dict[str, SourceMapping]) -> tuple[dict[str, SourceMap
                 continue
             mapping = SourceMapping(
                 level=k.level, role=src.role, files=src.files, format=src.format, delimiter=src.delimiter, encoding=src.encoding,
-                encodings=src.encodings, sheet=src.sheet, as_of=src.as_of,
+                encodings=src.encodings, sheet=src.sheet, header_row=src.header_row, as_of=src.as_of,
                 description=f"{src.description} ({kind})" if src.description else kind,
                 columns=k.columns, compose=k.compose, constants=k.constants, value_flags=k.value_flags,
                 codes=k.codes, date_formats=src.date_formats, trust=k.trust, required=k.required,
@@ -402,6 +405,11 @@ def check_mapping(name: str, src: SourceMapping, sources: dict[str, SourceMappin
                 where=at("columns"))
     if not src.files:
         log.add("no files listed", where=at("files"))
+    parquet = (".parquet", ".pq")
+    if src.header_row != 1 and (src.format == "parquet" or (
+            src.format == "auto" and src.files and all(f.lower().endswith(parquet) for f in src.files))):
+        log.add(f"header_row = {src.header_row} is set, but the source's files are Parquet, which has no header "
+                "row", where=at("header_row"), hint="remove header_row; it is for CSV and XLSX files")
 
 
 def _constant_problem(field: str, value: Constant, src: SourceMapping) -> str | None:

@@ -8,10 +8,14 @@ the candidate that splits the header into several columns and agrees best with t
 records wins. A header that no candidate splits is a one-column file, unless the records below
 it do split (then the delimiter cannot be detected and the file is refused).
 
+Header: the first non-blank record at or after record ``options.header_row`` (default 1).
+Title lines above a header (``DATA PENERIMA BANSOS``, ``PERIODE: JUNI 2025``) are skipped when
+the source sets ``header_row``; they are not rows and the delimiter is detected below them.
+
 Records: parsed by the `csv` module (double quotes, doubled quotes inside them, newlines inside
-quoted fields). ``_row`` is the record number with the header as record 1, which is the row a
-person sees when the file is opened in Excel; a record with a quoted newline spans several
-physical lines but counts once. Blank lines are not records of data: they are skipped (still
+quoted fields). ``_row`` is the record number counted from the file's first record (the header
+is record 1 when it is the first), which is the row a person sees when the file is opened in
+Excel; a record with a quoted newline spans several physical lines but counts once. Blank lines are not records of data: they are skipped (still
 counted in the numbering) and noted. A record with more or fewer fields than the header is
 rejected as ``ragged_row``, its fields re-joined with the same delimiter in ``_raw``.
 
@@ -23,9 +27,11 @@ same holds for a field longer than ``csv.field_size_limit()``: that line alone i
 ``field_too_large``. `StagedFile.lines` counts the file's physical lines, beside the records.
 
 Two parsers, one result. A file whose header is one line and has several columns is first read
-by Arrow's CSV reader (streaming, several times faster). Arrow agrees with the `csv` module on
+by Arrow's CSV reader (streaming, several times faster); title lines above it (``header_row``),
+each one line, are skipped by Arrow too. Arrow agrees with the `csv` module on
 every record with as many fields as the header. At the first record with another number of
-fields, the file is read again by Arrow on one thread, which numbers such records so that they
+fields, the file is read again by Arrow on one thread (not below title lines: there the `csv`
+module reads it), which numbers such records so that they
 are rejected exactly as the `csv` module path rejects them. Arrow cannot tell a blank line from
 a row of empty fields (",,"), nor see a stray quote: at the first such row, when the records it
 read are fewer than the file's lines (some record spans several lines), and at any other parse
@@ -91,10 +97,10 @@ def _sample(path: Path, encoding: str) -> tuple[str, bool]:
     return text, whole
 
 
-def _split_with(sample: str, whole: bool, delimiter: str) -> _Split:
+def _split_with(sample: str, whole: bool, delimiter: str, header_row: int = 1) -> _Split:
     reader = csv.reader(io.StringIO(sample), delimiter=delimiter)
-    try:
-        records = [r for r in itertools.islice(reader, _SAMPLE_RECORDS + 2) if r]
+    try:  # the records above `header_row` (titles) are not looked at
+        records = [r for r in itertools.islice(reader, header_row - 1, header_row + _SAMPLE_RECORDS + 1) if r]
     except csv.Error:
         records = []
     if not whole and len(records) > 1:
@@ -107,17 +113,18 @@ def _split_with(sample: str, whole: bool, delimiter: str) -> _Split:
     return _Split(delimiter, n, agreement, any(len(r) > 1 for r in below))
 
 
-def detect_delimiter(path: Path, encoding: str, declared: str | None = None) -> tuple[str, list[str]]:
-    """The delimiter and notes; raises InputFileError when it cannot be told or contradicts the file."""
+def detect_delimiter(path: Path, encoding: str, declared: str | None = None, header_row: int = 1) -> tuple[str, list[str]]:
+    """The delimiter and notes; raises InputFileError when it cannot be told or contradicts the file.
+    The records above `header_row` (title lines) are not looked at."""
     sample, whole = _sample(path, encoding)
-    splits = {d: _split_with(sample, whole, d) for d in CANDIDATES}
+    splits = {d: _split_with(sample, whole, d, header_row) for d in CANDIDATES}
     splitting = sorted(
         (s for s in splits.values() if s.header_fields > 1),
         key=lambda s: (s.agreement, s.header_fields),
         reverse=True,
     )
     if declared is not None:
-        own = splits.get(declared) or _split_with(sample, whole, declared)
+        own = splits.get(declared) or _split_with(sample, whole, declared, header_row)
         others = [s for s in splitting if s.delimiter != declared]
         if own.header_fields <= 1 and others:
             raise InputFileError(
@@ -127,9 +134,12 @@ def detect_delimiter(path: Path, encoding: str, declared: str | None = None) -> 
     if splitting:
         return splitting[0].delimiter, []
     if any(s.split_below for s in splits.values()):
+        from dtsen.ingest.title_rows import header_row_hint  # it reads the file's head with this module's rules
+
         raise InputFileError(
             f"{path}: could not detect the delimiter: the header has one column with each of "
-            f"{', '.join(map(_show, CANDIDATES))} but the records below it are split; give the delimiter explicitly"
+            f"{', '.join(map(_show, CANDIDATES))} but the records below it are split; give the delimiter explicitly, "
+            f"or, when title lines stand above the header, the header's row number ({header_row_hint(path, 'csv')})"
         )
     return ",", ["one column: no delimiter found in the header"]
 
@@ -159,8 +169,8 @@ def _parse_error(path: Path, line: int, error: csv.Error) -> InputFileError:
     return InputFileError(f"{path}: line {line} cannot be parsed ({text})")
 
 
-def _read_header(reader: Reader, path: Path) -> tuple[list[str], int]:
-    """The first non-blank record and its record number."""
+def _read_header(reader: Reader, path: Path, header_row: int = 1) -> tuple[list[str], int]:
+    """The first non-blank record at or after record `header_row`, and its record number."""
     number = 0
     while True:
         try:
@@ -168,9 +178,14 @@ def _read_header(reader: Reader, path: Path) -> tuple[list[str], int]:
         except csv.Error as e:
             raise _parse_error(path, reader.line_num, e) from None
         if record is None:
+            if header_row > 1 and number > 0:
+                raise InputFileError(
+                    f"{path}: header_row = {header_row}, but the file has only {number} row(s) and none from row "
+                    f"{header_row} on holds a header; correct the source's header_row setting (the row number "
+                    "Excel shows for the header)")
             raise InputFileError(f"{path}: file is empty")
         number += 1
-        if record:
+        if record and number >= header_row:
             return record, number
 
 
@@ -313,7 +328,8 @@ class _ArrowLost(Exception):
 
 
 def _stage_arrow(
-    path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter, *, tolerant: bool, lines: int
+    path: Path, encoding: str, delimiter: str, width: int, writer: StageWriter, *, tolerant: bool, lines: int,
+    skip: int = 1,
 ) -> _Counts | None:
     """Stage the records after a one-line header with Arrow's CSV reader, or None to fall back.
 
@@ -325,6 +341,9 @@ def _stage_arrow(
     blank line, or ",,"), fewer records than the file has `lines` below the header (a record
     across line ends: a quoted newline, or a stray quote to be read line by line) and any other
     parse trouble return None: the caller falls back to the `csv` module.
+
+    `skip` is the number of lines up to and including the header (more than 1 when title lines
+    stand above it, each one line): the first data row is record `skip + 1`.
     """
     names = [f"f{i}" for i in range(width)]
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
@@ -333,7 +352,7 @@ def _stage_arrow(
         batches = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=_ARROW_BLOCK_BYTES, encoding=arrow_encoding,
+                column_names=names, skip_rows=skip, block_size=_ARROW_BLOCK_BYTES, encoding=arrow_encoding,
                 use_threads=not tolerant,
             ),
             parse_options=pcsv.ParseOptions(
@@ -352,7 +371,7 @@ def _stage_arrow(
             ),
         )
         counts = _Counts()
-        next_row = 2
+        next_row = skip + 1
         limit = csv.field_size_limit()
         for batch in batches:
             longest = max((pc.max(pc.utf8_length(c)).as_py() or 0) for c in batch.columns)
@@ -374,7 +393,7 @@ def _stage_arrow(
             return None
     except (pa.ArrowException, UnicodeDecodeError, _ArrowLost):
         return None
-    if counts.rows_read != lines - 1:
+    if counts.rows_read != lines - skip:
         return None  # some record spans several lines: the csv module checks its quotes
     return counts
 
@@ -394,20 +413,24 @@ def _stage_text(
     path: Path, readable: Path, encoding: str, declared: str, lines: int, out_dir: Path, options: ReadOptions,
     *, fast: bool,
 ) -> StagedFile:
-    delimiter, notes = detect_delimiter(readable, encoding, options.delimiter)
+    delimiter, notes = detect_delimiter(readable, encoding, options.delimiter, options.header_row)
     sink: list[str] = []
     with readable.open("r", encoding=encoding, newline="") as f:
         reader = csv.reader(tap(f, sink), delimiter=delimiter)
-        raw_header, header_row = _read_header(reader, path)
+        raw_header, header_row = _read_header(reader, path, options.header_row)
         header_lines = reader.line_num
         header = make_header(raw_header)
         notes = notes + header.notes
         width = len(header.columns)
         counts: _Counts | None = None
-        if fast and options.max_rows is None and width > 1 and header_row == 1 and header_lines == 1:
-            for tolerant in (False, True):
+        # Title lines above the header (header_row), each one line: Arrow skips them. Its record
+        # numbers for ragged rows are trusted only without them (the tolerant pass).
+        titled = options.header_row > 1 and header_row == header_lines
+        if fast and options.max_rows is None and width > 1 and ((header_row == 1 and header_lines == 1) or titled):
+            for tolerant in (False, True) if header_row == 1 else (False,):
                 with StageWriter(path, out_dir, header.columns) as writer:
-                    counts = _stage_arrow(readable, encoding, delimiter, width, writer, tolerant=tolerant, lines=lines)
+                    counts = _stage_arrow(readable, encoding, delimiter, width, writer, tolerant=tolerant, lines=lines,
+                                          skip=header_lines)
                     if counts is None:
                         writer.abort()
                     else:
@@ -419,7 +442,8 @@ def _stage_text(
                                        options.chunk_rows, writer, options.max_rows)
                 writer.commit()
     if header_row > 1:
-        notes.append(f"header is record {header_row}: blank lines above it skipped")
+        above = "the lines above it skipped" if options.header_row > 1 else "blank lines above it skipped"
+        notes.append(f"header is record {header_row}: {above}")
     if counts.blank_lines:
         notes.append(f"{counts.blank_lines} blank line(s) below the header skipped (not rows)")
     if counts.split_lines:

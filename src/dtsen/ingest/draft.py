@@ -15,7 +15,10 @@ on a sample of its first rows; each column is matched to a canonical field by it
   regencies, districts or villages (prefixes such as `KAB.` and `DS.` stripped, old spellings
   folded; `dtsen.ingest.region_names`), when a region list is given;
 - a column with two or three short codes such as `RUTA`/`ART` is pointed out as a probable
-  record-kind column.
+  record-kind column;
+- title rows above the header (`DATA PENERIMA BANSOS`, `PERIODE: JUNI 2025`) give a proposed
+  `header_row` (`dtsen.ingest.title_rows`), and the file is sampled below them; total lines
+  (`JUMLAH`, `TOTAL`: `dtsen.ingest.summary_rows`) in the sample are counted in a note.
 
 The draft says in comments how each guess was made and what was not guessed; columns left
 unmapped are listed as comments for the user to fill in. It never shows personal values: only
@@ -44,6 +47,7 @@ import pyarrow.parquet as pq
 from dtsen.ingest.header_names import SPLIT_CODES, header_field, header_key
 from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.readers import ReadOptions, detect_format, stage_file
+from dtsen.ingest.title_rows import first_rows, header_row_of
 from dtsen.reference.regions import RegionMaster
 from dtsen.schema import FIELDS
 from dtsen.standardize.codes import BOOL_SYNONYMS, VOCABULARIES, builtin_codes, code_key
@@ -111,6 +115,8 @@ class SourceDraft:
     columns: list[ColumnGuess]
     compose: dict[str, str] = _field(default_factory=dict)
     notes: list[str] = _field(default_factory=list)
+    header_row: int = 1  # the header's row, when title rows stand above it (`dtsen.ingest.title_rows`)
+    header_note: str = ""
 
     @property
     def date_formats(self) -> list[str]:
@@ -129,9 +135,10 @@ class SourceDraft:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _sample(path: Path, rows: int) -> tuple[pa.Table, str | None, str | None, list[str]]:
+def _sample(path: Path, rows: int, header_row: int = 1) -> tuple[pa.Table, str | None, str | None, list[str]]:
     with tempfile.TemporaryDirectory(prefix="dtsen-draft-") as tmp:
-        staged = stage_file(path, Path(tmp), ReadOptions(max_rows=rows, chunk_rows=min(rows, 200_000)))
+        options = ReadOptions(max_rows=rows, chunk_rows=min(rows, 200_000), header_row=header_row)
+        staged = stage_file(path, Path(tmp), options)
         table = pq.read_table(staged.staged).slice(0, rows)
         notes = [mask_digits(n) for n in staged.notes]
         if staged.rows_rejected:
@@ -407,6 +414,18 @@ def _role(guesses: list[ColumnGuess], rows: int) -> tuple[str | None, str]:
                   "programme, survey, field_check, other")
 
 
+def _summary_rows(table: pa.Table, identifiers: list[str]) -> int:
+    """The sampled rows that are total lines (`dtsen.ingest.summary_rows`)."""
+    import ibis
+
+    from dtsen.ingest.summary_rows import summary_row
+
+    t = ibis.memtable(table.rename_columns([f"c{i}" for i in range(table.num_columns)]))
+    names = dict(zip(table.column_names, t.columns, strict=True))
+    found = summary_row(t, list(t.columns), [t[names[c]] for c in identifiers]).sum().to_pyarrow().as_py()
+    return int(found or 0)
+
+
 def _source_name(path: Path) -> str:
     stem = re.sub(r"[^a-z0-9]+", "_", path.stem.lower()).strip("_")
     return stem if stem and not stem[0].isdigit() else f"source_{stem or 'baru'}"
@@ -421,7 +440,9 @@ def draft_source(path: Path, *, name: str | None = None, rows: int = 1000, regio
     Raises `InputFileError` when the file cannot be read."""
     path = Path(path)
     kind = detect_format(path)
-    table, encoding, delimiter, notes = _sample(path, rows)
+    titles = header_row_of(first_rows(path, kind))
+    header_row, header_note = titles if titles is not None else (1, "")
+    table, encoding, delimiter, notes = _sample(path, rows, header_row)
     keys = _region_keys(regions) if regions is not None and regions.is_loaded and len(regions) else None
     guesses: list[ColumnGuess] = []
     taken: Counter[str] = Counter()
@@ -475,13 +496,18 @@ def draft_source(path: Path, *, name: str | None = None, rows: int = 1000, regio
                 g.note = f"{g.field} is already mapped from another column; " + g.note
                 g.field = None
     role, role_note = _role(guesses, table.num_rows)
+    totals = _summary_rows(table, [g.column for g in guesses if g.field in ("nik", "kk")])
+    if totals:
+        notes.append(f"{totals:,} sampled row(s) look like total lines (JUMLAH, TOTAL and numbers): ingest "
+                     "quarantines them as summary_row")
     try:
         file = str(path.resolve().relative_to(relative_to.resolve())) if relative_to else str(path)
     except ValueError:
         file = str(path.resolve())
     return SourceDraft(name=name or _source_name(path), path=path, file=file, format=kind, encoding=encoding,
                        delimiter=delimiter, rows=table.num_rows, level=level, level_note=level_note, role=role,
-                       role_note=role_note, columns=guesses, compose=compose, notes=notes)
+                       role_note=role_note, columns=guesses, compose=compose, notes=notes, header_row=header_row,
+                       header_note=header_note)
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -519,6 +545,8 @@ def _render(d: SourceDraft) -> str:
         lines.append(f"delimiter = {_s(d.delimiter)}")
     if d.encoding:
         lines.append(f"encoding = {_s(d.encoding)}")
+    if d.header_row > 1:
+        lines.append(f"header_row = {d.header_row}  # {d.header_note}: the rows above the header are skipped")
     lines.append(f"as_of = {dt.date.today().isoformat()}  # TODO: the date the data describes, not today")
     if d.date_formats:
         lines.append("date_formats = [" + ", ".join(_s(f) for f in d.date_formats) + ', "EXCEL_SERIAL"]')

@@ -18,6 +18,10 @@ parses and checks like any column:
   (same KK, else same NIK) in the source: a family listed once for PKH and once for BPNT has
   both. A value the list does not name is `code_unknown:<COLUMN>`.
 
+- summary rows: `_summary` is true on a row whose cells (mapped or not) are a total line
+  (`JUMLAH`, `TOTAL` and numbers; `dtsen.ingest.summary_rows`); `validate` quarantines it as
+  `summary_row` when it carries no identifier.
+
 Warnings found here travel to `validate.check_source` in one `_notes` column (`;`-framed
 tokens such as `;kind_unknown;`), which `note_tokens` lists; a source without such layouts has
 none. Control characters are removed later, per distinct value, where each field is read
@@ -29,6 +33,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from dtsen.ingest.staging import RESERVED_COLUMNS
+from dtsen.ingest.summary_rows import summary_row
 from dtsen.mapping import KindInfo, SourceMapping, constant_text, parse_template
 from dtsen.standardize import code_key_expr
 from dtsen.standardize.codes import code_key
@@ -114,9 +120,10 @@ def raw_table(groups: list[ir.Table], name: str, src: SourceMapping, parent: Sou
                 extra["_key"] = t[kind.key].cast("string").strip()
         for i, column in enumerate(src.value_flags):
             extra[f"_vf{i}"] = code_key_expr(t[column].cast("string"))
+        cells = [c for c in t.columns if c not in RESERVED_COLUMNS]
         pieces.append(t.select(
             _source=ibis.literal(name), _file=t._file, _sheet=t._sheet.cast("string"), _row=t._row.cast("int64"),
-            **values, **extra,
+            _summary=summary_row(t, cells, [values[f] for f in ("nik", "kk") if f in values]), **values, **extra,
         ))
     u = pieces[0] if len(pieces) == 1 else ibis.union(*pieces, distinct=False)
     notes: list[tuple[str, str]] = []  # (boolean column, token)
@@ -124,7 +131,7 @@ def raw_table(groups: list[ir.Table], name: str, src: SourceMapping, parent: Sou
         mine = u._kind_key.isin([code_key(v) for v in kind.values]).fill_null(False)
         if kind.first:
             unknown = ~u._kind_key.isin([code_key(v) for v in kind.all_values]).fill_null(False)
-            u = u.mutate(_n_kind=unknown).filter(mine | unknown)
+            u = u.mutate(_n_kind=unknown & ~u._summary).filter(mine | unknown)  # a total line is no kind
             notes.append(("_n_kind", "kind_unknown"))
         else:
             u = u.filter(mine)
@@ -136,7 +143,7 @@ def raw_table(groups: list[ir.Table], name: str, src: SourceMapping, parent: Sou
         notes += [(f"_n_vf{i}", _token("code_unknown", column)) for i, column in enumerate(src.value_flags)]
     flag_keys = [u[f"_vf{i}"] for i in range(len(src.value_flags))]  # what the rows say, for repeats
     extra = {"_notes": _notes([(u[c], token) for c, token in notes])} if notes else {}
-    return u.select(*[u[c] for c in _BASE], *flag_keys, **extra, **{f: u[f] for f in fields})
+    return u.select(*[u[c] for c in _BASE], u._summary, *flag_keys, **extra, **{f: u[f] for f in fields})
 
 
 def repeat_columns(src: SourceMapping) -> list[str]:

@@ -41,8 +41,9 @@ from dtsen.ingest.check_tables import FieldCheckTables, RegionTables
 from dtsen.ingest.layout import raw_table
 from dtsen.ingest.masking import mask_digits
 from dtsen.ingest.quarantine import checked_rejects, reader_rejects
-from dtsen.ingest.readers import ReadOptions, StagedFile, stage_file
+from dtsen.ingest.readers import ReadOptions, StagedFile, detect_format, stage_file
 from dtsen.ingest.reasons import severities
+from dtsen.ingest.title_rows import header_row_hint
 from dtsen.ingest.validate import check_source
 from dtsen.ingest.value_lookups import name_lookup
 from dtsen.reference.regions import RegionMaster, normalize_code
@@ -230,6 +231,8 @@ def file_column_problems(settings: Settings, name: str, src: SourceMapping, labe
     present = set(sf.columns)
     needed = src.source_columns()
     missing = [c for c in needed if c not in present and c not in sf.duplicate_columns]
+    titles = header_row_hint(sf.path, detect_format(sf.path, src.format)) if needed and len(missing) == len(needed) \
+        else ""
     for column in needed:
         where = settings.where(*src.config_path(name), *needed[column])
         if column in sf.duplicate_columns:
@@ -238,7 +241,7 @@ def file_column_problems(settings: Settings, name: str, src: SourceMapping, labe
         elif column not in present:
             if len(missing) == len(needed) and needed:
                 hint = (f"none of the {len(needed)} mapped columns is in the file: is its first row a header? "
-                        f"(the first row has {len(sf.columns)} cells)")
+                        f"(the first row has {len(sf.columns)} cells; {titles})")
             else:
                 hint = f"the file has: {', '.join(mask_digits(c) for c in sf.columns) or 'no columns'}"
             log.add(f"column {column!r} is not in {label}", where=where, hint=hint)
@@ -344,7 +347,7 @@ def stage_source(settings: Settings, name: str, files: list[Path], progress: Pro
         progress.step(name, f"membaca {path.name}")
         out = settings.work_dir / "staging" / folder / str(i)
         options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=file_encoding(settings, src, path),
-                              sheet=src.sheet, chunk_rows=settings.ingest.chunk_rows, max_rows=max_rows)
+                              sheet=src.sheet, header_row=src.header_row, chunk_rows=settings.ingest.chunk_rows, max_rows=max_rows)
         try:
             staged.append((file_label(settings, path), stage_file(path, out, options)))
         except InputFileError as e:

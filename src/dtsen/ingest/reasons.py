@@ -75,6 +75,7 @@ _ALL = (
     Reason("kind_unknown", "reject", "jenis baris (mis. RUTA/ART) tidak dikenali", "the row's record kind is none of the kinds declared for the file"),
     Reason("parent_row_missing", "warn", "baris induk (mis. rumah tangga) dengan kunci yang sama tidak ditemukan atau tidak tunggal", "no single row of the parent kind (household) has this row's key"),
     Reason("region_name_unresolved", "warn", "nama wilayah (provinsi/kabupaten/kecamatan/desa) tidak cocok dengan daftar Kemendagri", "a region name does not match the Kemendagri list (the first level that did not)"),
+    Reason("summary_row", "reject", "baris jumlah/total (mis. JUMLAH, TOTAL, GRAND TOTAL dengan angka), bukan data orang atau keluarga", "a total line (JUMLAH, TOTAL, GRAND TOTAL with numbers) without an identifier: not a person or a family"),
     Reason("person_without_name_or_nik", "reject", "baris orang tanpa NIK dan tanpa nama (bukan data orang?)", "a person row with neither NIK nor name: not a person (a household row?)"),
 )
 

@@ -160,7 +160,7 @@ def _stage_sample(settings: Settings, name: str, paths: list[Path], out: Path, r
     failed = []
     for j, path in enumerate(paths):
         options = ReadOptions(format=src.format, delimiter=src.delimiter, encoding=file_encoding(settings, src, path),
-                              sheet=src.sheet, chunk_rows=max(rows, 1000), max_rows=rows)
+                              sheet=src.sheet, header_row=src.header_row, chunk_rows=max(rows, 1000), max_rows=rows)
         try:
             staged.append((file_label(settings, path), stage_file(path, out / str(j), options)))
         except InputFileError as e:

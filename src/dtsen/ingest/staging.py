@@ -63,12 +63,15 @@ class ReadOptions:
     sheet: str | None = None  # XLSX only; None reads every sheet (they must share one header)
     chunk_rows: int = 200_000  # rows held in memory at once
     max_rows: int | None = None  # stop after about this many data rows (a sample: `dtsen sources check`)
+    header_row: int = 1  # CSV and XLSX: the header is the first non-empty row at or after this row (1-based)
 
     def __post_init__(self) -> None:
         if self.chunk_rows < 1:
             raise SettingsError(f"ReadOptions.chunk_rows must be at least 1, not {self.chunk_rows}")
         if self.max_rows is not None and self.max_rows < 1:
             raise SettingsError(f"ReadOptions.max_rows must be at least 1, not {self.max_rows}")
+        if self.header_row < 1:
+            raise SettingsError(f"ReadOptions.header_row must be at least 1, not {self.header_row}")
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise SettingsError(f"ReadOptions.delimiter must be one character, not {self.delimiter!r}")
 

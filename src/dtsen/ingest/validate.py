@@ -16,7 +16,8 @@ the release family when the export lacks them, so that the linkage attaches the 
 family by its KK. For such a source `family_ref` stands in for the identity check
 (`identity_missing` is not applied: the family id is the identity). For other sources a
 row is `identity_missing` only when, its damaged or impossible fields withheld, nothing that
-identifies someone is left (`_identified`).
+identifies someone is left (`_identified`). A total line below the data (`summary_row`, see
+`dtsen.ingest.summary_rows`) is quarantined as such, and not also as `identity_missing`.
 """
 
 from __future__ import annotations
@@ -377,6 +378,11 @@ def check_source(
     if field_result:  # the head's NIK: a second way to the family when its KK is unknown
         out["nik"] = out["nik"].fill_null(t._ref_nik)
     out["kk"] = ibis.ifelse(~kk_damaged & ~kk_bad_serial, t._kk, NULL_STR)
+    # A total line (`JUMLAH`, `TOTAL` and numbers; `dtsen.ingest.summary_rows`) with no
+    # identifier that looks like one: not a person or a family. It is said once, as itself.
+    identifier = t._nik.notnull() | t._nik_damaged | t._kk.notnull() | t._kk_damaged
+    summary = (t._summary & ~identifier).fill_null(False) if "_summary" in t.columns else ibis.literal(False)
+    checks.add("summary_row", summary)
     if field_result:  # the export names the family by id: its KK is the release family's
         out["kk"] = out["kk"].fill_null(t._ref_kk)
 
@@ -450,12 +456,12 @@ def check_source(
     if field_result:
         out["region_code"] = out["region_code"].fill_null(t._ref_region)
     else:
-        checks.add("identity_missing", ~_identified(level, out))
+        checks.add("identity_missing", ~_identified(level, out) & ~summary)
 
     # A person row needs a NIK or a name: a KK alone is a household's row (a file of several
     # record kinds read as persons). A death date alone marks a death.
     if level == "person" and not field_result:
-        checks.add("person_without_name_or_nik", t._nik_missing & out["name"].isnull() & ~t._kk_missing)
+        checks.add("person_without_name_or_nik", t._nik_missing & out["name"].isnull() & ~t._kk_missing & ~summary)
         if "death_date" in mapped:
             died, deceased = out["death_date"].notnull(), out["is_deceased"]
             checks.add("deceased_conflict", died & (deceased == ibis.literal(False)))

@@ -1,8 +1,10 @@
 """Stage a spreadsheet (XLSX, XLSM, XLS, XLSB, ODS) with python-calamine.
 
-Sheets: every worksheet, or only ``options.sheet``. Each sheet's first non-empty row is its
-header, and all sheets read together must have the same header (else the file is refused, naming
-the sheets and the columns that differ). Empty sheets are skipped and noted. ``_sheet`` is the
+Sheets: every worksheet, or only ``options.sheet``. Each sheet's first non-empty row at or after
+row ``options.header_row`` (default 1: its first non-empty row) is its header (title rows above
+it are skipped, not rows; a sheet with cells only above that row is refused, naming the
+setting), and all sheets read together must have the same header (else the file is refused,
+naming the sheets and the columns that differ). Empty sheets are skipped and noted. ``_sheet`` is the
 sheet name and ``_row`` the sheet's own row number, as Excel shows it. Completely empty rows are
 not records: they are skipped and noted. A row with a value to the right of the header's last
 column is rejected as ``ragged_row``; its cells are re-joined with commas in ``_raw``.
@@ -84,13 +86,18 @@ def _row_texts(row: Row) -> list[str]:
     return texts
 
 
-def _find_header(rows: Iterator[Row]) -> tuple[list[str], int] | None:
-    """The first non-empty row as text (trailing empty cells dropped) and its 1-based number."""
-    for number, row in enumerate(rows, start=1):  # only the empty rows above the header
+def _find_header(rows: Iterator[Row], header_row: int = 1) -> tuple[list[str], int] | int | None:
+    """The first non-empty row at or after row `header_row` as text (trailing empty cells
+    dropped) and its 1-based number; None for an empty sheet; the number of the last non-empty
+    row when every non-empty row lies above `header_row`."""
+    last = 0
+    for number, row in enumerate(rows, start=1):  # only the rows above the header
         texts = _row_texts(row)
         if texts:
-            return texts, number
-    return None
+            if number >= header_row:
+                return texts, number
+            last = number
+    return last or None
 
 
 def _compare_headers(path: Path, first: tuple[str, Header], sheet: str, header: Header) -> None:
@@ -153,11 +160,18 @@ def stage_xlsx(path: Path, out_dir: Path, options: ReadOptions) -> StagedFile:
     try:
         for name in _sheet_names(book, path, options.sheet):
             sheet_rows = iter(book.get_sheet_by_name(name).iter_rows())
-            found = _find_header(sheet_rows)
+            found = _find_header(sheet_rows, options.header_row)
             if found is None:
                 notes.append(f"sheet {name!r} is empty: skipped")
                 continue
+            if isinstance(found, int):
+                raise InputFileError(
+                    f"{path}: sheet {name!r}: header_row = {options.header_row}, but the sheet's last non-empty "
+                    f"row is row {found}; correct the source's header_row setting (the row number Excel shows "
+                    "for the header)")
             raw_header, header_row = found
+            if options.header_row > 1:
+                notes.append(f"sheet {name!r}: header is row {header_row}: the rows above it skipped")
             header = make_header(raw_header)
             if first is None:
                 first = (name, header)
