@@ -1,0 +1,91 @@
+"""What sealing a release (`[vault] release = true`) costs a `dtsen build`, on DuckDB.
+
+    flock /work/bench.lock uv run python -u -m benchmarks.sealing [--persons 30000] [--seed 7] [--runs 2]
+
+Synthesises one project (cached under DATA_ROOT/dtsen-sealing-<persons>-<seed>), makes its keys,
+runs one warm-up build, then `--runs` pairs of builds, plain and sealed in turn, each on a fresh
+DuckDB engine after the work directory is emptied the way a sealed build leaves it (so that
+neither kind of build finds the other's intermediate files). The serving index is not built
+(`serving.index_on_build` off): it is not part of the build. Prints each build's wall time and
+the steps' times, then the median plain and sealed times and the sealing overhead in percent
+(issue 15's target: at most 15%). The figures are indicative on a shared machine; the load
+average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.linkage import SHARED
+from dtsen.config import Settings, load_settings
+from dtsen.engine import Engine
+from dtsen.release.build import build
+from dtsen.release.sealing import scrub_work
+from dtsen.vault.lifecycle import init_keys
+
+
+def prepare(persons: int, seed: int, root: Path) -> Path:
+    data = root / f"dtsen-sealing-{persons}-{seed}"
+    if not (data / "dtsen.toml").exists():
+        cmd = [sys.executable, "-m", "dtsen", "synth", str(data), "--persons", str(persons), "--seed", str(seed)]
+        if (SHARED / "regions.csv").exists():
+            cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return data
+
+
+def settings_for(data: Path, sealed: bool) -> Settings:
+    settings = load_settings(data)
+    settings.vault.release = sealed
+    settings.serving.index_on_build = False
+    return settings
+
+
+def one_build(data: Path, sealed: bool, memory_limit: str) -> tuple[float, dict[str, float]]:
+    settings = settings_for(data, sealed)
+    scrub_work(settings.work_dir)
+    engine = Engine.duckdb(memory_limit=memory_limit, threads=2)
+    try:
+        t0 = time.perf_counter()
+        result = build(engine, settings)
+        return time.perf_counter() - t0, dict(result.steps)
+    finally:
+        engine.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=30_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--memory-limit", default="4GB")
+    parser.add_argument("--data-root", type=Path, default=Path("/tmp"))
+    args = parser.parse_args()
+
+    data = prepare(args.persons, args.seed, args.data_root)
+    settings = settings_for(data, True)
+    if not settings.path(settings.vault.key_file).exists():
+        init_keys(settings)
+    print(f"{args.persons:,} persons, DuckDB (2 threads); load average {os.getloadavg()[0]:.2f}")
+    one_build(data, False, args.memory_limit)  # warm-up: caches, and a previous release to carry ids from
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for run in range(args.runs):
+        for sealed in (False, True):
+            seconds, steps = one_build(data, sealed, args.memory_limit)
+            times[sealed].append(seconds)
+            detail = ", ".join(f"{k} {v:.1f}" for k, v in steps.items())
+            print(f"run {run + 1} {'sealed' if sealed else 'plain '}: {seconds:7.1f} s  ({detail})")
+    plain, sealed_s = statistics.median(times[False]), statistics.median(times[True])
+    print(f"median build: plain {plain:.1f} s, sealed {sealed_s:.1f} s; sealing adds "
+          f"{100.0 * (sealed_s - plain) / plain:+.1f}% (target: at most +15%)")
+    print(f"load average at the end {os.getloadavg()[0]:.2f} (figures indicative on a shared machine)")
+
+
+if __name__ == "__main__":
+    main()
