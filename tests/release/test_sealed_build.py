@@ -83,6 +83,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def builds(project: Path) -> dict[str, Any]:
     plain = build_on_duckdb(project)
     found_plain = scan([project / "releases", project / "work"], _needles(project))
+    readers = _plain_readers(project, plain.path)  # what the readers say of the plain release
     with (project / "dtsen.toml").open("a", encoding="utf-8") as fh:
         fh.write("\n[vault]\nrelease = true\n")
     try:
@@ -92,7 +93,47 @@ def builds(project: Path) -> dict[str, Any]:
         refused = exc
     init_keys(load_settings(project))
     first, second = build_on_duckdb(project), build_on_duckdb(project)
-    return {"plain": plain, "found_plain": found_plain, "refused": refused, "first": first, "second": second}
+    return {"plain": plain, "found_plain": found_plain, "refused": refused, "first": first, "second": second,
+            "readers": readers, "mixed_diff": _diff(plain.path, first.path)}
+
+
+def _diff(a: Path, b: Path) -> dict[str, Any]:
+    from dtsen.engine import Engine
+    from dtsen.release.diff import diff_releases
+
+    engine = Engine.duckdb(memory_limit="1GB", threads=1)
+    try:
+        return diff_releases(engine, a, b).to_dict()
+    finally:
+        engine.close()
+
+
+def _errors(project: Path, release: Path | None) -> list[dict[str, Any]]:
+    """`true_errors` of the work tables (release None) or of a published release's tables."""
+    from dtsen.engine import Engine
+    from dtsen.release.tables import release_tables, work_tables
+    from dtsen.verify.effectiveness import true_errors
+
+    engine = Engine.duckdb(memory_limit="1GB", threads=1)
+    try:
+        tables = work_tables(engine, load_settings(project)) if release is None else release_tables(engine, release)
+        t = true_errors(engine, tables, project / "truth").to_pyarrow()
+        return t.sort_by("family_id").to_pylist()
+    finally:
+        engine.close()
+
+
+def _plain_readers(project: Path, release: Path) -> dict[str, Any]:
+    """The workflow registry's records and the true errors of the plain (unsealed) release."""
+    from dtsen.workflow.registry import ReleaseRegistry
+
+    persons = read_parquet_arrow(release / "persons.parquet").to_pylist()
+    head = next(p for p in persons if p["nik"] and p["kk"] and not p["is_deceased"] and p["birth_date"])
+    reg = ReleaseRegistry(release)
+    return {"nik": head["nik"], "kk": head["kk"], "family_id": head["family_id"],
+            "person": reg.person_by_nik(head["nik"]), "family": reg.family(head["family_id"]),
+            "by_kk": reg.family_by_kk(head["kk"]), "errors_work": _errors(project, None),
+            "errors_release": _errors(project, release)}
 
 
 def test_without_keys_a_sealed_build_is_refused_with_what_to_do(builds: dict[str, Any]) -> None:
@@ -220,3 +261,55 @@ def test_agency_pseudonyms_of_a_sealed_release_differ_and_translate_back(project
     assert len(set(kemensos.to_pylist())) == len(ids)
     assert not set(kemensos.to_pylist()) & set(kemenkes.to_pylist())  # two agencies' extracts do not join
     assert translate(keys, "kemensos", kemensos).to_pylist() == ids.to_pylist()  # the registry translates back
+
+
+def test_the_workflow_registry_reads_a_sealed_release_through_its_vault(project: Path, builds: dict[str, Any]) -> None:
+    from dtsen.workflow.registry import ReleaseRegistry, SealedReleaseError, current_registry
+
+    want = builds["readers"]
+    second: BuildResult = builds["second"]
+    settings = load_settings(project)
+    reg = current_registry(settings.path(settings.release.dir), settings)
+    assert reg is not None and reg.sealed and reg.release_id == second.release_id
+    person = reg.person_by_nik(want["nik"])
+    assert person is not None and person.nik == want["nik"]
+    assert person == want["person"]  # names, KK, birth date, address decrypted: the plain release's record
+    assert reg.family(want["family_id"]) == want["family"]
+    assert reg.family_by_kk(want["kk"]) == want["by_kk"]
+    assert want["family"].members and all(m.full_name for m in want["family"].members)
+    assert reg.person_by_nik("3204000000000000") is None and reg.person_by_nik("") is None
+    with pytest.raises(SealedReleaseError, match="sealed"):  # no keys: no answer, not records without names
+        ReleaseRegistry(second.path).person_by_nik(want["nik"])
+
+
+def test_diff_compares_nik_by_token_between_sealed_releases(builds: dict[str, Any], tmp_path: Path) -> None:
+    first: BuildResult = builds["first"]
+    second: BuildResult = builds["second"]
+    same = _diff(first.path, second.path)
+    n = same["persons"]["a"]
+    assert same["persons"]["b"] == n and same["persons"]["added"] == same["persons"]["removed"] == 0
+    assert same["persons"]["nik_changed"] == 0
+    assert same["families"]["b"] == same["families"]["a"] > 0
+    # B with two persons' NIK tokens changed (one to another person's token, one emptied)
+    changed = tmp_path / second.release_id
+    shutil.copytree(second.path, changed, ignore=shutil.ignore_patterns("vault", "link", "rapor", "model"))
+    path = changed / "persons.parquet"
+    persons = read_parquet_arrow(path)
+    toks = persons.column("nik_token").to_pylist()
+    filled = [i for i, t in enumerate(toks) if t]
+    toks[filled[0]], toks[filled[1]] = toks[filled[2]], None
+    persons = persons.set_column(persons.column_names.index("nik_token"), "nik_token", pa.array(toks, pa.string()))
+    shutil.rmtree(path)
+    pq.write_table(persons, path)
+    assert _diff(first.path, changed)["persons"]["nik_changed"] == 2
+    # a plain release and a sealed one have no NIK column in common: not compared, not zero
+    mixed = builds["mixed_diff"]
+    assert "nik_changed" not in mixed["persons"] and mixed["persons"]["added"] == 0
+
+
+def test_the_effectiveness_of_a_sealed_release_is_that_of_its_build(project: Path, builds: dict[str, Any]) -> None:
+    want = builds["readers"]
+    assert want["errors_release"] == want["errors_work"]  # the release's tables give what the work tables gave
+    assert any(r["error"] for r in want["errors_work"]) and len(want["errors_work"]) > 10
+    got = _errors(project, builds["first"].path)  # sealed; its work directory is scrubbed
+    assert got == want["errors_work"]

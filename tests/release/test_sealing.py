@@ -1,4 +1,4 @@
-"""`dtsen.release.sealing` (DuckDB; Spark is refused for now): identifying columns out to the vault, tokens in, the
+"""`dtsen.release.sealing` (DuckDB, and Spark giving the same tables and vault): identifying columns out to the vault, tokens in, the
 quarantine's raw rows vault-only, field values sealed only for identifying fields; the work
 directory scrubbed down to what the next build needs."""
 
@@ -8,9 +8,10 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from dtsen.config import load_settings
+from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine, read_parquet_arrow
 from dtsen.release.sealing import open_keys, scrub_work, sealer_for, unsealed
 from dtsen.vault import ReleaseVault, tokens
@@ -106,10 +107,55 @@ def test_a_sealed_build_without_keys_says_to_run_keys_init(tmp_path: Path, broke
         open_keys(settings)
 
 
-def test_a_sealed_build_on_spark_is_refused_for_now(tmp_path: Path) -> None:
-    from dtsen.release.sealing import VaultNotReadyError
+def _seal_all(engine: Engine, settings: Settings, release: Path, release_id: str) -> dict[str, pa.Table]:
+    """persons, provenance and quarantine sealed on `engine` into `release`; the published tables
+    (sorted) and each vault decrypted (record_id, field, value), sorted."""
+    keyring, keys = open_keys(settings)
+    sealer = sealer_for(engine, settings, keyring, keys, release_id, release)
+    inputs = {"persons": (PERSONS, ["person_id"]), "provenance": (PROVENANCE, ["entity", "id", "field"]),
+              "quarantine": (QUARANTINE, ["source", "file", "sheet", "row"])}
+    try:
+        for name, (data, order) in inputs.items():
+            table, out_order = sealer.seal(name, engine.from_arrow(data), order)
+            engine.write_parquet(table, release / f"{name}.parquet", order_by=out_order)
+    finally:
+        sealer.vault.close()
+    out: dict[str, pa.Table] = {}
+    with ReleaseVault.open(keyring, release_id) as vault:
+        for name in inputs:
+            t = read_parquet_arrow(release / f"{name}.parquet")
+            out[name] = t.sort_by([(c, "ascending") for c in t.column_names if c not in ("sheet",)])
+            v = vault.read(release / "vault" / f"{name}.parquet")
+            out[f"vault/{name}"] = v.sort_by([("record_id", "ascending"), ("field", "ascending")])
+    return out
 
+
+@pytest.mark.spark
+def test_sealing_on_spark_writes_what_duckdb_writes(duck: Engine, tmp_path: Path) -> None:
+    from ..conftest import _spark_engine, spark_skip_reason
+
+    reason = spark_skip_reason()
+    if reason:
+        pytest.skip(reason)
     settings = load_settings(write_project(tmp_path / "proj"))
     init_keys(settings)
-    with pytest.raises(VaultNotReadyError, match="Spark"):
-        open_keys(settings, Engine("spark", None))
+    on_duck = _seal_all(duck, settings, tmp_path / "R0001", "R0001")
+    on_spark = _seal_all(_spark_engine(), settings, tmp_path / "R0002", "R0002")
+    assert set(on_spark) == set(on_duck)
+    for name, want in on_duck.items():
+        got = on_spark[name]
+        assert got.column_names == want.column_names, name
+        assert got.to_pylist() == want.to_pylist(), name  # tokens are deterministic; the vault decrypted
+    # known answers, so that two engines agreeing on something wrong fails too
+    persons = {r["person_id"]: r for r in on_spark["persons"].to_pylist()}
+    _, keys = open_keys(settings)
+    assert persons[1]["nik_token"] == tokens(keys, "nik", pa.array(["3204052809800001"]))[0].as_py()
+    assert persons[2]["nik_token"] is None and persons[2]["full_name_token"] is not None
+    prov = {r["field"]: r for r in on_spark["provenance"].to_pylist()}
+    assert prov["address"]["value_token"] == tokens(keys, "text", pa.array(["DUSUN BANJARREJO"]))[0].as_py()
+    assert prov["address"]["value"] is None and prov["education"]["value"] == "SD"
+    assert {r["value"] for r in on_spark["vault/quarantine"].to_pylist()} >= {"ART2,12,BUDI", "NIK 12"}
+    # each release seals under its own data key: the ciphertexts differ, the values do not
+    c1 = set(pq.read_table(tmp_path / "R0001" / "vault" / "persons.parquet").column("ciphertext").to_pylist())
+    c2 = set(pq.read_table(tmp_path / "R0002" / "vault" / "persons.parquet").column("ciphertext").to_pylist())
+    assert c1 and not c1 & c2

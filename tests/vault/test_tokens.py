@@ -24,6 +24,7 @@ from dtsen.vault.tokens import (
     token_udf,
     token_versions,
     tokens,
+    tokens_per_row,
     tokens_with_key,
 )
 
@@ -144,3 +145,19 @@ def test_tokenize_replaces_identifying_columns_on_every_engine(engine, tmp_path)
                                                    tokens(KEYS, "nik", pa.array(["3204054203850002"]))[0].as_py()]
     assert got.column("full_name_token").to_pylist()[0] == "1.o6f2ajajd6qtnufek6bsrftata"
     assert got.column("decile").to_pylist() == [1, 5, 9]
+
+
+def test_tokens_per_row_take_each_rows_kind() -> None:
+    kinds = pa.array(["nik", None, "text", "nik", "date", "name"])
+    values = pa.array(["3204051507800003", "SD", "Dusun  Banjar", None, "1980-09-28", "3204051507800003"])
+    got = tokens_per_row(KEYS, kinds, values).to_pylist()
+    want = [tokens(KEYS, k, pa.array([v])).to_pylist()[0] if k else None
+            for k, v in zip(kinds.to_pylist(), values.to_pylist(), strict=True)]
+    assert got == want
+    assert got[0] == "1.cajbja4yjt3rl2dxupazotfa5i" and got[1] is None and got[3] is None
+    assert got[5] != got[0]  # the same digits as a name: another kind, another token
+    assert got[2] == tokens(KEYS, "text", pa.array(["DUSUN BANJAR"])).to_pylist()[0]
+    with pytest.raises(TokenError, match="kinds for"):
+        tokens_per_row(KEYS, kinds.slice(1), values)
+    with pytest.raises(TokenError, match="unknown token kind"):
+        tokens_per_row(KEYS, pa.array(["nikk"]), pa.array(["1"]))

@@ -163,7 +163,7 @@ def build(engine: Engine, settings: Settings, on_step: OnStep | None = None) -> 
         previous = _carry_ids(settings, store)
         if previous is not None:
             require_intact(store.path(previous))
-        sealing = open_keys(settings, engine) if settings.vault.release else None  # fail before the long steps
+        sealing = open_keys(settings) if settings.vault.release else None  # fail before the long steps
         workflow = before_build(settings)  # approved, signed cases of the store as sources (dtsen.workflow)
         report = run("ingest", lambda: ingest(settings, engine), lambda r: r.rows_read)
         report_dict = report.to_dict()

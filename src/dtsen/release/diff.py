@@ -1,13 +1,18 @@
 """What changed between two releases: people and families, and whose decile moved.
 
 persons   added (person_id only in B), removed (only in A), merged and split (the linkage's
-          events of B, when B was built on A), newly deceased (alive in A, deceased in B)
+          events of B, when B was built on A), newly deceased (alive in A, deceased in B), and
+          the persons in both whose NIK changed (`nik_changed`: the NIK itself, or, when both
+          releases are sealed (`vault.release`), its token: tokens are equal exactly when the
+          NIKs are, under one token key version; left out when only one of the two is sealed,
+          or the token key versions differ)
 families  added, removed, and the families in both whose national decile moved: by how many
           deciles (B - A, negative = poorer), counted per regency and in total
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,25 @@ def _count(t: ir.Table) -> int:
     return int(t.count().execute())
 
 
+def _token_version(release_dir: Path) -> Any:
+    path = release_dir / "manifest.json"
+    if not path.exists():
+        return None
+    vault = json.loads(path.read_text(encoding="utf-8")).get("vault") or {}
+    return vault.get("token_version")
+
+
+def _comparable(a_dir: Path, b_dir: Path, a: ir.Table, b: ir.Table, column: str) -> str | None:
+    """The column both persons tables hold `column` in: itself, or its token when both releases
+    are sealed under the same token key version; None when they cannot be compared."""
+    if column in a.columns and column in b.columns:
+        return column
+    token = f"{column}_token"
+    if token in a.columns and token in b.columns and _token_version(a_dir) == _token_version(b_dir):
+        return token
+    return None
+
+
 def diff_releases(engine: Engine, a_dir: Path, b_dir: Path) -> ReleaseDiff:
     """Compare release A (older) with release B."""
     out = ReleaseDiff(a=a_dir.name, b=b_dir.name)
@@ -49,6 +73,12 @@ def diff_releases(engine: Engine, a_dir: Path, b_dir: Path) -> ReleaseDiff:
         "removed": _count(ka.anti_join(kb, ka._id == kb.person_id)),
         "newly_deceased": _count(both.filter(both._dead_b & ~both._dead_a)),
     }
+    nik = _comparable(a_dir, b_dir, pa_, pb, "nik")
+    if nik is not None:
+        na = pa_.select(_nid=pa_.person_id, _nik_a=pa_[nik].cast("string"))
+        nb = pb.select(_pid=pb.person_id, _nik_b=pb[nik].cast("string"))
+        n = nb.inner_join(na, nb._pid == na._nid)
+        out.persons["nik_changed"] = _count(n.filter(n._nik_a.fill_null("") != n._nik_b.fill_null("")))
     events_path = b_dir / "events.parquet"
     if events_path.exists():
         ev = engine.read_parquet(events_path)

@@ -19,7 +19,7 @@ links on plain values inside the work directory; `scrub_work` removes what it le
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,14 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dtsen.config import Settings
 from dtsen.engine import Engine
 from dtsen.errors import DtsenError
 from dtsen.vault.errors import VaultError
 from dtsen.vault.keyring import Keyring, TokenKeys
-from dtsen.vault.tokens import token_udf
+from dtsen.vault.tokens import tokens, tokens_per_row
 from dtsen.vault.vault import ReleaseVault
 
 VAULT_DIR = "vault"
@@ -55,23 +56,58 @@ class VaultNotReadyError(DtsenError):
     """`vault.release` is on but the project has no keys to seal a release with."""
 
 
+@dataclass(frozen=True)
+class _TokenColumns:
+    """The tokens of one table's identifying values, batch by batch (for `Engine.map_batches`,
+    which runs it in this process on DuckDB and on the executors on Spark: picklable).
+
+    In: the id column, the identifying columns (`plain`: column -> kind), the value columns and
+    `field` (when the table has value columns). Out: the id, then `<column>_token` for each."""
+
+    keys: TokenKeys
+    id_col: str
+    id_type: pa.DataType
+    plain: tuple[tuple[str, str], ...]  # (column, kind)
+    values: tuple[str, ...]
+
+    def schema(self) -> pa.Schema:
+        names = [c for c, _ in self.plain] + list(self.values)
+        return pa.schema([pa.field(self.id_col, self.id_type),
+                          *(pa.field(f"{c}{TOKEN_SUFFIX}", pa.string()) for c in names)])
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        arrays = [batch.column(self.id_col).cast(self.id_type)]
+        arrays += [tokens(self.keys, kind, batch.column(c)).cast(pa.string()) for c, kind in self.plain]
+        if self.values:
+            fields = batch.column("field").cast(pa.string())
+            kinds = pa.array(list(IDENTIFYING.values()), pa.string()).take(
+                pc.index_in(fields, value_set=pa.array(list(IDENTIFYING), pa.string())))
+            arrays += [tokens_per_row(self.keys, kinds, batch.column(c).cast(pa.string())) for c in self.values]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema())
+
+
 @dataclass
 class Sealer:
-    """Seals the tables of one release being written (see the module docstring)."""
+    """Seals the tables of one release being written (see the module docstring).
+
+    The tokens are computed on Arrow batches by `Engine.map_batches` (DuckDB's stream in this
+    process, Spark's executors), written under `scratch` (tokens only, no plain value) and
+    joined back to the table by its id; the vault is written from the engine's sorted stream."""
 
     engine: Engine
     vault: ReleaseVault
     token_keys: TokenKeys
     directory: Path
+    scratch: Path
     sealed: dict[str, list[str]] = field(default_factory=dict)  # table -> fields in its vault
-    _udfs: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
 
-    def _token(self, kind: str, value: ir.Value) -> ir.StringValue:
-        if kind not in self._udfs:
-            v = self.token_keys.active
-            self._udfs[kind] = token_udf(self.token_keys.key(v), v, kind)
-        out: ir.StringValue = self._udfs[kind](value.cast("string"))
-        return out
+    def _tokens(self, name: str, table: ir.Table, id_col: str, plain: list[str], values: list[str]) -> ir.Table:
+        """(id_col renamed `_sid`, `<c>_token` for each plain and value column) of `table`."""
+        batch = _TokenColumns(self.token_keys, id_col, table.schema()[id_col].to_pyarrow(),
+                              tuple((c, IDENTIFYING[c]) for c in plain), tuple(values))
+        cols = [id_col, *plain, *values, *(["field"] if values else [])]
+        out = self.engine.map_batches(table.select(*cols), batch, batch.schema(), self.scratch / name)
+        return out.rename(_sid=id_col)
 
     def seal(self, name: str, table: ir.Table, order_by: list[str]) -> tuple[ir.Table, list[str]]:
         """The table to publish in place of `table` and its order; writes `vault/<name>.parquet`."""
@@ -100,12 +136,15 @@ class Sealer:
         self.vault.write(self.directory / f"{name}.parquet", name, _stream(self.engine, table.select(**vault_cols)
                                                                               .order_by(id_col)), id_col, fields)
         self.sealed[name] = fields
-        out = table.mutate(**{f"{c}{TOKEN_SUFFIX}": self._token(IDENTIFYING[c], table[c]) for c in plain})
-        for c in values:
-            assert identifying is not None
-            kinds = [(table.field == f, self._token(k, table[c])) for f, k in IDENTIFYING.items()]
-            out = out.mutate(**{f"{c}{TOKEN_SUFFIX}": ibis.cases(*kinds, else_=ibis.null("string")),
-                                c: ibis.ifelse(identifying, ibis.null("string"), table[c].cast("string"))})
+        if not (plain or values):
+            return table.drop(*raw), [c for c in order_by if c in table.columns and c not in raw]
+        toks = self._tokens(name, table, id_col, plain, values)
+        token_cols = [f"{c}{TOKEN_SUFFIX}" for c in (*plain, *values)]
+        joined = table.left_join(toks, table[id_col] == toks._sid)
+        out = joined.select(*table.columns, *token_cols)
+        if values:
+            hide = out.field.isin(list(IDENTIFYING))
+            out = out.mutate(**{c: ibis.ifelse(hide, ibis.null("string"), out[c].cast("string")) for c in values})
         out = out.drop(*plain, *raw)
         return out, [c for c in order_by if c in out.columns]
 
@@ -119,13 +158,8 @@ def _stream(engine: Engine, expr: ir.Table, rows: int = 200_000) -> Iterator[pa.
         yield from expr.to_pyarrow_batches(chunk_size=rows)
 
 
-def open_keys(settings: Settings, engine: Engine | None = None) -> tuple[Keyring, TokenKeys]:
-    """The keyring and token keys a sealed build needs; a clear error when they are missing
-    (or when `engine` is one sealing does not run on yet)."""
-    if engine is not None and engine.kind != "duckdb":
-        # Ibis runs `token_udf` row by row on Spark, not on Arrow batches: not wired there yet
-        raise VaultNotReadyError("vault.release is not supported on the Spark engine yet: build on DuckDB "
-                                 "([engine] kind = \"duckdb\"), or set vault.release = false")
+def open_keys(settings: Settings) -> tuple[Keyring, TokenKeys]:
+    """The keyring and token keys a sealed build needs; a clear error when they are missing."""
     probe = Keyring(None, settings.path(settings.release.dir))
     if not probe.has_token_keys():
         raise VaultNotReadyError(
@@ -143,7 +177,7 @@ def sealer_for(engine: Engine, settings: Settings, keyring: Keyring, token_keys:
                staging: Path) -> Sealer:
     """A new data key for `release_id` (replacing one a failed build left) and its sealer."""
     vault = ReleaseVault.create(keyring, release_id, workers=settings.vault.workers, replace=True)
-    return Sealer(engine, vault, token_keys, staging / VAULT_DIR)
+    return Sealer(engine, vault, token_keys, staging / VAULT_DIR, settings.work_dir / "sealing" / release_id)
 
 
 def scrub_work(work_dir: Path) -> list[str]:

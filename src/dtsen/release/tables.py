@@ -97,7 +97,7 @@ def work_tables(engine: Engine, settings: Settings) -> ReleaseTables:
 
 def release_tables(engine: Engine, release_dir: Path, keyring: Keyring | None = None) -> ReleaseTables:
     """The tables of a published release (its `families` table also serves as the ranking: it
-    carries the rank columns). No per-source records: a release does not keep them.
+    carries the rank columns, and its `size` as the ranking's `persons`). No per-source records: a release does not keep them.
 
     A sealed release (`vault.release`) gives its persons and families with tokens in place of
     identifying values, unless `keyring` is given: then they are decrypted from its vault."""
@@ -112,10 +112,14 @@ def release_tables(engine: Engine, release_dir: Path, keyring: Keyring | None = 
         rid = str(manifest["release_id"])
         persons = engine.materialize(unsealed(engine, release_dir, rid, keyring, "persons", persons))
         families = engine.materialize(unsealed(engine, release_dir, rid, keyring, "families", families))
+    ranking = families
+    if "persons" not in ranking.columns and "size" in ranking.columns:
+        # the ranking's `persons` (living members) is the family's `size`, which a release keeps
+        ranking = ranking.mutate(persons=ranking["size"].fill_null(0).cast("int64"))
     return ReleaseTables(
         persons=persons,
         families=families,
-        ranking=families,
+        ranking=ranking,
         links=_read(engine, release_dir / "links.parquet", "dtsen build"),
         provenance=_read(engine, release_dir / "provenance.parquet", "dtsen build"),
         conflicts=_read(engine, release_dir / "conflicts.parquet", "dtsen build"),

@@ -110,6 +110,26 @@ def tokens(keys: TokenKeys, kind: str, values: pa.Array | pa.ChunkedArray, versi
     return tokens_with_key(keys.key(v), v, kind, values)
 
 
+def tokens_per_row(keys: TokenKeys, kinds: pa.Array | pa.ChunkedArray, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Tokens of `values` where each row names its own kind (`kinds`, null: no token), under the
+    active token key: one `tokens` call per kind present, the results put back in row order."""
+    kind_arr = kinds.combine_chunks() if isinstance(kinds, pa.ChunkedArray) else kinds
+    value_arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if len(kind_arr) != len(value_arr):
+        raise TokenError(f"{len(kind_arr)} kinds for {len(value_arr)} values")
+    positions: list[np.ndarray] = []
+    parts: list[pa.Array] = []
+    for kind in pc.unique(kind_arr.drop_null()).to_pylist():
+        rows = np.flatnonzero(pc.fill_null(pc.equal(kind_arr, kind), False).to_numpy(zero_copy_only=False))
+        positions.append(rows)
+        parts.append(tokens(keys, kind, value_arr.take(pa.array(rows))).cast(pa.string()))
+    rest = np.flatnonzero(kind_arr.is_null().to_numpy(zero_copy_only=False))
+    positions.append(rest)
+    parts.append(pa.nulls(len(rest), pa.string()))
+    order = np.argsort(np.concatenate(positions), kind="stable")
+    return pa.concat_arrays(parts).take(pa.array(order))
+
+
 def tokenized_schema(schema: pa.Schema, columns: Mapping[str, str], suffix: str = "_token") -> pa.Schema:
     """The schema `tokenize` gives: each named column replaced, in place, by `<name><suffix>` text."""
     fields = [pa.field(f"{f.name}{suffix}", pa.string()) if f.name in columns else f for f in schema]

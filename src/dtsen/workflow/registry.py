@@ -5,6 +5,12 @@ from a published release's Parquet tables.
 `ReleaseRegistry` reads with filters (only the row groups and rows that match), which is fine for
 the workflow's few lookups per request; the serving index (`dtsen.serve`, point lookups that
 never scan Parquet) is the faster answer and can stand behind the same interface.
+
+A sealed release (`vault.release`) holds tokens in place of NIK, KK, names and addresses: given
+the project's keyring, `ReleaseRegistry` finds a NIK or KK by its token and decrypts the found
+rows' values from the release's vault (the few records a request is about, by id), so that the
+workflow sees the same records as on a plain release. Without a keyring it refuses to answer
+(`SealedReleaseError`) rather than give records with their names missing.
 """
 
 from __future__ import annotations
@@ -13,13 +19,18 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from dtsen.errors import DtsenError
 from dtsen.release.store import ReleaseStore
+
+if TYPE_CHECKING:
+    from dtsen.config import Settings
+    from dtsen.vault.keyring import Keyring
 
 PERSON_COLUMNS = ("person_id", "family_id", "nik", "kk", "full_name", "sex", "birth_date", "relationship",
                   "region_code", "address", "rt", "rw", "is_deceased")
@@ -104,21 +115,74 @@ def _person(row: Mapping[str, Any]) -> PersonRecord:
         address=row.get("address"), rt=row.get("rt"), rw=row.get("rw"), is_deceased=bool(row.get("is_deceased")))
 
 
-class ReleaseRegistry:
-    """The registry of one published release directory (`releases/R0003`)."""
+class SealedReleaseError(DtsenError):
+    """A sealed release was asked for records without the keys to open its vault."""
 
-    def __init__(self, release_dir: Path) -> None:
+
+def _manifest(release_dir: Path) -> dict[str, Any]:
+    import json
+
+    path = release_dir / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+class ReleaseRegistry:
+    """The registry of one published release directory (`releases/R0003`); `keyring` opens the
+    vault of a sealed release (see the module docstring)."""
+
+    def __init__(self, release_dir: Path, keyring: Keyring | None = None) -> None:
         self.path = Path(release_dir)
-        self.release_id = self.path.name
+        manifest = _manifest(self.path)
+        self.release_id = str(manifest.get("release_id") or self.path.name)
+        self.sealed = bool(manifest.get("vault"))
+        self.keyring = keyring
+
+    def _keyring(self) -> Keyring:
+        if self.keyring is None:
+            raise SealedReleaseError(
+                f"rilis {self.release_id} tersegel (vault.release) / release {self.release_id} is sealed: its names "
+                "and numbers are in its vault; open the registry with the project's keys (Keyring.from_settings)")
+        return self.keyring
+
+    def _where(self, column: str, kind: str, value: str) -> Any:
+        """The filter for `column == value`: on its token in a sealed release."""
+        if not self.sealed:
+            return pc.field(column) == pa.scalar(value, pa.string())
+        from dtsen.release.sealing import TOKEN_SUFFIX
+        from dtsen.vault.tokens import tokens
+
+        token = tokens(self._keyring().token_keys(), kind, pa.array([value], pa.string()))[0].as_py()
+        if token is None:  # nothing left of it after normalising: no token, no match
+            return pc.scalar(False)
+        return pc.field(f"{column}{TOKEN_SUFFIX}") == pa.scalar(token, pa.string())
+
+    def _unseal(self, name: str, id_column: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`rows` of table `name` with their identifying values decrypted from the vault."""
+        if not self.sealed or not rows:
+            return rows
+        from dtsen.release.sealing import IDENTIFYING, VAULT_DIR
+        from dtsen.vault.vault import ReleaseVault
+
+        path = self.path / VAULT_DIR / f"{name}.parquet"
+        with ReleaseVault.open(self._keyring(), self.release_id) as vault:
+            fields = [f for f in vault.metadata(path)["fields"] if f in IDENTIFYING]
+            values = vault.lookup(path, [r[id_column] for r in rows], fields)
+        out = []
+        for row in rows:
+            row = {**row, **values.get(row[id_column], {})}
+            if isinstance(row.get("birth_date"), str):
+                row["birth_date"] = dt.date.fromisoformat(row["birth_date"])
+            out.append(row)
+        return out
 
     def family(self, family_id: int) -> FamilyRecord | None:
         rows = _rows(self.path / "families.parquet", (*FAMILY_COLUMNS, *FAMILY_VALUES),
                      pc.field("family_id") == pa.scalar(int(family_id), pa.int64()))
         if not rows:
             return None
-        row = rows[0]
-        members = _rows(self.path / "persons.parquet", PERSON_COLUMNS,
-                        pc.field("family_id") == pa.scalar(int(family_id), pa.int64()))
+        row = self._unseal("families", "family_id", rows[:1])[0]
+        members = self._unseal("persons", "person_id", _rows(
+            self.path / "persons.parquet", PERSON_COLUMNS, pc.field("family_id") == pa.scalar(int(family_id), pa.int64())))
         return FamilyRecord(
             family_id=int(row["family_id"]), kk=row.get("kk"), region_code=row.get("region_code"),
             address=row.get("address"), rt=row.get("rt"), rw=row.get("rw"),
@@ -126,11 +190,11 @@ class ReleaseRegistry:
             members=tuple(sorted((_person(m) for m in members), key=lambda p: p.person_id)))
 
     def person_by_nik(self, nik: str) -> PersonRecord | None:
-        rows = _rows(self.path / "persons.parquet", PERSON_COLUMNS, pc.field("nik") == pa.scalar(nik, pa.string()))
-        return _person(rows[0]) if len(rows) == 1 else None
+        rows = _rows(self.path / "persons.parquet", PERSON_COLUMNS, self._where("nik", "nik", nik))
+        return _person(self._unseal("persons", "person_id", rows)[0]) if len(rows) == 1 else None
 
     def family_by_kk(self, kk: str) -> FamilyRecord | None:
-        rows = _rows(self.path / "families.parquet", ("family_id",), pc.field("kk") == pa.scalar(kk, pa.string()))
+        rows = _rows(self.path / "families.parquet", ("family_id",), self._where("kk", "kk", kk))
         return self.family(int(rows[0]["family_id"])) if len(rows) == 1 else None
 
     def candidates(self, region_prefix: str) -> list[Candidate]:
@@ -144,12 +208,20 @@ class ReleaseRegistry:
                           None if r["priority"] is None else int(r["priority"])) for r in table.to_pylist()]
 
 
-def current_registry(release_dir: Path) -> ReleaseRegistry | None:
+def current_registry(release_dir: Path, settings: Settings | None = None) -> ReleaseRegistry | None:
     """The registry of the release store's current release (read afresh each call, so that a
-    newly published release is seen at once); None when nothing is published."""
+    newly published release is seen at once); None when nothing is published. A sealed release
+    opens its vault with the keys of `settings`' project."""
     store = ReleaseStore(release_dir)
     current = store.current()
-    return None if current is None else ReleaseRegistry(store.path(current))
+    if current is None:
+        return None
+    reg = ReleaseRegistry(store.path(current))
+    if reg.sealed and settings is not None:
+        from dtsen.vault.keyring import Keyring
+
+        reg.keyring = Keyring.from_settings(settings)
+    return reg
 
 
 class ServingRegistry:

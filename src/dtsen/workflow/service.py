@@ -97,7 +97,7 @@ class Workflow:
 
         if self._serving is None:
             self._serving = ServingReleases.from_settings(self.settings)
-        reg = current_registry(self.settings.path(self.settings.release.dir))
+        reg = current_registry(self.settings.path(self.settings.release.dir), self.settings)
         try:
             served = ServingRegistry(self._serving)
             if reg is not None and served.release_id == reg.release_id:  # not an older one while indexing
