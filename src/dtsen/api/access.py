@@ -17,7 +17,8 @@ that no read of personal data goes unaccounted for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,16 @@ class Access:
     def keyed(self, kind: str, value: str) -> str:
         """A keyed reference for an identifier the request was about (`nik#...`), for `records`."""
         return self.security.audit.keyed(kind, value)
+
+    @contextmanager
+    def request(self) -> Iterator[Access]:
+        """The request's span: `finish` at its end, as failed when it raised."""
+        try:
+            yield self
+        except Exception:
+            self.finish(failed=True)
+            raise
+        self.finish()
 
     def finish(self, failed: bool = False) -> None:
         """At the end of the request: audit personal-data decisions that recorded nothing."""

@@ -77,13 +77,8 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 def get_access(security: SecurityDep, caller: CurrentCaller) -> Iterator[Access]:
-    access = Access(security, caller)
-    try:
+    with Access(security, caller).request() as access:
         yield access
-    except Exception:
-        access.finish(failed=True)
-        raise
-    access.finish()
 
 
 AccessDep = Annotated[Access, Depends(get_access)]

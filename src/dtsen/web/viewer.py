@@ -120,12 +120,8 @@ async def current_viewer(request: Request, state: WebStateDep) -> AsyncIterator[
     access = Access(state.security, Caller(principal, source_of(request), request_id(request)))
     viewer = Viewer(principal, access, session_csrf(state.security.keys, principal.token_id or ""), state)
     request.state.web_viewer = viewer
-    try:
+    with access.request():
         yield viewer
-    except Exception:
-        access.finish(failed=True)
-        raise
-    access.finish()
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

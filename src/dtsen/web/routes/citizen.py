@@ -107,12 +107,8 @@ async def current_citizen(request: Request, state: WebStateDep) -> AsyncIterator
     request.state.principal_ref = principal.ref
     access = Access(state.security, Caller(principal, source_of(request), request_id(request)))
     citizen = Citizen(principal, access, session_csrf(state.security.keys, principal.token_id or ""), state)
-    try:
+    with access.request():
         yield citizen
-    except Exception:
-        access.finish(failed=True)
-        raise
-    access.finish()
 
 
 CitizenDep = Annotated[Citizen, Depends(current_citizen)]
