@@ -29,7 +29,7 @@ def used_keys() -> set[str]:
         keys |= set(re.findall(r'error="([a-z_.]+)"', path.read_text(encoding="utf-8")))
     for path in (TEMPLATES.parent / "views").glob("*.py"):
         keys |= set(re.findall(r"""\bt\(["']([a-z0-9_.]+)["']""", path.read_text(encoding="utf-8")))
-    keys |= {key for key, *_ in NAVIGATION} | {"nav.own_family"}
+    keys |= {key for key, *_ in NAVIGATION}
     for _, _, key in _BY_EXCEPTION:
         keys |= {key, key + "_help"}
     keys |= {"error.not_found", "error.method", "error.forbidden", "error.internal", "error.internal_help",

@@ -25,7 +25,6 @@ _M: dict[str, tuple[str, str]] = {
     "nav.logout": ("Keluar", "Log out"),
     "nav.overview": ("Ringkasan wilayah", "Region overview"),
     "nav.families": ("Keluarga", "Families"),
-    "nav.own_family": ("Keluarga saya", "My family"),
     "nav.audit": ("Audit", "Audit"),
     "action.show": ("Tampilkan", "Show"),
     "action.find": ("Cari", "Search"),

@@ -86,24 +86,15 @@ class Viewer:
             return wanted
         return allowed[0] if allowed else None
 
-    def own_family(self) -> int | None:
-        """A citizen's family (their scope is their own family); None for staff."""
-        return self.principal.family_id if self.principal.kind == "citizen" else None
-
     def nav(self) -> list[dict[str, str]]:
-        items = [{"key": key, "href": href} for key, href, action, purpose in NAVIGATION if self.can(action, purpose)]
-        family = self.own_family()
-        if family is not None and self.can("family.read"):
-            items = [i for i in items if i["href"] != "/web/keluarga"]
-            items.insert(0, {"key": "nav.own_family", "href": f"/web/keluarga/{family}"})
-        return items
+        return [{"key": key, "href": href} for key, href, action, purpose in NAVIGATION if self.can(action, purpose)]
 
     def page_context(self) -> dict[str, Any]:
         return {"viewer": self, "csrf": self.csrf, "nav": self.nav()}
 
     @property
     def name(self) -> str:
-        return self.principal.name if self.principal.kind != "citizen" else "warga"
+        return self.principal.name
 
 
 async def current_viewer(request: Request, state: WebStateDep) -> AsyncIterator[Viewer]:
