@@ -96,6 +96,20 @@ def test_names_spaced_differently_agree_closely_under_a_year_typo(duck: Engine) 
     assert got == {"z1": ("z1", False), "z2": ("z1", False), "z3": ("z3", True)}
 
 
+def test_a_repeated_word_counts_once_on_both_engines(engine: Engine) -> None:
+    """Ibis writes the word intersection as a filter on DuckDB (a repeated word counted twice) and
+    as ARRAY_INTERSECT on Spark (once): the test counts distinct words, so both engines agree."""
+    nik = "3209011701060001"  # a man born 17-01-2006
+    rows = [
+        ("m1", "dukcapil", nik, "MUHAMMAD", "L", D(2006, 1, 17)),
+        ("m2", "dtks", nik, "MUHAMMAD MUHAMMAD", "L", D(2006, 1, 17)),  # the same word, twice
+        ("m3", "dtks", nik, "BUDI SANTOSO", "L", D(2006, 1, 17)),  # someone else
+    ]
+    det = nik_pass(engine.from_arrow(_records(rows)), {"dukcapil": 0, "dtks": 1})
+    got = {r["record_key"]: (r["node_key"], r["nik_conflict"]) for r in engine.con.to_pyarrow(det.assignment).to_pylist()}
+    assert got == {"m1": ("m1", False), "m2": ("m1", False), "m3": ("m3", True)}
+
+
 def test_anchor_is_the_most_trusted_source(duck: Engine) -> None:
     # Dukcapil says BAMBANG; two DTKS records say otherwise: the DTKS ones are the conflict
     rows = [

@@ -127,14 +127,21 @@ def nik_group_agrees(j: ir.Table) -> ir.BooleanValue:
     return (agree | close).fill_null(False)
 
 
+def _word_counts(j: ir.Table) -> tuple[ir.IntegerValue, ir.IntegerValue, ir.IntegerValue]:
+    """The distinct words the two names share, and the fewer and the more distinct words of the
+    two. Distinct on both engines: Ibis writes `intersect` as a filter on DuckDB, which keeps a
+    repeated word (MUHAMMAD MUHAMMAD), and as ARRAY_INTERSECT on Spark, which does not."""
+    mine, other = j.name_tokens.unique(), j.name_tokens_a.unique()
+    shared = mine.intersect(other).length()
+    return shared, ibis.least(mine.length(), other.length()), ibis.greatest(mine.length(), other.length())
+
+
 def names_close(j: ir.Table) -> ir.BooleanValue:
     """The stricter name test for records whose birth date or sex disagree: the same name, the
     same words in another order, the same sound, the same letters with the spaces put elsewhere
     (ZAENABOLIVIA, ZAENAB OLIVIA), or one name's words all inside the other's. No edit distance:
     PUTRA and PUTRI, twins of other sexes, are one letter apart."""
-    shared = j.name_tokens.intersect(j.name_tokens_a).length()
-    fewest = ibis.least(j.name_tokens.length(), j.name_tokens_a.length())
-    most = ibis.greatest(j.name_tokens.length(), j.name_tokens_a.length())
+    shared, fewest, most = _word_counts(j)
     return (
         j.name.notnull()
         & j.name_a.notnull()
@@ -150,8 +157,7 @@ def names_close(j: ir.Table) -> ir.BooleanValue:
 def names_agree(j: ir.Table) -> ir.BooleanValue:
     """The name test, between `name*` and the anchor's `name*_a` columns of one table."""
     longest = ibis.greatest(j.name.length(), j.name_a.length())
-    shared = j.name_tokens.intersect(j.name_tokens_a).length()
-    fewest = ibis.least(j.name_tokens.length(), j.name_tokens_a.length())
+    shared, fewest, _most = _word_counts(j)
     return (
         j.name.isnull()
         | j.name_a.isnull()
