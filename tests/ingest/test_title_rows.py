@@ -25,16 +25,8 @@ from dtsen.ingest.readers import ReadOptions, stage_file
 from dtsen.ingest.source_check import check_sources
 from dtsen.ingest.summary_rows import summary_row
 from dtsen.ingest.title_rows import header_row_of
-from tests.ingest.test_layouts import REGSOSEK, REGSOSEK_CSV, quarantine, write_project
+from tests.ingest.test_layouts import REGIONS, REGSOSEK, REGSOSEK_CSV, quarantine, write_project
 
-REGIONS = """\
-code,name,level
-32,Jawa Barat,province
-32.04,Kabupaten Bandung,regency
-32.04.05,Cileunyi,district
-32.04.05.2001,Cileunyi Kulon,village
-32.04.05.2002,Cileunyi Wetan,village
-"""
 TITLES = ["DATA PENERIMA BANSOS", "KABUPATEN BANDUNG", "PERIODE: JUNI 2025"]
 HEADER = ["NO", "NIK", "NAMA", "JK", "TGL_LAHIR", "KODE_DESA", "PENGHASILAN"]
 DATA = [

@@ -170,10 +170,6 @@ def names_agree(j: ir.Table) -> ir.BooleanValue:
 
 LINKING_METHODS = ("splink", "review")
 """Edge methods that may join two nodes; the others are kept for review and explanation only."""
-APART_METHODS = ("nik_name_veto", "two_registry_niks")
-"""Edge methods that say two nodes are two people: clustering keeps them apart even when other
-nodes (a record whose NIK was withheld, say) would chain them together; only a review decision
-joins them."""
 
 
 def veto_different_niks(edges: ir.Table, nodes: ir.Table, registry: Sequence[str]) -> ir.Table:
@@ -204,8 +200,9 @@ def veto_different_niks(edges: ir.Table, nodes: ir.Table, registry: Sequence[str
 
 
 def _apart_reason(j: ir.Table, registry: Sequence[str]) -> ir.StringValue:
-    """Why two nodes (`nik`, `name*`, `source` and the other's `*_a`) are two people: an APART_METHODS
-    value, or null when nothing says so."""
+    """Why two nodes (`nik`, `name*`, `source` and the other's `*_a`) are two people
+    ('nik_name_veto' or 'two_registry_niks'), or null when nothing says so. Clustering keeps such
+    nodes apart even when others chain them together (`apart_within_clusters`)."""
     both = j.nik.notnull() & j.nik_a.notnull() & (j.nik != j.nik_a)
     confirmed = j.source.isin(list(registry)) & j.source_a.isin(list(registry)) if registry else ibis.literal(False)
     return ibis.cases(
@@ -220,9 +217,10 @@ def apart_within_clusters(clusters: ir.Table, nodes: ir.Table, registry: Sequenc
     would keep apart had they been compared (node_l, node_r). Scored pairs are vetoed one by one;
     a cluster is a chain, and a node with no NIK (withheld as damaged, or none in the source) can
     score high with two people born the same day in the same village and join them. Only the
-    clusters that hold more than one valid NIK are looked at."""
+    clusters that hold more than one NIK are looked at. Pairs that were scored and vetoed are
+    among them when they ended in one cluster."""
     cols = ["unique_id", "nik", "name", "name_tokens", "name_phonetic", "source"]
-    n = nodes.filter(nodes.nik.notnull() & nodes.nik.re_search(NIK_PATTERN)).select(cols)
+    n = nodes.filter(nodes.nik.notnull()).select(cols)
     n = n.join(clusters, n.unique_id == clusters.node_key).select(*cols, "cluster")
     several = n.group_by("cluster").aggregate(_niks=n.nik.nunique())
     n = n.join(several.filter(several._niks > 1).select("cluster"), "cluster")

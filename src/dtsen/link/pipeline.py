@@ -35,7 +35,6 @@ from dtsen.consolidate import golden_families, golden_persons
 from dtsen.engine import Engine
 from dtsen.link import cluster, model
 from dtsen.link.deterministic import (
-    APART_METHODS,
     LINKING_METHODS,
     apart_within_clusters,
     nik_pass,
@@ -139,9 +138,7 @@ def link(engine: Engine, settings: Settings, step: Step | None = None, *, id_flo
     clusters = cluster.components(engine, nodes.select(node_key="unique_id"), graph, opts.threshold)
     # two people by their NIKs and names stay two, even when a chain of other nodes joins them;
     # a reviewer's must-link decision overrides
-    apart = ibis.union(edges.filter(edges.method.isin(APART_METHODS)).select(node_l="record_key_l",
-                                                                           node_r="record_key_r"),
-                       apart_within_clusters(clusters, nodes, registry))
+    apart = apart_within_clusters(clusters, nodes, registry)
     if decisions is not None:
         must = node_decisions.filter(node_decisions.decision == "must_link")
         must = must.select(_must_l=ibis.least(must.record_key_l, must.record_key_r),
