@@ -53,7 +53,8 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.latency import concurrent_latencies, no_context
-from benchmarks.linkage import SHARED, PeakMemory
+from benchmarks.linkage import PeakMemory
+from benchmarks.population import synthesise
 from benchmarks.service_process import dtsen_service
 from dtsen.config import load_settings
 from dtsen.engine import Engine
@@ -61,11 +62,7 @@ from dtsen.engine import Engine
 
 def prepare(persons: int, seed: int, memory_limit: str) -> Path:
     data = Path(f"/tmp/dtsen-api-{persons}-{seed}")
-    if not (data / "dtsen.toml").exists():
-        cmd = [sys.executable, "-m", "dtsen", "synth", str(data), "--persons", str(persons), "--seed", str(seed)]
-        if (SHARED / "regions.csv").exists():
-            cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    synthesise(data, persons, seed)
     if not (data / "releases" / "CURRENT").exists():
         from dtsen.release.build import build
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from benchmarks.linkage import SHARED, PeakMemory
+from benchmarks.linkage import PeakMemory
+from benchmarks.population import synthesise
 from dtsen.backup import create_backup, restore_backup
 from dtsen.config import load_settings
 from dtsen.engine import Engine
@@ -40,10 +39,7 @@ def prepare(persons: int, seed: int, memory_limit: str) -> Path:
     if (data / "releases" / "CURRENT").exists():
         return data
     shutil.rmtree(data, ignore_errors=True)
-    cmd = [sys.executable, "-m", "dtsen", "synth", str(data), "--persons", str(persons), "--seed", str(seed)]
-    if (SHARED / "regions.csv").exists():
-        cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    synthesise(data, persons, seed)
     settings = load_settings(data)
     settings.engine.memory_limit = memory_limit
     engine = Engine.from_settings(settings.engine)

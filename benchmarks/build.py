@@ -29,13 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.linkage import SHARED, PeakMemory
+from benchmarks.linkage import PeakMemory
+from benchmarks.population import synthesise
 from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine
 from dtsen.release.build import BuildResult, build
@@ -43,11 +43,7 @@ from dtsen.release.build import BuildResult, build
 
 def prepare(persons: int, seed: int, root: Path = Path("/tmp")) -> Path:
     data = root / f"dtsen-build-{persons}-{seed}"
-    if not (data / "dtsen.toml").exists():
-        cmd = [sys.executable, "-m", "dtsen", "synth", str(data), "--persons", str(persons), "--seed", str(seed)]
-        if (SHARED / "regions.csv").exists():
-            cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    synthesise(data, persons, seed)
     for leftover in ("work", "releases", "review", "serving"):
         shutil.rmtree(data / leftover, ignore_errors=True)
     return data

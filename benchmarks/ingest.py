@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from benchmarks.population import synthesise
 from dtsen.config import load_settings
 from dtsen.engine import Engine
 from dtsen.ingest.pipeline import ingest
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 
 
 def main() -> None:
@@ -35,11 +32,8 @@ def main() -> None:
     args = ap.parse_args()
     data = args.data or Path(f"/tmp/dtsen-bench-{args.persons}-{args.seed}")
     if not (data / "dtsen.toml").exists():
-        cmd = [sys.executable, "-m", "dtsen", "synth", str(data), "--persons", str(args.persons), "--seed", str(args.seed)]
-        if (SHARED / "regions.csv").exists():
-            cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True)
+        synthesise(data, args.persons, args.seed, quiet=False)
         print(f"synth: {time.perf_counter() - t0:.1f} s (separate process, not counted)")
     settings = load_settings(data)
     settings.engine.kind = args.engine

@@ -37,14 +37,13 @@ from typing import Any
 import ibis
 import psutil
 
+from benchmarks.population import synthesise
 from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine
 from dtsen.link import model
 from dtsen.link.evaluation import evaluate_links, family_attachment, load_truth, shared_niks
 from dtsen.link.pipeline import link
 from dtsen.link.records import load_records
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 
 
 def _rss(proc: psutil.Process) -> int:
@@ -87,11 +86,7 @@ def timed(phases: dict[str, float], name: str) -> Iterator[None]:
 
 
 def prepare(data: Path, persons: int, seed: int) -> None:
-    if not (data / "dtsen.toml").exists():
-        cmd = [sys.executable, "-m", "dtsen", "synth", str(data), "--persons", str(persons), "--seed", str(seed)]
-        if (SHARED / "regions.csv").exists():
-            cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
-        subprocess.run(cmd, check=True)
+    synthesise(data, persons, seed, quiet=False)
     if not (data / "work" / "ingest" / "report.json").exists():
         subprocess.run([sys.executable, "-m", "dtsen", "ingest", "--project", str(data)], check=True)
 

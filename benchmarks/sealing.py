@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from benchmarks.linkage import SHARED
+from benchmarks.population import synthesise
 from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine
 from dtsen.release.build import build
@@ -35,12 +33,7 @@ from dtsen.vault.lifecycle import init_keys
 
 def prepare(persons: int, seed: int, root: Path) -> Path:
     data = root / f"dtsen-sealing-{persons}-{seed}"
-    if not (data / "dtsen.toml").exists():
-        cmd = [sys.executable, "-m", "dtsen", "synth", str(data), "--persons", str(persons), "--seed", str(seed)]
-        if (SHARED / "regions.csv").exists():
-            cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return data
+    return synthesise(data, persons, seed)
 
 
 def settings_for(data: Path, sealed: bool) -> Settings:

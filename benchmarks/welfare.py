@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from benchmarks.population import synthesise
 from dtsen.config import Settings, load_settings
 from dtsen.engine import Engine
 from dtsen.welfare.evaluation import _scored, evaluate_welfare, truth_errors
@@ -61,7 +62,6 @@ from dtsen.welfare.probability import matched_spread
 from dtsen.welfare.ranking import predict_log, rank_families
 from dtsen.welfare.training import train_models
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 BIG_REGENCY = 20_000
 TOLERANCE = 0.10
 SMALL_PER_REGENCY = 125
@@ -70,13 +70,7 @@ LARGE_SURVEY = 3_000
 
 def prepare(data: Path, persons: int, seed: int, scope: str | None) -> None:
     py = sys.executable
-    if not (data / "dtsen.toml").exists():
-        cmd = [py, "-m", "dtsen", "synth", str(data), "--persons", str(persons), "--seed", str(seed)]
-        if (SHARED / "regions.csv").exists():
-            cmd += ["--regions", str(SHARED / "regions.csv"), "--names", str(SHARED / "names.csv")]
-            if scope:
-                cmd += ["--scope", scope]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    synthesise(data, persons, seed, scope=scope)
     if not (data / "work" / "ingest" / "report.json").exists():
         subprocess.run([py, "-m", "dtsen", "ingest", "--project", str(data)], check=True, stdout=subprocess.DEVNULL)
     if not (data / "work" / "link" / "manifest.json").exists():
