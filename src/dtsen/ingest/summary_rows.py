@@ -36,8 +36,12 @@ SEPARATOR = "\x1f"  # the unit separator: not in the cells of a text export
 LABEL = (r"(?:GRAND +TOTAL|SUB *TOTAL|TOTAL(?: +(?:KESELURUHAN|SELURUHNYA|AKHIR))?"
          r"|JUMLAH(?: +(?:KESELURUHAN|TOTAL|SELURUHNYA|AKHIR))?|JML\.?)(?: *:? *[0-9][0-9.,]*)? *:?")
 NUMBER = r"(?:[-+]?(?:RP\.? *)?[0-9][0-9.,]*%?|-+)"
-# numbers, then a label, then labels or numbers: every cell is one, and one at least a label
-_SUMMARY = f"^(?:{NUMBER}{SEPARATOR})*{LABEL}(?:{SEPARATOR}(?:{LABEL}|{NUMBER}))*$"
+_SPACE = r"[ \t\r\n]*"  # around a cell's text; never the separator
+_LABEL_CELL = f"{_SPACE}{LABEL}{_SPACE}"
+_OTHER_CELL = f"{_SPACE}(?:{LABEL}|{NUMBER})?{_SPACE}"  # a label, a number, or empty
+_NUMBER_CELL = f"{_SPACE}(?:{NUMBER})?{_SPACE}"
+# any case; numbers or empty cells, then a label, then labels, numbers or empty cells
+_SUMMARY = f"(?i)^(?:{_NUMBER_CELL}{SEPARATOR})*{_LABEL_CELL}(?:{SEPARATOR}{_OTHER_CELL})*$"
 
 
 def _no_identifier(cell: ir.StringValue) -> ir.BooleanValue:
@@ -51,13 +55,12 @@ def summary_row(t: ir.Table, columns: list[str], identifiers: list[ir.StringValu
     row where one looks like an identifier is not tested."""
     if not columns:
         return ibis.literal(False)
-    # Each expression is used once: the engine would compute a repeated one for every row,
-    # ahead of the CASE that is to spare most rows from it.
-    raw = ibis.literal(SEPARATOR).join([t[c].cast("string") for c in columns])  # empty cells left out
+    # One join of the raw cells, and the patterns allow for case, spaces and empty cells: an
+    # expression per cell (trim, upper case, empty to null) made the query plan so large
+    # that Spark's optimizer ran out of memory on a file of 37 columns.
+    raw = ibis.literal(SEPARATOR).join([t[c].cast("string") for c in columns])  # null cells left out
     worded = raw.re_search("(?i)JUMLAH|JML|TOTAL")
-    cells = [t[c].cast("string").strip().upper().nullif("") for c in columns]
-    full = ibis.literal(SEPARATOR).join(cells).re_search(_SUMMARY)
-    test = ibis.ifelse(worded.fill_null(False), full, False)
+    test = ibis.ifelse(worded.fill_null(False), raw.re_search(_SUMMARY), False)
     if identifiers:
         test = ibis.ifelse(ibis.and_(*map(_no_identifier, identifiers)), test, False)
     return test.fill_null(False)
